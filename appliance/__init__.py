@@ -1,0 +1,1 @@
+"""Offline knowledge appliance: documents in kb/ → cited answers on a local page."""

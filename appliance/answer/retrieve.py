@@ -1,0 +1,66 @@
+"""Question → the top chunks (hybrid dense + BM25 search), as numbered citations."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+from appliance.config import IndexSettings
+from appliance.index.edge import EdgeIndex
+from appliance.index.embedder import Embedder
+
+SNIPPET_CHARS = 240
+
+
+@dataclass(frozen=True)
+class Citation:
+    number: int
+    source: str
+    page: int | None
+    heading: str
+    score: float
+    snippet: str
+    text: str
+
+    def public(self) -> dict:
+        """What the API shows: everything but the full chunk text."""
+        out = asdict(self)
+        del out["text"]
+        return out
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    citations: list[Citation]
+    timings: dict[str, float]
+
+
+class Retriever:
+    def __init__(self, index: EdgeIndex, embedder: Embedder, settings: IndexSettings):
+        self.index = index
+        self.embedder = embedder
+        self.candidates = settings.candidates
+
+    def retrieve(self, question: str, k: int) -> Retrieval:
+        started = time.perf_counter()
+        dense = self.embedder.embed_query(question)
+        sparse = self.embedder.sparse_query(question)
+        embedded = time.perf_counter()
+        hits = self.index.search(dense, sparse, limit=k, candidates=max(k, self.candidates))
+        searched = time.perf_counter()
+        citations = [
+            Citation(n, h.source, h.page, h.heading, round(h.score, 4), snippet(h.text), h.text)
+            for n, h in enumerate(hits, 1)
+        ]
+        timings = {
+            "embed_ms": round((embedded - started) * 1000, 1),
+            "search_ms": round((searched - embedded) * 1000, 1),
+        }
+        return Retrieval(citations, timings)
+
+
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " …"

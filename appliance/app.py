@@ -1,0 +1,131 @@
+"""The composition root: builds every long-lived object from Settings; nothing else does."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from appliance import models
+from appliance.answer.admission import Admission
+from appliance.answer.assistant import Assistant
+from appliance.answer.generator import LlamaGenerator
+from appliance.answer.retrieve import Retriever
+from appliance.config import Settings
+from appliance.index.edge import EdgeIndex
+from appliance.index.embedder import Embedder
+from appliance.observe import QueryLog
+from appliance.sync.manifest import Manifest
+from appliance.sync.pipeline import Pipeline
+from appliance.sync.watch import Watcher
+from appliance.sync.worker import SyncWorker
+
+log = logging.getLogger("appliance")
+
+
+def manifest_path(settings: Settings):
+    return settings.paths.data / "manifest.sqlite3"
+
+
+class Appliance:
+    """The running parts of one instance. Build with open_index(), then load_generator()."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.manifest: Manifest | None = None
+        self.index: EdgeIndex | None = None
+        self.embedder: Embedder | None = None
+        self.worker: SyncWorker | None = None
+        self.watcher: Watcher | None = None
+        self.retriever: Retriever | None = None
+        self.assistant: Assistant | None = None
+        self.startup_error = ""
+        self.ready = threading.Event()
+
+    def open_index(self) -> None:
+        s = self.settings
+        models.ensure_ready(s)
+        s.paths.data.mkdir(parents=True, exist_ok=True)
+        s.paths.kb.mkdir(parents=True, exist_ok=True)
+        self.index = EdgeIndex(
+            s.paths.data / "index",
+            s.embedder.dim,
+            rrf_k=s.index.rrf_k,
+            weights=(s.index.dense_weight, s.index.sparse_weight),
+        )
+        self.manifest = Manifest(manifest_path(s))
+        self.embedder = Embedder(s.embedder, s.embedder_dir)
+        self.retriever = Retriever(self.index, self.embedder, s.index)
+        pipeline = Pipeline(s, self.manifest, self.index, self.embedder)
+        self.worker = SyncWorker(pipeline, s.watcher)
+
+    def load_generator(self) -> None:
+        s = self.settings
+        generator = LlamaGenerator(s.generator, s.generator_model_path)
+        self.assistant = Assistant(
+            self.retriever,
+            generator,
+            Admission(s.limits.max_waiting, s.limits.wait_timeout_s),
+            QueryLog(s.paths.data / "queries.jsonl"),
+            k=s.retrieval.k,
+            max_question_chars=s.limits.max_question_chars,
+        )
+
+    def start_serving(self) -> threading.Thread:
+        """Load everything in the background so /health answers at once and /ready later."""
+        thread = threading.Thread(target=self._start, name="startup", daemon=True)
+        thread.start()
+        return thread
+
+    def _start(self) -> None:
+        started = time.monotonic()
+        try:
+            self.open_index()
+            self.worker.start()
+            if self.settings.watcher.enabled:
+                self.watcher = Watcher(
+                    self.settings.paths.kb, self.worker, self.settings.watcher.polling
+                )
+                self.watcher.start()
+                self.worker.health_checks.append(self.watcher.ensure_running)
+            self.load_generator()
+            self.worker.startup_done.wait()
+        except Exception as err:
+            self.startup_error = str(err)
+            log.error("start-up failed: %s", err, extra={"event": "startup_failed"})
+            return
+        self.ready.set()
+        log.info(
+            "ready",
+            extra={"event": "ready", "seconds": round(time.monotonic() - started, 2)},
+        )
+
+    def readiness(self) -> dict:
+        worker = self.worker
+        checks = {
+            "models_loaded": self.assistant is not None,
+            "index_open": self.index is not None,
+            "startup_sync_done": bool(worker and worker.startup_done.is_set()),
+            "sync_worker_alive": bool(worker and worker.alive()),
+            "watcher": (
+                "disabled"
+                if not self.settings.watcher.enabled
+                else ("running" if self.watcher and self.watcher.alive() else "stopped")
+            ),
+        }
+        return {
+            "ready": self.ready.is_set() and checks["sync_worker_alive"],
+            "checks": checks,
+            "pending_files": worker.pending() if worker else 0,
+            "error": self.startup_error or (worker.last_error if worker else ""),
+        }
+
+    def close(self) -> None:
+        if self.watcher:
+            self.watcher.stop()
+        if self.worker:
+            self.worker.stop()
+        if self.index:
+            self.index.close()
+        if self.manifest:
+            self.manifest.close()

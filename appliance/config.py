@@ -1,0 +1,325 @@
+"""Settings: one YAML file, overridden by APPLIANCE_* environment variables, then by flags.
+
+Every key is declared once here, as a field of a frozen dataclass; appliance.yaml documents
+each one. A wrong key or value stops start-up with a message naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+ENV_PREFIX = "APPLIANCE_"
+
+
+class ConfigError(Exception):
+    """A configuration problem an operator can fix; the message names the key."""
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    kb: Path = Path("kb")
+    data: Path = Path("data")
+    models: Path = Path("models")
+
+
+@dataclass(frozen=True)
+class EmbedderSettings:
+    model_dir: str = "embedder"
+    model_file: str = "model.onnx"
+    dim: int = 384
+    pooling: Literal["mean", "cls"] = "mean"
+    normalize: bool = True
+    threads: int = 0
+    batch_size: int = 16
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    backend: Literal["edge"] = "edge"
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    sparse_weight: float = 1.0
+    candidates: int = 30
+
+
+@dataclass(frozen=True)
+class GeneratorSettings:
+    model: str = "generator/SmolLM2-135M-Instruct.Q4_1.gguf"
+    n_ctx: int = 4096
+    n_gpu_layers: int = -1
+    threads: int = 0
+    max_tokens: int = 384
+    temperature: float = 0.2
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    k: int = 5
+    chunk_words: int = 180
+    chunk_overlap: int = 30
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    threads: int = 8
+
+
+@dataclass(frozen=True)
+class LimitsSettings:
+    max_file_mb: float = 100.0
+    max_question_chars: int = 2000
+    max_waiting: int = 8
+    wait_timeout_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class WatcherSettings:
+    enabled: bool = True
+    polling: bool = False
+    settle_s: float = 1.0
+    rescan_interval_s: float = 300.0
+    ignore: tuple[str, ...] = (
+        ".*",
+        "~$*",
+        "*~",
+        "*.swp",
+        "*.tmp",
+        "*.part",
+        "*.crdownload",
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: PathSettings = field(default_factory=PathSettings)
+    embedder: EmbedderSettings = field(default_factory=EmbedderSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
+    generator: GeneratorSettings = field(default_factory=GeneratorSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
+    watcher: WatcherSettings = field(default_factory=WatcherSettings)
+
+    @property
+    def generator_model_path(self) -> Path:
+        return self.paths.models / self.generator.model
+
+    @property
+    def embedder_dir(self) -> Path:
+        return self.paths.models / self.embedder.model_dir
+
+
+SECTIONS: dict[str, type] = typing.get_type_hints(Settings)
+
+
+def load_settings(
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build Settings from defaults < config file < environment (and .env) < overrides.
+
+    `overrides` maps dotted keys ("server.port") to values, as command-line flags give them.
+    Relative paths are resolved against the config file's folder (or the working directory).
+    """
+    base_dir = config_file.parent if config_file else Path.cwd()
+    raw: dict[str, dict[str, Any]] = {}
+    if config_file is not None:
+        raw = _read_yaml(config_file)
+    env = dict(env if env is not None else os.environ)
+    env = {**read_dotenv(base_dir / ".env"), **env}
+    for dotted, value in _env_overrides(env).items():
+        _set_dotted(raw, dotted, value, origin=f"environment variable {_env_name(dotted)}")
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(raw, dotted, value, origin="command line")
+    settings = _build(raw, source=str(config_file or "defaults"))
+    _check_ranges(settings)
+    return _resolve_paths(settings, base_dir)
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a .env file (secrets); comments and blank lines ignored."""
+    if not path.is_file():
+        return {}
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def _read_yaml(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a mapping of sections ({', '.join(SECTIONS)})")
+    return data
+
+
+def _env_name(dotted: str) -> str:
+    section, key = dotted.split(".")
+    return f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """APPLIANCE_SERVER__PORT=8001 → {"server.port": 8001}; values are parsed as YAML."""
+    found = {}
+    for name, text in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].partition("__")
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            value = text
+        found[f"{section.lower()}.{key.lower()}"] = value
+    return found
+
+
+def _set_dotted(raw: dict, dotted: str, value: Any, origin: str) -> None:
+    section, _, key = dotted.partition(".")
+    if section not in SECTIONS or not key:
+        raise ConfigError(
+            f"unknown setting '{dotted}' from {origin}; sections are: {', '.join(SECTIONS)}"
+        )
+    target = raw.setdefault(section, {})
+    if not isinstance(target, dict):
+        raise ConfigError(f"'{section}' must be a mapping of keys")
+    target[key] = value
+
+
+def _build(raw: dict[str, Any], source: str) -> Settings:
+    sections = {}
+    for name, values in raw.items():
+        if name not in SECTIONS:
+            raise ConfigError(
+                f"unknown section '{name}' in {source}; allowed: {', '.join(SECTIONS)}"
+            )
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise ConfigError(f"'{name}' in {source} must be a mapping of keys")
+        sections[name] = _build_section(name, SECTIONS[name], values, source)
+    return Settings(**sections)
+
+
+def _build_section(name: str, cls: type, values: dict[str, Any], source: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in values.items():
+        if key not in hints:
+            raise ConfigError(
+                f"unknown key '{name}.{key}' in {source}; allowed keys in '{name}': "
+                f"{', '.join(hints)}"
+            )
+        kwargs[key] = _coerce(f"{name}.{key}", hints[key], value)
+    return cls(**kwargs)
+
+
+def _coerce(key: str, hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ConfigError(f"{key} is {value!r}; allowed: {', '.join(map(str, allowed))}")
+        return value
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key} must be a list of strings, got {value!r}")
+        return tuple(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        return float(value)
+    if hint is Path:
+        if not isinstance(value, str | Path) or not str(value):
+            raise ConfigError(f"{key} must be a path, got {value!r}")
+        return Path(value)
+    if hint is str:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{key} must be a non-empty string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported setting type {hint}")  # pragma: no cover
+
+
+def _check_ranges(s: Settings) -> None:
+    checks = [
+        (1 <= s.server.port <= 65535, "server.port must be between 1 and 65535"),
+        (s.server.threads >= 1, "server.threads must be at least 1"),
+        (s.embedder.dim >= 1, "embedder.dim must be at least 1"),
+        (s.embedder.threads >= 0, "embedder.threads must be 0 (all cores) or more"),
+        (s.embedder.batch_size >= 1, "embedder.batch_size must be at least 1"),
+        (s.index.rrf_k >= 1, "index.rrf_k must be at least 1"),
+        (s.index.candidates >= 1, "index.candidates must be at least 1"),
+        (s.index.dense_weight >= 0, "index.dense_weight must not be negative"),
+        (s.index.sparse_weight >= 0, "index.sparse_weight must not be negative"),
+        (s.generator.n_ctx >= 256, "generator.n_ctx must be at least 256"),
+        (s.generator.n_gpu_layers >= -1, "generator.n_gpu_layers must be -1 (all) or more"),
+        (s.generator.threads >= 0, "generator.threads must be 0 (auto) or more"),
+        (
+            1 <= s.generator.max_tokens < s.generator.n_ctx,
+            "generator.max_tokens must be at least 1 and below generator.n_ctx",
+        ),
+        (0 <= s.generator.temperature <= 2, "generator.temperature must be between 0 and 2"),
+        (s.retrieval.k >= 1, "retrieval.k must be at least 1"),
+        (s.retrieval.chunk_words >= 20, "retrieval.chunk_words must be at least 20"),
+        (
+            0 <= s.retrieval.chunk_overlap < s.retrieval.chunk_words,
+            "retrieval.chunk_overlap must be at least 0 and below retrieval.chunk_words",
+        ),
+        (s.limits.max_file_mb > 0, "limits.max_file_mb must be positive"),
+        (s.limits.max_question_chars >= 1, "limits.max_question_chars must be at least 1"),
+        (s.limits.max_waiting >= 0, "limits.max_waiting must be 0 or more"),
+        (s.limits.wait_timeout_s > 0, "limits.wait_timeout_s must be positive"),
+        (s.watcher.settle_s >= 0, "watcher.settle_s must not be negative"),
+        (s.watcher.rescan_interval_s > 0, "watcher.rescan_interval_s must be positive"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+
+
+def _resolve_paths(s: Settings, base_dir: Path) -> Settings:
+    def resolve(p: Path) -> Path:
+        p = p.expanduser()
+        return (p if p.is_absolute() else base_dir / p).resolve()
+
+    paths = PathSettings(**{f: resolve(getattr(s.paths, f)) for f in ("kb", "data", "models")})
+    return dataclasses.replace(s, paths=paths)
+
+
+def describe(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Settings as plain data (for `appliance config` and logs)."""
+    out = dataclasses.asdict(settings)
+    return {
+        section: {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items()}
+        for section, values in out.items()
+    }

@@ -1,0 +1,101 @@
+"""Per-page text from PDFs with pypdfium2.
+
+pdfium's own text (get_text_range) drops the gap between table cells that sit
+close together ("config::ifupdown" + "standardized" came out as one word in the
+Debian Reference). So the text is rebuilt from the characters, adding a space
+wherever the glyph geometry shows a jump that pdfium did not mark.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import unicodedata
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+# pdfium reports a line-end hyphen it joined across lines as one of these.
+_HYPHENATION_MARKS = frozenset({"\x02", "\ufffe", "\xad"})
+_WORD_GAP_EM = 0.25  # wider than kerning, narrower than a word space in any common font
+_BASELINE_JUMP_EM = 0.4
+_DEFAULT_FONT_SIZE = 10.0
+
+
+def pdf_page_texts(path: Path) -> list[str]:
+    """Return the text of every page, in physical page order (index 0 = page 1)."""
+    document = pdfium.PdfDocument(path)
+    try:
+        return [_page_text(document, index) for index in range(len(document))]
+    finally:
+        document.close()
+
+
+def _page_text(document: pdfium.PdfDocument, index: int) -> str:
+    page = document[index]
+    try:
+        textpage = page.get_textpage()
+        try:
+            return _spaced_text(textpage)
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+
+
+def _spaced_text(textpage: pdfium.PdfTextPage) -> str:
+    box = pdfium_c.FS_RECTF()
+    origin_x, origin_y = ctypes.c_double(), ctypes.c_double()
+    pieces: list[str] = []
+    previous: tuple[float, float, float] | None = None  # right edge, baseline, font size
+    for index in range(textpage.count_chars()):
+        char = _char_at(textpage, index)
+        if not char:
+            continue
+        if char in _HYPHENATION_MARKS:
+            previous = None  # pdfium already joined the word halves; keep them joined
+            continue
+        if char in "\r\n":
+            # pdfium ends lines with "\r\n"; one "\n" keeps lines apart without faking paragraphs.
+            if char == "\n":
+                pieces.append("\n")
+            previous = None
+            continue
+        if char.isspace():
+            pieces.append(" ")
+            continue
+        if not pdfium_c.FPDFText_GetLooseCharBox(textpage, index, box):
+            previous = None
+            pieces.append(char)
+            continue
+        pdfium_c.FPDFText_GetCharOrigin(textpage, index, origin_x, origin_y)
+        size = pdfium_c.FPDFText_GetFontSize(textpage, index) or _DEFAULT_FONT_SIZE
+        upright = abs(pdfium_c.FPDFText_GetCharAngle(textpage, index)) < 0.01
+        if upright and previous is not None and pieces and pieces[-1] != " ":
+            if _is_unmarked_gap(previous, box.left, origin_y.value, size):
+                pieces.append(" ")
+        pieces.append(char)
+        previous = (box.right, origin_y.value, size) if upright else None
+    return "".join(pieces)
+
+
+def _char_at(textpage: pdfium.PdfTextPage, index: int) -> str:
+    code = pdfium_c.FPDFText_GetUnicode(textpage, index)
+    if not code or 0xD800 <= code <= 0xDFFF:
+        return ""  # surrogate halves cannot be stored in a str that must encode
+    char = chr(code)
+    if char not in _HYPHENATION_MARKS and unicodedata.category(char) == "Cc" and not char.isspace():
+        return ""
+    return char
+
+
+def _is_unmarked_gap(
+    previous: tuple[float, float, float], left: float, baseline: float, size: float
+) -> bool:
+    right, previous_baseline, previous_size = previous
+    em = max(size, previous_size)
+    jumped_right = left - right > _WORD_GAP_EM * em
+    # Going backwards or changing baseline means a new cell or wrapped line pdfium kept on one line.
+    went_back = left < right - _WORD_GAP_EM * em
+    changed_line = abs(baseline - previous_baseline) > _BASELINE_JUMP_EM * em
+    return jumped_right or went_back or changed_line

@@ -1,0 +1,63 @@
+"""Structured logs: one JSON line per event on stderr, and one per question in the data dir."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        line.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def setup_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger("appliance")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+class QueryLog:
+    """Every question, what was retrieved (with scores), timings, trust: JSON lines on disk."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._lock = threading.Lock()
+        self._log = logging.getLogger("appliance.query")
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+    def record(self, query_id, question, citations, timings, trust, answer) -> None:
+        entry = {
+            "ts": round(time.time(), 3),
+            "id": query_id,
+            "query": question,
+            "retrieved": [
+                {"source": c["source"], "page": c["page"], "score": c["score"]} for c in citations
+            ],
+            "timings": timings,
+            "trust": trust,
+            "answer_chars": len(answer),
+        }
+        self._log.info("query", extra={"event": "query", **entry})
+        if self.path is not None:
+            with self._lock, self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(entry, ensure_ascii=False) + "\n")

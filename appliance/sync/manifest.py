@@ -1,0 +1,105 @@
+"""The manifest: one row per file seen in kb/, with its status and why (SQLite, in the data dir).
+
+Written in transactions, so a crash leaves either the old or the new row, and readable by
+another process (`appliance docs`) while the server writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+PENDING, INDEXED, FAILED, UNSUPPORTED, TOO_LARGE = (
+    "pending",
+    "indexed",
+    "failed",
+    "unsupported",
+    "too_large",
+)
+SETTLED = (INDEXED, FAILED, UNSUPPORTED, TOO_LARGE)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    error TEXT NOT NULL DEFAULT '',
+    chunks INTEGER NOT NULL DEFAULT 0,
+    indexed_at REAL,
+    version TEXT NOT NULL DEFAULT ''
+)
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str = ""
+    status: str = PENDING
+    error: str = ""
+    chunks: int = 0
+    indexed_at: float | None = None
+    version: str = ""
+
+
+_COLUMNS = [f.name for f in fields(Entry)]
+
+
+class Manifest:
+    def __init__(self, path: Path, readonly: bool = False):
+        if readonly:
+            uri = f"file:{path}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def get(self, path: str) -> Entry | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM documents WHERE path = ?", (path,)
+            ).fetchone()
+        return Entry(*row) if row else None
+
+    def entries(self) -> list[Entry]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM documents ORDER BY path"
+            ).fetchall()
+        return [Entry(*row) for row in rows]
+
+    def put(self, entry: Entry) -> None:
+        values = [getattr(entry, c) for c in _COLUMNS]
+        placeholders = ", ".join("?" for _ in _COLUMNS)
+        with self._lock:
+            self._db.execute(
+                f"INSERT OR REPLACE INTO documents ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
+                values,
+            )
+
+    def mark_pending(self, path: str, size: int, mtime_ns: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO documents (path, size, mtime_ns, status) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(path) DO UPDATE SET status = excluded.status",
+                (path, size, mtime_ns, PENDING),
+            )
+
+    def remove(self, path: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM documents WHERE path = ?", (path,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+

@@ -1,0 +1,80 @@
+"""watchdog → the sync worker. Events are hints only: the worker's periodic scan catches what
+an observer missed, and a dead observer (it stops on errors, or when kb/ is removed) is
+replaced by a new one."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+from appliance.sync.worker import SyncWorker
+
+log = logging.getLogger("appliance.sync")
+
+
+class _Forward(FileSystemEventHandler):
+    def __init__(self, kb: Path, worker: SyncWorker):
+        self.kb = kb
+        self.worker = worker
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        if event.is_directory:
+            if event.event_type in ("deleted", "moved", "created"):
+                self.worker.request_rescan()
+            return
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            rel = self._relative(raw)
+            if rel:
+                self.worker.submit(rel)
+
+    def _relative(self, raw: str | bytes) -> str | None:
+        if not raw:
+            return None
+        path = Path(raw.decode() if isinstance(raw, bytes) else raw)
+        try:
+            return path.relative_to(self.kb).as_posix()
+        except ValueError:
+            return None
+
+
+class Watcher:
+    """Keeps an observer running on kb/ for as long as the worker asks."""
+
+    def __init__(self, kb: Path, worker: SyncWorker, polling: bool = False):
+        self.kb = kb
+        self.worker = worker
+        self.polling = polling
+        self._observer = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        self.kb.mkdir(parents=True, exist_ok=True)
+        observer = PollingObserver(timeout=1) if self.polling else Observer()
+        observer.schedule(_Forward(self.kb, self.worker), str(self.kb), recursive=True)
+        observer.daemon = True
+        observer.start()
+        self._observer = observer
+
+    def alive(self) -> bool:
+        return self._observer is not None and self._observer.is_alive()
+
+    def ensure_running(self) -> None:
+        """Called by the worker on each tick: restart a dead observer and rescan."""
+        if self._observer is None or self.alive():
+            return
+        log.warning("the kb/ watcher stopped; restarting it and rescanning kb/")
+        self.restarts += 1
+        self.start()
+        self.worker.request_rescan()
+
+    def stop(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+            self._observer = None

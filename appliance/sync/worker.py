@@ -1,0 +1,120 @@
+"""The background worker: the only writer of the index, fed by the watcher and by scans.
+
+Paths wait in a queue until their size and mtime have stayed the same for `settle_s`, so a
+file still being copied is not read half-way, and a burst of events for one file is coalesced.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from appliance.config import WatcherSettings
+from appliance.sync.pipeline import FileState, Pipeline, stat_file
+from appliance.sync.reconcile import is_ignored, stale_paths
+
+log = logging.getLogger("appliance.sync")
+
+
+class SyncWorker:
+    def __init__(self, pipeline: Pipeline, settings: WatcherSettings):
+        self.pipeline = pipeline
+        self.settings = settings
+        self._waiting: dict[str, tuple[float, FileState | None]] = {}
+        self._rescan = threading.Event()
+        self._wake = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.startup_done = threading.Event()
+        self.last_error = ""
+        self.health_checks: list[Callable[[], None]] = []
+
+    # -- called from other threads -------------------------------------------------------------
+    def submit(self, rel: str) -> None:
+        """A hint that `rel` may have changed; it is looked at once it has settled."""
+        if is_ignored(rel, self.settings.ignore):
+            return
+        state = stat_file(self.pipeline.kb / rel)
+        if state is not None and (self.pipeline.kb / rel).is_file():
+            self.pipeline.manifest.mark_pending(rel, state.size, state.mtime_ns)
+        with self._wake:
+            self._waiting[rel] = (time.monotonic() + self.settings.settle_s, state)
+            self._wake.notify()
+
+    def request_rescan(self) -> None:
+        self._rescan.set()
+        with self._wake:
+            self._wake.notify()
+
+    def pending(self) -> int:
+        with self._wake:
+            return len(self._waiting)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sync-worker", daemon=True)
+        self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float = 30) -> None:
+        self._stop.set()
+        with self._wake:
+            self._wake.notify()
+        if self._thread:
+            self._thread.join(timeout)
+
+    # -- the worker thread -----------------------------------------------------------------------
+    def sync_all(self, progress: Callable[[int, int, str], None] | None = None) -> int:
+        """Bring every stale path up to date now (start-up, `appliance ingest`)."""
+        todo = stale_paths(self.pipeline, self.settings.ignore)
+        for done, rel in enumerate(todo, 1):
+            if self._stop.is_set():
+                break
+            self._update(rel)
+            if progress:
+                progress(done, len(todo), rel)
+        return len(todo)
+
+    def _run(self) -> None:
+        self._guard(self.sync_all)
+        self.startup_done.set()
+        next_scan = time.monotonic() + self.settings.rescan_interval_s
+        while not self._stop.is_set():
+            for check in self.health_checks:
+                self._guard(check)
+            if self._rescan.is_set() or time.monotonic() >= next_scan:
+                self._rescan.clear()
+                self._guard(self.sync_all)
+                next_scan = time.monotonic() + self.settings.rescan_interval_s
+            for rel in self._due():
+                self._update(rel)
+            with self._wake:
+                self._wake.wait(timeout=0.25)
+
+    def _due(self) -> list[str]:
+        now = time.monotonic()
+        ready = []
+        with self._wake:
+            for rel, (due, seen) in list(self._waiting.items()):
+                if due > now:
+                    continue
+                current = stat_file(self.pipeline.kb / rel)
+                if current != seen:  # still being written: wait for it to settle
+                    self._waiting[rel] = (now + self.settings.settle_s, current)
+                    continue
+                del self._waiting[rel]
+                ready.append(rel)
+        return ready
+
+    def _update(self, rel: str) -> None:
+        self._guard(lambda: self.pipeline.update(rel))
+
+    def _guard(self, action: Callable[[], object]) -> None:
+        try:
+            action()
+        except Exception as err:  # the worker must outlive any single failure
+            self.last_error = f"{type(err).__name__}: {err}"
+            log.exception("sync step failed")

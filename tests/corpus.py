@@ -1,0 +1,125 @@
+"""Builders for tiny but real documents, so tests exercise the actual parsers.
+
+The PDF writer is hand-rolled (no extra dependency): one Helvetica font, one
+content stream per page, and a correct cross-reference table.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import docx
+
+_PDF_LINE_CHARS = 90
+_PDF_PAGE_SIZE = (612, 792)  # US Letter in points
+_PDF_LEFT, _PDF_TOP, _PDF_LEADING, _PDF_FONT_SIZE = 50, 740, 14, 11
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def make_pdf(path: Path, pages: list[str]) -> Path:
+    """Write a PDF with one page per string; long text is wrapped, "\\n" starts a new line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_pdf_bytes([_content_stream(text) for text in pages]))
+    return path
+
+
+def make_pdf_from_content(path: Path, content_streams: list[bytes]) -> Path:
+    """Write a PDF whose pages carry the given raw content streams (font /F1 is Helvetica).
+
+    For tests that need exact glyph placement, e.g. table cells a text extractor might glue.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_pdf_bytes(content_streams))
+    return path
+
+
+def make_password_protected_pdf(path: Path) -> Path:
+    """Write a PDF that claims a user password, so no reader can open it without one.
+
+    The content is not really encrypted: the password check fails before any
+    content is decrypted, which is all a reader test needs.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    encrypt = (
+        f"<< /Filter /Standard /V 1 /R 2 /Length 40 /P -4 /O <{'11' * 32}> /U <{'22' * 32}> >>"
+    )
+    path.write_bytes(_pdf_bytes([_content_stream("secret")], encrypt=encrypt))
+    return path
+
+
+def make_docx(path: Path, blocks: list[tuple[str, str]]) -> Path:
+    """Write a DOCX from ("h1" | "h2" | "p", text) blocks."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = docx.Document()
+    for kind, text in blocks:
+        if kind == "p":
+            document.add_paragraph(text)
+        elif kind in ("h1", "h2"):
+            document.add_heading(text, level=int(kind[1]))
+        else:
+            raise ValueError(f"unknown block kind {kind!r}; use 'h1', 'h2' or 'p'")
+    document.save(str(path))
+    return path
+
+
+def _pdf_bytes(content_streams: list[bytes], encrypt: str | None = None) -> bytes:
+    # Objects 1-3 are fixed; each page then takes two: the page and its content stream.
+    page_ids = [4 + 2 * n for n in range(len(content_streams))]
+    width, height = _PDF_PAGE_SIZE
+    objects: list[bytes] = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{' '.join(f'{i} 0 R' for i in page_ids)}] "
+        f"/Count {len(content_streams)} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    for page_id, stream in zip(page_ids, content_streams, strict=True):
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width} {height}] "
+            f"/Resources << /Font << /F1 3 0 R >> >> /Contents {page_id + 1} 0 R >>".encode()
+        )
+        objects.append(f"<< /Length {len(stream)} >>\nstream\n".encode() + stream + b"\nendstream")
+    if encrypt is not None:
+        objects.append(encrypt.encode())
+
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref_at = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n".encode()
+    out += b"0000000000 65535 f \n"
+    for offset in offsets:
+        out += f"{offset:010d} 00000 n \n".encode()
+    trailer = f"/Size {len(objects) + 1} /Root 1 0 R"
+    if encrypt is not None:
+        trailer += f" /Encrypt {len(objects)} 0 R /ID [<{'ab' * 16}> <{'ab' * 16}>]"
+    out += f"trailer\n<< {trailer} >>\nstartxref\n{xref_at}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def _content_stream(text: str) -> bytes:
+    lines = []
+    for paragraph in text.split("\n"):
+        lines.extend(textwrap.wrap(paragraph, _PDF_LINE_CHARS) or [""])
+    ops = [
+        "BT",
+        f"/F1 {_PDF_FONT_SIZE} Tf",
+        f"{_PDF_LEADING} TL",
+        f"{_PDF_LEFT} {_PDF_TOP} Td",
+    ]
+    for line in lines:
+        ops.append(f"({_pdf_string(line)}) Tj T*")
+    ops.append("ET")
+    # WinAnsi covers Latin-1; anything outside it becomes "?" rather than failing the test setup.
+    return "\n".join(ops).encode("cp1252", errors="replace")
+
+
+def _pdf_string(line: str) -> str:
+    return line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")

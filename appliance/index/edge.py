@@ -128,7 +128,7 @@ class EdgeIndex:
 
     def chunks_per_source(self) -> dict[str, int]:
         facets = self._shard.facet(FacetRequest(key="source", limit=1_000_000, exact=True))
-        return {hit.value: hit.count for hit in facets}
+        return {hit.value: hit.count for hit in facets if hit.count > 0}
 
     def flush(self) -> None:
         self._shard.flush()

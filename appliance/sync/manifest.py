@@ -102,4 +102,3 @@ class Manifest:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-

@@ -10,7 +10,7 @@ import hashlib
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from appliance.config import Settings
@@ -150,7 +150,7 @@ class Pipeline:
             and previous.sha256 == sha
             and previous.version == self.version
         ):
-            return outcome(m.INDEXED, sha=sha, chunks=previous.chunks)
+            return replace(previous, size=state.size, mtime_ns=state.mtime_ns)
         try:
             chunks = self._chunks(rel, path)
         except (DocumentError, UnsupportedFormat) as err:

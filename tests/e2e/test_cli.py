@@ -1,0 +1,84 @@
+"""The command line on a real kb/, with and beside a running server."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.corpus import make_pdf, write_text
+
+pytestmark = pytest.mark.e2e
+
+
+def appliance(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "appliance", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )
+
+
+def test_ingest_docs_ask(tmp_path, models_dir):
+    kb, data = tmp_path / "kb", tmp_path / "data"
+    make_pdf(kb / "handbook.pdf", ["Contents.", "Full-time staff get 25 days of annual leave."])
+    write_text(kb / "notes.xyz", "unsupported")
+    common = ["--kb", kb, "--data", data, "--models", models_dir]
+
+    result = appliance("ingest", *common)
+    assert result.returncode == 0, result.stderr
+    assert "1 indexed, 1 unsupported" in result.stdout
+    assert "2/2" in result.stderr  # the progress bar
+
+    docs = appliance("docs", *common, "--json")
+    listed = {d["path"]: d["status"] for d in json.loads(docs.stdout)}
+    assert listed == {"handbook.pdf": "indexed", "notes.xyz": "unsupported"}
+
+    asked = appliance("ask", "How many days of annual leave?", *common, "--json")
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert answer["answer"].strip()
+    assert (answer["citations"][0]["source"], answer["citations"][0]["page"]) == ("handbook.pdf", 2)
+
+    plain = appliance("ask", "annual leave", *common)
+    assert "Sources:" in plain.stdout and "handbook.pdf, page 2" in plain.stdout
+
+
+def test_cli_beside_a_running_server_says_so(make_server):
+    server = make_server()
+    write_text(server.kb / "a.txt", "alpha")
+    server.start()
+    common = [
+        "--config",
+        server.config,
+        "--kb",
+        server.kb,
+        "--data",
+        server.data,
+        "--models",
+        server.models,
+    ]
+    result = appliance("ingest", *common)
+    assert result.returncode == 2
+    assert "open in another appliance process" in result.stderr
+    assert "Traceback" not in result.stderr
+    docs = appliance("docs", *common)  # reads the manifest, works alongside
+    assert docs.returncode == 0 and "indexed" in docs.stdout and "a.txt" in docs.stdout
+
+
+def test_config_errors_are_one_clear_line(tmp_path):
+    config = tmp_path / "appliance.yaml"
+    config.write_text("generator:\n  n_gpu_layer: 0\n")
+    result = appliance("config", "--config", config)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: unknown key 'generator.n_gpu_layer'")
+
+
+def test_missing_models_are_named(tmp_path):
+    result = appliance(
+        "ingest", "--kb", tmp_path, "--data", tmp_path / "d", "--models", tmp_path / "nomodels"
+    )
+    assert result.returncode == 2
+    assert "model.onnx is missing" in result.stderr and "appliance models fetch" in result.stderr

@@ -1,0 +1,84 @@
+from pathlib import Path
+
+import pytest
+
+from appliance.config import ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path, text: str) -> Path:
+    path = tmp_path / "appliance.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_the_shipped_config_is_valid_and_equals_the_defaults():
+    from_file = load_settings(ROOT / "appliance.yaml", env={})
+    defaults = load_settings(None, env={})
+    assert from_file.generator == defaults.generator
+    assert from_file.watcher == defaults.watcher
+    assert from_file.paths.kb == ROOT / "kb"
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path):
+    settings = load_settings(write(tmp_path, "paths:\n  data: state\n"), env={})
+    assert settings.paths.data == tmp_path / "state"
+    assert (
+        settings.generator_model_path == tmp_path / "models/generator/"
+        "SmolLM2-135M-Instruct.Q4_1.gguf"
+    )
+
+
+def test_precedence_file_then_env_then_flags(tmp_path):
+    config = write(tmp_path, "server:\n  port: 9000\ngenerator:\n  n_gpu_layers: 10\n")
+    env = {"APPLIANCE_SERVER__PORT": "9100", "APPLIANCE_GENERATOR__TEMPERATURE": "0.7"}
+    settings = load_settings(config, env=env, overrides={"server.port": 9200})
+    assert settings.server.port == 9200
+    assert settings.generator.temperature == 0.7
+    assert settings.generator.n_gpu_layers == 10
+    assert load_settings(config, env=env).server.port == 9100
+
+
+def test_dotenv_beside_the_config_is_read_and_real_env_wins(tmp_path):
+    (tmp_path / ".env").write_text(
+        "# secrets\nAPPLIANCE_SERVER__PORT=8100\nexport APPLIANCE_LIMITS__MAX_WAITING='3'\n"
+    )
+    config = write(tmp_path, "")
+    assert load_settings(config, env={}).server.port == 8100
+    assert load_settings(config, env={}).limits.max_waiting == 3
+    assert load_settings(config, env={"APPLIANCE_SERVER__PORT": "8200"}).server.port == 8200
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("generator:\n  n_gpu_layer: 1\n", "unknown key 'generator.n_gpu_layer'"),
+        ("genrator:\n  n_ctx: 1\n", "unknown section 'genrator'"),
+        ("server:\n  port: eighty\n", "server.port must be an integer"),
+        ("server:\n  port: 70000\n", "server.port must be between 1 and 65535"),
+        ("embedder:\n  pooling: max\n", "allowed: mean, cls"),
+        ("watcher:\n  enabled: yes please\n", "watcher.enabled must be true or false"),
+        ("retrieval:\n  chunk_words: 50\n  chunk_overlap: 60\n", "retrieval.chunk_overlap"),
+        ("generator:\n  max_tokens: 5000\n", "generator.max_tokens"),
+        ("- just\n- a list\n", "must be a mapping"),
+        ("server: [1, 2]\n", "'server'"),
+        ("paths:\n  kb: [1]\n", "paths.kb must be a path"),
+        ("server: {port: 1\n", "not valid YAML"),
+    ],
+)
+def test_wrong_keys_and_values_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_settings(write(tmp_path, text), env={})
+
+
+def test_env_override_errors_name_the_variable(tmp_path):
+    with pytest.raises(ConfigError, match="APPLIANCE_SERVR__PORT"):
+        load_settings(None, env={"APPLIANCE_SERVR__PORT": "1"})
+    with pytest.raises(ConfigError, match="server.port must be an integer"):
+        load_settings(None, env={"APPLIANCE_SERVER__PORT": "abc"})
+
+
+def test_missing_config_file_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.yaml", env={})

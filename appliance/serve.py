@@ -15,6 +15,10 @@ from appliance.web import create_app
 log = logging.getLogger("appliance")
 
 
+class ServeError(Exception):
+    pass
+
+
 def _interrupt(*_) -> None:
     """SIGTERM (docker stop, systemd) shuts down cleanly, like Ctrl-C: the index is flushed."""
     raise KeyboardInterrupt
@@ -23,13 +27,23 @@ def _interrupt(*_) -> None:
 def serve(settings: Settings) -> None:
     setup_logging()
     appliance = Appliance(settings)
-    server = create_server(
-        create_app(appliance),
-        host=settings.server.host,
-        port=settings.server.port,
-        threads=settings.server.threads,
-        ident="appliance",
-    )
+    # Wrong models or an index held by another process fail here, in plain words.
+    appliance.open_index()
+    host, port = settings.server.host, settings.server.port
+    try:
+        server = create_server(
+            create_app(appliance),
+            host=host,
+            port=port,
+            threads=settings.server.threads,
+            ident="appliance",
+        )
+    except OSError as err:
+        appliance.close()
+        raise ServeError(
+            f"cannot listen on {host}:{port} ({err.strerror or err}): is another appliance "
+            "running there? Stop it or choose another port with --port"
+        ) from None
     signal.signal(signal.SIGTERM, _interrupt)
     appliance.start_serving()
     log.info(

@@ -82,3 +82,16 @@ def test_missing_models_are_named(tmp_path):
     )
     assert result.returncode == 2
     assert "model.onnx is missing" in result.stderr and "appliance models fetch" in result.stderr
+
+
+def test_serve_refuses_a_busy_port_or_a_held_index_in_plain_words(make_server):
+    server = make_server()
+    server.start()
+    common = ["--kb", server.kb, "--models", server.models]
+    same_index = appliance("serve", *common, "--data", server.data, "--port", "1")
+    assert same_index.returncode == 2 and "open in another appliance process" in same_index.stderr
+    same_port = appliance("serve", *common, "--data", server.root / "d2", "--port", server.port)
+    assert same_port.returncode == 2 and f"cannot listen on 127.0.0.1:{server.port}" in (
+        same_port.stderr
+    )
+    assert "Traceback" not in same_index.stderr + same_port.stderr

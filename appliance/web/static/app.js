@@ -151,7 +151,11 @@
       else if (field === "data") data.push(value);
     }
     if (data.length === 0) return null;
-    return { kind, data: JSON.parse(data.join("\n")) };
+    try {
+      return { kind, data: JSON.parse(data.join("\n")) };
+    } catch (err) {
+      throw new Error("the appliance sent a malformed '" + kind + "' event (" + err.message + ")");
+    }
   }
 
   async function readEvents(response, onEvent) {
@@ -261,7 +265,8 @@
       });
       if (!finished) showError("The answer stopped before it was finished (the connection closed).");
     } catch (err) {
-      showError("Could not reach the appliance: " + (err && err.message ? err.message : String(err)));
+      const detail = err && err.message ? err.message : String(err);
+      showError(err instanceof TypeError ? "Could not reach the appliance: " + detail : "Error: " + detail);
     } finally {
       answerBox.classList.remove("streaming");
       setStatus("");

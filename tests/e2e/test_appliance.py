@@ -94,6 +94,16 @@ def test_drop_ask_edit_delete_restart(make_server):
     visitors = server.get("/api/search?q=visitor%20badge&k=5")[1]["citations"]
     assert "security.md" not in sources(visitors)
 
+    # A rename is picked up: the new path is cited, the old one is gone.
+    (server.kb / "canteen.docx").rename(server.kb / "facilities-canteen.docx")
+    wait_for(
+        all_indexed(server, {"handbook.pdf", "it/printers.txt", "facilities-canteen.docx"}),
+        30,
+        "the rename",
+    )
+    lunch = server.get("/api/search?q=canteen%20lunch&k=1")[1]["citations"]
+    assert sources(lunch) == ["facilities-canteen.docx"]
+
     # A corrupt file is reported with its reason; the server keeps answering.
     (server.kb / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     wait_for(

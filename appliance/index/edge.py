@@ -22,6 +22,7 @@ from qdrant_edge import (
     FieldCondition,
     Filter,
     Fusion,
+    MatchAny,
     MatchValue,
     Modifier,
     PayloadSchemaType,
@@ -29,6 +30,7 @@ from qdrant_edge import (
     Prefetch,
     Query,
     QueryRequest,
+    ScrollRequest,
     SparseVector,
     UpdateOperation,
 )
@@ -45,7 +47,10 @@ class IndexLocked(Exception):
 @dataclass(frozen=True)
 class IndexedChunk:
     source: str
-    doc_hash: str
+    title: str
+    modified: float  # the file's mtime, seconds since the epoch
+    doc_hash: str  # sha256 of the file's content
+    text_hash: str  # identifies the embedded text and the pipeline version that embedded it
     index: int
     page: int | None
     heading: str
@@ -57,20 +62,27 @@ class IndexedChunk:
 @dataclass(frozen=True)
 class Hit:
     source: str
+    title: str
     page: int | None
     heading: str
     text: str
     score: float
     chunk: int
+    doc_hash: str
 
 
 class EdgeIndex:
-    """Chunks of every indexed document. Queries and updates may come from several threads."""
+    """Chunks of every indexed document. Queries and updates may come from several threads.
+
+    While a document is replaced both versions are stored for a moment; `publish` names the
+    version searches may return, so a query never sees the document missing, nor twice.
+    """
 
     def __init__(self, path: Path, dim: int, rrf_k: int = 60, weights=(1.0, 1.0)):
         self.path = path
         self.rrf_k = rrf_k
         self.weights = list(weights)
+        self._published: dict[str, str] = {}
         try:
             self._shard = _open(path, dim)
         except Exception as err:
@@ -90,7 +102,10 @@ class EdgeIndex:
                 {DENSE: c.dense, SPARSE: c.sparse},
                 {
                     "source": c.source,
+                    "title": c.title,
+                    "modified": c.modified,
                     "doc_hash": c.doc_hash,
+                    "text_hash": c.text_hash,
                     "chunk": c.index,
                     "page": c.page,
                     "heading": c.heading,
@@ -100,6 +115,33 @@ class EdgeIndex:
             for c in chunks
         ]
         self._shard.update(UpdateOperation.upsert_points(points))
+
+    def publish(self, source: str, doc_hash: str | None) -> None:
+        """Searches return `source` only from its `doc_hash` version (None: any version)."""
+        if doc_hash is None:
+            self._published.pop(source, None)
+        else:
+            self._published[source] = doc_hash
+
+    def dense_vectors(self, text_hashes: Sequence[str]) -> dict[str, list[float]]:
+        """Vectors already stored for these texts, so a renamed, copied or partly edited
+        document is not embedded again."""
+        found: dict[str, list[float]] = {}
+        wanted = Filter(must=[FieldCondition(key="text_hash", match=MatchAny(list(text_hashes)))])
+        offset = None
+        while True:
+            request = ScrollRequest(
+                offset=offset,
+                limit=256,
+                filter=wanted,
+                with_payload=["text_hash"],
+                with_vector=[DENSE],
+            )
+            records, offset = self._shard.scroll(request)
+            for record in records:
+                found[record.payload["text_hash"]] = list(record.vector[DENSE])
+            if offset is None:
+                return found
 
     def delete_document(self, source: str, keep_hash: str | None = None) -> None:
         """Remove a document's chunks; with keep_hash, only those of other versions."""
@@ -115,12 +157,13 @@ class EdgeIndex:
             Prefetch(limit=candidates, query=Query.Nearest(sparse, using=SPARSE)),
         ]
         request = QueryRequest(
-            limit=limit,
+            limit=2 * limit + 4,  # room for superseded versions, dropped below
             prefetches=prefetches,
             query=Fusion.Rrf(k=self.rrf_k, weights=self.weights),
             with_payload=True,
         )
-        return [_hit(point) for point in self._shard.query(request)]
+        hits = [_hit(point) for point in self._shard.query(request)]
+        return [h for h in hits if self._published.get(h.source, h.doc_hash) == h.doc_hash][:limit]
 
     def count(self, source: str | None = None) -> int:
         selector = Filter(must=[_match("source", source)]) if source else None
@@ -146,7 +189,7 @@ def _open(path: Path, dim: int) -> EdgeShard:
         sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
     )
     shard = EdgeShard.create(str(path), config)
-    for field in ("source", "doc_hash"):
+    for field in ("source", "doc_hash", "text_hash"):
         shard.update(UpdateOperation.create_field_index(field, PayloadSchemaType.Keyword))
     return shard
 
@@ -163,9 +206,11 @@ def _hit(point) -> Hit:
     p = point.payload or {}
     return Hit(
         source=p.get("source", ""),
+        title=p.get("title", ""),
         page=p.get("page"),
         heading=p.get("heading", ""),
         text=p.get("text", ""),
         score=float(point.score),
         chunk=int(p.get("chunk", 0)),
+        doc_hash=p.get("doc_hash", ""),
     )

@@ -1,14 +1,19 @@
 """One file of kb/ → its chunks in the index and its row in the manifest.
 
-A changed document's new chunks are written before the old version's are removed, and the
-manifest row is written last, so a crash at any point is repaired by the next reconcile.
+The order of writes is what makes a crash harmless and an update gapless:
+1. the new version's chunks are stored (searches still return the old version),
+2. the manifest row names the new version, and the index publishes it,
+3. the old version's chunks are removed.
+A crash between any two steps leaves a state the next reconcile repairs (reconcile.py).
+A chunk whose text was embedded before (a renamed, copied or partly edited file, or a
+crashed attempt) reuses its stored vector instead of being embedded again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
+import stat
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,13 +21,12 @@ from pathlib import Path
 from appliance.config import Settings
 from appliance.documents import (
     SUPPORTED_SUFFIXES,
+    Chunk,
     DocumentError,
-    UnsupportedFormat,
     chunk_sections,
     read_document,
 )
 from appliance.index.edge import EdgeIndex, IndexedChunk
-from appliance.index.embedder import Embedder
 from appliance.sync import manifest as m
 
 log = logging.getLogger("appliance.sync")
@@ -45,11 +49,17 @@ class FileState:
     mtime_ns: int
 
 
+UNREADABLE = FileState(-1, -1)  # stat() itself failed: a symlink loop, no permission
+
+
 def stat_file(path: Path) -> FileState | None:
+    """None when the path is gone; UNREADABLE when it is there but cannot be looked at."""
     try:
         st = path.stat()
     except FileNotFoundError:
-        return None
+        return None if not path.is_symlink() else UNREADABLE
+    except OSError:
+        return UNREADABLE
     return FileState(st.st_size, st.st_mtime_ns)
 
 
@@ -61,8 +71,16 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class Skip(Exception):
+    """A file that gets a status other than indexed, with the reason."""
+
+    def __init__(self, status: str, reason: str):
+        super().__init__(reason)
+        self.status = status
+
+
 class Pipeline:
-    """Brings one kb/ path up to date in the index and the manifest."""
+    """Brings one kb/ path up to date in the index and the manifest. One caller at a time."""
 
     def __init__(self, settings: Settings, manifest: m.Manifest, index: EdgeIndex, embedder):
         self.kb = settings.paths.kb
@@ -70,18 +88,17 @@ class Pipeline:
         self.version = pipeline_version(settings)
         self.manifest = manifest
         self.index = index
-        self.embedder: Embedder = embedder
+        self.embedder = embedder
+        for entry in manifest.entries():
+            if entry.status == m.INDEXED:
+                index.publish(entry.path, entry.sha256)
 
-    def is_current(self, rel: str, state: FileState | None) -> bool:
-        """True when the manifest already describes this file as it is on disk."""
-        entry = self.manifest.get(rel)
-        if state is None:
-            return entry is None
+    def describes(self, entry: m.Entry | None, state: FileState) -> bool:
+        """True when the manifest entry describes the file as it is on disk now."""
         return (
             entry is not None
             and entry.status in m.SETTLED
-            and entry.size == state.size
-            and entry.mtime_ns == state.mtime_ns
+            and (entry.size, entry.mtime_ns) == (state.size, state.mtime_ns)
             and entry.version == self.version
         )
 
@@ -89,13 +106,20 @@ class Pipeline:
         """Index, re-index or forget `rel`; returns its new manifest entry (None if gone)."""
         path = self.kb / rel
         state = stat_file(path)
-        if state is None or not path.is_file():
+        if state is None:
             self.forget(rel)
             return None
-        entry = self._index_file(rel, path, state)
-        self.manifest.put(entry)
+        previous = self.manifest.get(rel)
+        try:
+            entry = self._index(rel, path, state, previous)
+        except Skip as skip:
+            self._unpublish(rel)
+            entry = m.Entry(
+                rel, state.size, state.mtime_ns, "", skip.status, str(skip), 0, None, self.version
+            )
+            self.manifest.put(entry)
         log.info(
-            "indexed" if entry.status == m.INDEXED else "not indexed",
+            entry.status,
             extra={
                 "event": "document",
                 "path": rel,
@@ -107,91 +131,123 @@ class Pipeline:
         return entry
 
     def forget(self, rel: str) -> None:
-        self.index.delete_document(rel)
-        self.index.flush()
+        """The file is gone: its chunks first, then its manifest row."""
+        self._unpublish(rel)
         if self.manifest.get(rel) is not None:
             self.manifest.remove(rel)
             log.info("removed", extra={"event": "document", "path": rel, "status": "removed"})
 
-    def _index_file(self, rel: str, path: Path, state: FileState) -> m.Entry:
-        def outcome(status: str, error: str = "", sha: str = "", chunks: int = 0) -> m.Entry:
-            indexed_at = time.time() if status == m.INDEXED else None
-            return m.Entry(
-                rel,
-                state.size,
-                state.mtime_ns,
-                sha,
-                status,
-                error,
-                chunks,
-                indexed_at,
-                self.version,
-            )
+    def _unpublish(self, rel: str) -> None:
+        self.index.delete_document(rel)
+        self.index.flush()
+        self.index.publish(rel, None)
 
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            self.index.delete_document(rel)
-            supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
-            return outcome(
-                m.UNSUPPORTED,
-                f"{path.suffix or 'no extension'}: only {supported} files are indexed",
-            )
-        limit_mb = self.settings.limits.max_file_mb
-        if state.size > limit_mb * 1024 * 1024:
-            self.index.delete_document(rel)
-            return outcome(
-                m.TOO_LARGE,
-                f"{state.size / 2**20:.1f} MB is over limits.max_file_mb ({limit_mb:g} MB)",
-            )
-        sha = file_sha256(path)
-        previous = self.manifest.get(rel)
+    def _index(self, rel: str, path: Path, state: FileState, previous: m.Entry | None):
+        self._check_indexable(path, state)
+        try:
+            sha = file_sha256(path)
+        except OSError as err:
+            raise Skip(m.FAILED, f"{rel} could not be opened: {err.strerror or err}") from None
         if (
             previous
             and previous.status == m.INDEXED
-            and previous.sha256 == sha
-            and previous.version == self.version
+            and (previous.sha256, previous.version) == (sha, self.version)
+            and self.index.count(rel) == previous.chunks
         ):
-            return replace(previous, size=state.size, mtime_ns=state.mtime_ns)
+            return self._keep(previous, state)  # touched, not changed
+        chunks = self._read(rel, path)
+        title = _title(rel, chunks)
+        points = self._embed(rel, title, state, sha, chunks)
+        self.index.upsert(points)
+        self.index.flush()
+        entry = m.Entry(
+            rel,
+            state.size,
+            state.mtime_ns,
+            sha,
+            m.INDEXED,
+            "",
+            len(chunks),
+            time.time(),
+            self.version,
+        )
+        self.manifest.put(entry)
+        self.index.publish(rel, sha)
+        self.index.delete_document(rel, keep_hash=sha)
+        self.index.flush()
+        return entry
+
+    def _keep(self, previous: m.Entry, state: FileState) -> m.Entry:
+        entry = replace(previous, size=state.size, mtime_ns=state.mtime_ns)
+        self.manifest.put(entry)
+        return entry
+
+    def _check_indexable(self, path: Path, state: FileState) -> None:
+        if state == UNREADABLE:
+            raise Skip(
+                m.FAILED,
+                f"{path.name} cannot be opened (a broken or looping symlink, or no permission)",
+            )
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise Skip(m.UNSUPPORTED, f"{path.name} is not a regular file")
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+            kind = path.suffix.lower() or "a file without an extension"
+            raise Skip(m.UNSUPPORTED, f"{kind} is not a supported format (supported: {supported})")
+        limit_mb = self.settings.limits.max_file_mb
+        if state.size > limit_mb * 1024 * 1024:
+            raise Skip(
+                m.TOO_LARGE,
+                f"{state.size / 2**20:.1f} MB is over limits.max_file_mb ({limit_mb:g} MB)",
+            )
+        if state.size == 0:
+            raise Skip(m.FAILED, f"{path.name} is empty (0 bytes)")
+
+    def _read(self, rel: str, path: Path) -> list[Chunk]:
+        r = self.settings.retrieval
         try:
-            chunks = self._chunks(rel, path)
-        except (DocumentError, UnsupportedFormat) as err:
-            self.index.delete_document(rel)
-            return outcome(m.FAILED, str(err), sha)
+            chunks = chunk_sections(read_document(path), rel, r.chunk_words, r.chunk_overlap)
+        except DocumentError as err:
+            raise Skip(m.FAILED, str(err)) from None
         except Exception as err:  # a reader bug must not stop the worker: report it
             log.exception("reader crashed on %s", rel)
-            self.index.delete_document(rel)
-            return outcome(m.FAILED, f"could not be read: {type(err).__name__}: {err}", sha)
+            raise Skip(m.FAILED, f"{rel} could not be read: {type(err).__name__}: {err}") from None
         if not chunks:
-            self.index.delete_document(rel)
-            return outcome(
-                m.FAILED, "no text could be extracted (a scanned PDF without a text layer?)", sha
+            raise Skip(
+                m.FAILED,
+                f"no text could be extracted from {path.name} (a scanned "
+                "PDF without a text layer?)",
             )
-        self._write(rel, sha, chunks)
-        return outcome(m.INDEXED, sha=sha, chunks=len(chunks))
+        return chunks
 
-    def _chunks(self, rel: str, path: Path):
-        r = self.settings.retrieval
-        return chunk_sections(read_document(path), rel, r.chunk_words, r.chunk_overlap)
-
-    def _write(self, rel: str, sha: str, chunks) -> None:
-        texts = [c.text for c in chunks]
-        dense = self.embedder.embed_documents(texts)
-        points = [
+    def _embed(self, rel, title, state, sha, chunks) -> list[IndexedChunk]:
+        text_hashes = [self._text_hash(c.text) for c in chunks]
+        known = self.index.dense_vectors(text_hashes)
+        missing = [c.text for c, h in zip(chunks, text_hashes, strict=True) if h not in known]
+        fresh = iter(self.embedder.embed_documents(missing) if missing else [])
+        modified = state.mtime_ns / 1e9
+        return [
             IndexedChunk(
                 rel,
+                title,
+                modified,
                 sha,
+                h,
                 c.index,
                 c.page,
                 c.heading,
                 c.text,
-                vec,
+                known[h] if h in known else next(fresh),
                 self.embedder.sparse_document(c.text),
             )
-            for c, vec in zip(chunks, dense, strict=True)
+            for c, h in zip(chunks, text_hashes, strict=True)
         ]
-        self.index.upsert(points)
-        self.index.delete_document(rel, keep_hash=sha)
-        self.index.flush()
+
+    def _text_hash(self, text: str) -> str:
+        return hashlib.sha256(f"{self.version}\0{text}".encode()).hexdigest()[:32]
 
 
-def relative(kb: Path, path: str | os.PathLike) -> str:
-    return Path(path).resolve().relative_to(kb).as_posix()
+def _title(rel: str, chunks: list[Chunk]) -> str:
+    """The document's first heading, else its file name without the extension."""
+    first = next((c.heading for c in chunks if c.heading), "")
+    return first.split(" > ")[0] if first else Path(rel).stem

@@ -1,4 +1,10 @@
-"""Scan kb/ and list every path whose index entry is missing, stale or orphaned."""
+"""Compare kb/, the manifest and the index; list every path that needs a visit.
+
+A path needs one when it is new, changed (size, mtime), deleted, made by another pipeline
+version, or when the index holds a different number of chunks for it than the manifest
+says (a crash mid-update, an orphan): `Pipeline.update` then repairs it, without embedding
+again what is already stored.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ import fnmatch
 import os
 from pathlib import Path
 
-from appliance.sync.pipeline import FileState, Pipeline
+from appliance.sync import manifest as m
+from appliance.sync.pipeline import UNREADABLE, FileState, Pipeline
 
 
 def is_ignored(rel: str, patterns: tuple[str, ...]) -> bool:
@@ -15,6 +22,8 @@ def is_ignored(rel: str, patterns: tuple[str, ...]) -> bool:
 
 
 def scan(kb: Path, ignore: tuple[str, ...]) -> dict[str, FileState]:
+    """Every file under kb/ that is not ignored. Symlinked folders are not followed (no
+    loops); a file that cannot even be stat'ed is listed as UNREADABLE."""
     found = {}
     for root, dirs, files in os.walk(kb):
         base = Path(root)
@@ -27,16 +36,30 @@ def scan(kb: Path, ignore: tuple[str, ...]) -> dict[str, FileState]:
             try:
                 st = path.stat()
             except FileNotFoundError:
-                continue
-            found[rel] = FileState(st.st_size, st.st_mtime_ns)
+                if not path.is_symlink():
+                    continue  # deleted while we looked
+                found[rel] = UNREADABLE
+            except OSError:
+                found[rel] = UNREADABLE
+            else:
+                found[rel] = FileState(st.st_size, st.st_mtime_ns)
     return found
 
 
 def stale_paths(pipeline: Pipeline, ignore: tuple[str, ...]) -> list[str]:
-    """New, changed, deleted and orphaned paths: everything `pipeline.update` must visit."""
+    """Files to (re)index first, then paths to forget: a renamed file's new name comes
+    before its old one, so its stored vectors are still there to be reused."""
     on_disk = scan(pipeline.kb, ignore)
-    known = {e.path for e in pipeline.manifest.entries()}
-    indexed = set(pipeline.index.chunks_per_source())
-    todo = [rel for rel, state in on_disk.items() if not pipeline.is_current(rel, state)]
-    todo += sorted((known | indexed) - set(on_disk))
+    entries = {e.path: e for e in pipeline.manifest.entries()}
+    stored = pipeline.index.chunks_per_source()
+
+    def needs_visit(rel: str, state: FileState) -> bool:
+        entry = entries.get(rel)
+        if not pipeline.describes(entry, state):
+            return True
+        expected = entry.chunks if entry.status == m.INDEXED else 0
+        return stored.get(rel, 0) != expected
+
+    todo = sorted(rel for rel, state in on_disk.items() if needs_visit(rel, state))
+    todo += sorted((set(entries) | set(stored)) - set(on_disk))
     return todo

@@ -107,7 +107,8 @@ class SyncWorker:
                     continue
                 del self._waiting[rel]
                 ready.append(rel)
-        return ready
+        # Files that exist first: a moved file's vectors are reused before its old name goes.
+        return sorted(ready, key=lambda rel: stat_file(self.pipeline.kb / rel) is None)
 
     def _update(self, rel: str) -> None:
         self._guard(lambda: self.pipeline.update(rel))

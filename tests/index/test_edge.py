@@ -17,18 +17,10 @@ def embedder(models_dir):
 
 
 def chunks_for(embedder, source, text, doc_hash="v1"):
-    return [
-        IndexedChunk(
-            source,
-            doc_hash,
-            0,
-            None,
-            "",
-            text,
-            embedder.embed_documents([text])[0],
-            embedder.sparse_document(text),
-        )
-    ]
+    dense = embedder.embed_documents([text])[0]
+    sparse = embedder.sparse_document(text)
+    text_hash = f"{doc_hash}:{text}"
+    return [IndexedChunk(source, "t", 0.0, doc_hash, text_hash, 0, None, "", text, dense, sparse)]
 
 
 def search(index, embedder, query, k=3):

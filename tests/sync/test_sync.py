@@ -168,3 +168,104 @@ def test_the_worker_waits_for_a_file_to_settle(env):
 def test_ignore_patterns(rel, ignored):
     patterns = load_settings(None, env={}).watcher.ignore
     assert is_ignored(rel, patterns) is ignored
+
+
+def test_rename_copy_and_partial_edit_reuse_stored_vectors(env):
+    pipeline, embedder = env
+    paragraphs = [f"Paragraph {i} about topic {i}. " + f"detail{i} " * 150 for i in range(4)]
+    write_text(pipeline.kb / "a.txt", "\n\n".join(paragraphs))
+    sync(pipeline)
+    chunks = pipeline.manifest.get("a.txt").chunks
+    embedded = embedder.embedded
+    assert chunks >= 4
+
+    (pipeline.kb / "a.txt").rename(pipeline.kb / "moved.txt")
+    write_text(pipeline.kb / "copy/also.txt", "\n\n".join(paragraphs))
+    sync(pipeline)
+    assert embedder.embedded == embedded  # nothing embedded again
+    assert pipeline.index.chunks_per_source() == {"moved.txt": chunks, "copy/also.txt": chunks}
+    assert set(statuses(pipeline)) == {"moved.txt", "copy/also.txt"}
+
+    paragraphs[-1] = "A rewritten last paragraph. " + "changed " * 150
+    write_text(pipeline.kb / "moved.txt", "\n\n".join(paragraphs))
+    sync(pipeline)
+    assert 0 < embedder.embedded - embedded < chunks  # only the changed chunks
+
+
+def test_a_query_never_sees_a_document_missing_or_twice_during_updates(env):
+    pipeline, _ = env
+    import threading
+
+    def version(n: int) -> str:
+        return f"Release notes version {n}. " + " ".join(f"feature{n}x{i}" for i in range(300))
+
+    write_text(pipeline.kb / "notes.txt", version(0))
+    sync(pipeline)
+    seen, stop = [], threading.Event()
+    dense = pipeline.embedder.embed_query("release notes version")
+    sparse = pipeline.embedder.sparse_query("release notes version")
+
+    def query_loop():
+        while not stop.is_set():
+            hits = [
+                h for h in pipeline.index.search(dense, sparse, 10, 30) if h.source == "notes.txt"
+            ]
+            seen.append({h.doc_hash for h in hits})
+
+    reader = threading.Thread(target=query_loop)
+    reader.start()
+    for n in range(1, 6):
+        write_text(pipeline.kb / "notes.txt", version(n))
+        sync(pipeline)
+    stop.set()
+    reader.join()
+    assert len(seen) > 20
+    assert all(len(hashes) == 1 for hashes in seen), "a query saw the document missing or twice"
+    assert len(set().union(*seen)) >= 2  # the queries really ran across updates
+
+
+def test_crash_leftovers_are_repaired_without_embedding(env):
+    pipeline, embedder = env
+    write_text(pipeline.kb / "a.txt", "first version " * 100)
+    sync(pipeline)
+    old = pipeline.manifest.get("a.txt")
+    write_text(pipeline.kb / "a.txt", "second version " * 100)
+    # A crash after the new chunks were stored, before the manifest named them:
+    chunks = pipeline._read("a.txt", pipeline.kb / "a.txt")
+    state = pipeline.kb.joinpath("a.txt").stat()
+    from appliance.sync.pipeline import FileState, file_sha256
+
+    new_sha = file_sha256(pipeline.kb / "a.txt")
+    points = pipeline._embed(
+        "a.txt", "a", FileState(state.st_size, state.st_mtime_ns), new_sha, chunks
+    )
+    pipeline.index.upsert(points)
+    embedded = embedder.embedded
+    assert pipeline.index.count("a.txt") == old.chunks + len(chunks)
+    sync(pipeline)  # what a restart does
+    assert embedder.embedded == embedded
+    assert pipeline.index.count("a.txt") == len(chunks)
+    assert pipeline.manifest.get("a.txt").sha256 == new_sha
+
+    # Points the manifest does not account for, of a file still on disk, are removed too.
+    pipeline.index.upsert([dataclasses.replace(points[0], doc_hash="stray", index=99)])
+    sync(pipeline)
+    assert pipeline.index.count("a.txt") == len(chunks)
+
+
+def test_unreadable_paths_get_a_status_and_never_stop_the_queue(env):
+    pipeline, _ = env
+    kb = pipeline.kb
+    (kb / "zero.pdf").write_bytes(b"")
+    os.symlink(kb / "loop.txt", kb / "loop.txt")
+    os.symlink(kb / "nowhere.txt", kb / "dangling.txt")
+    os.mkfifo(kb / "pipe.txt")
+    write_text(kb / "good.txt", "still indexed")
+    sync(pipeline)
+    found = statuses(pipeline)
+    assert found["good.txt"] == (m.INDEXED, "")
+    assert found["zero.pdf"] == (m.FAILED, "zero.pdf is empty (0 bytes)")
+    assert found["loop.txt"][0] == m.FAILED and "symlink" in found["loop.txt"][1]
+    assert found["dangling.txt"][0] == m.FAILED
+    assert found["pipe.txt"] == (m.UNSUPPORTED, "pipe.txt is not a regular file")
+    assert stale_paths(pipeline, ()) == []  # settled: not retried on every scan

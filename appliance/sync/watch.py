@@ -22,6 +22,14 @@ class _Forward(FileSystemEventHandler):
         self.worker = worker
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        # An exception here would stop watchdog's observer thread for good.
+        try:
+            self._forward(event)
+        except Exception:
+            log.exception("could not queue %s; the next rescan will catch it", event.src_path)
+            self.worker.request_rescan()
+
+    def _forward(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
             return
         if event.is_directory:
@@ -51,6 +59,7 @@ class Watcher:
         self.worker = worker
         self.polling = polling
         self._observer = None
+        self._root = None
         self.restarts = 0
 
     def start(self) -> None:
@@ -60,16 +69,27 @@ class Watcher:
         observer.daemon = True
         observer.start()
         self._observer = observer
+        self._root = _identity(self.kb)
 
     def alive(self) -> bool:
-        return self._observer is not None and self._observer.is_alive()
+        """The observer and its emitter run, on the kb/ folder that exists now (a kb/
+        deleted and made again is a new folder that the old watch does not see)."""
+        observer = self._observer
+        return (
+            observer is not None
+            and observer.is_alive()
+            and bool(observer.emitters)
+            and all(emitter.is_alive() for emitter in observer.emitters)
+            and self._root == _identity(self.kb)
+        )
 
     def ensure_running(self) -> None:
-        """Called by the worker on each tick: restart a dead observer and rescan."""
+        """Called by the worker on each tick: replace a dead observer and rescan."""
         if self._observer is None or self.alive():
             return
         log.warning("the kb/ watcher stopped; restarting it and rescanning kb/")
         self.restarts += 1
+        self._observer.stop()
         self.start()
         self.worker.request_rescan()
 
@@ -78,3 +98,11 @@ class Watcher:
             self._observer.stop()
             self._observer.join(timeout=5)
             self._observer = None
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino

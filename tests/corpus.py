@@ -10,6 +10,8 @@ import textwrap
 from pathlib import Path
 
 import docx
+import openpyxl
+import pptx
 
 _PDF_LINE_CHARS = 90
 _PDF_PAGE_SIZE = (612, 792)  # US Letter in points
@@ -65,6 +67,41 @@ def make_docx(path: Path, blocks: list[tuple[str, str]]) -> Path:
         else:
             raise ValueError(f"unknown block kind {kind!r}; use 'h1', 'h2' or 'p'")
     document.save(str(path))
+    return path
+
+
+def make_xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
+    """Write an XLSX with one sheet per entry, rows written from A1 down (None = empty cell)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    workbook.save(path)
+    return path
+
+
+def make_pptx(
+    path: Path, slides: list[tuple[str, str]], notes: dict[int, str] | None = None
+) -> Path:
+    """Write a PPTX of "Title and Content" slides from (title, body) pairs.
+
+    An empty title leaves the title placeholder empty; notes maps a 1-based slide
+    number to its speaker notes.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    presentation = pptx.Presentation()
+    layout = presentation.slide_layouts[1]  # "Title and Content"
+    for number, (title, body) in enumerate(slides, start=1):
+        slide = presentation.slides.add_slide(layout)
+        if title:
+            slide.shapes.title.text = title
+        slide.placeholders[1].text = body
+        if notes and number in notes:
+            slide.notes_slide.notes_text_frame.text = notes[number]
+    presentation.save(str(path))
     return path
 
 

@@ -47,6 +47,10 @@ def html_sections(data: bytes) -> list[Section]:
 def decode_html(data: bytes) -> str:
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace")
+    # Windows tools save "Unicode" pages as UTF-16 with a BOM; a meta charset cannot be
+    # found in those bytes, and the BOM outranks it anyway.
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
     return data.decode(_declared_charset(data), errors="replace")
 
 

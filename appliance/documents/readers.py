@@ -6,47 +6,37 @@ at all yields [] and the caller decides how to report it.
 
 from __future__ import annotations
 
-import codecs
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
+from appliance.documents.csv_text import csv_sections
 from appliance.documents.docx_text import docx_sections
 from appliance.documents.html_text import html_sections
+from appliance.documents.json_text import json_lines_sections, json_sections
 from appliance.documents.markdown_text import markdown_sections
 from appliance.documents.model import DocumentError, Section, UnreadableDocument, UnsupportedFormat
+from appliance.documents.office_package import check_office_package
 from appliance.documents.outline import tidy_text
 from appliance.documents.pdf_text import pdf_page_texts
-
-_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-
-
-def decode_text(data: bytes) -> str:
-    """Decode plain text, preferring UTF-8 but never failing on legacy encodings."""
-    if data.startswith(codecs.BOM_UTF8):
-        return data.decode("utf-8-sig", errors="replace")
-    if data.startswith(_UTF16_BOMS):
-        return data.decode("utf-16", errors="replace")
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    # latin-1 maps every byte, so this is the last resort that always succeeds.
-    return data.decode("latin-1")
+from appliance.documents.pptx_text import pptx_sections
+from appliance.documents.text_decoding import check_not_binary, read_text
+from appliance.documents.text_decoding import decode_text as decode_text  # kept importable here
+from appliance.documents.xlsx_text import xlsx_sections
 
 
 def read_txt(path: Path) -> list[Section]:
-    return _non_empty(
-        [Section(text=tidy_text(decode_text(path.read_bytes())), page=None, heading="")]
-    )
+    return _non_empty([Section(text=tidy_text(read_text(path)), page=None, heading="")])
 
 
 def read_markdown(path: Path) -> list[Section]:
-    return _non_empty(markdown_sections(decode_text(path.read_bytes())))
+    return _non_empty(markdown_sections(read_text(path)))
 
 
 def read_html(path: Path) -> list[Section]:
-    return _non_empty(html_sections(path.read_bytes()))
+    data = path.read_bytes()
+    check_not_binary(path, data)
+    return _non_empty(html_sections(data))
 
 
 def read_pdf(path: Path) -> list[Section]:
@@ -58,7 +48,30 @@ def read_pdf(path: Path) -> list[Section]:
 
 
 def read_docx(path: Path) -> list[Section]:
+    check_office_package(path, _FORMAT_NAMES[".docx"])
     return _non_empty(docx_sections(path))
+
+
+def read_csv(path: Path) -> list[Section]:
+    return _non_empty(csv_sections(path))
+
+
+def read_json(path: Path) -> list[Section]:
+    return _non_empty(json_sections(path))
+
+
+def read_json_lines(path: Path) -> list[Section]:
+    return _non_empty(json_lines_sections(path))
+
+
+def read_xlsx(path: Path) -> list[Section]:
+    check_office_package(path, _FORMAT_NAMES[".xlsx"])
+    return _non_empty(xlsx_sections(path))
+
+
+def read_pptx(path: Path) -> list[Section]:
+    check_office_package(path, _FORMAT_NAMES[".pptx"])
+    return _non_empty(pptx_sections(path))
 
 
 READERS: dict[str, Callable[[Path], list[Section]]] = {
@@ -69,6 +82,12 @@ READERS: dict[str, Callable[[Path], list[Section]]] = {
     ".htm": read_html,
     ".pdf": read_pdf,
     ".docx": read_docx,
+    ".csv": read_csv,
+    ".json": read_json,
+    ".jsonl": read_json_lines,
+    ".ndjson": read_json_lines,
+    ".xlsx": read_xlsx,
+    ".pptx": read_pptx,
 }
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(READERS)
@@ -81,6 +100,12 @@ _FORMAT_NAMES = {
     ".htm": "HTML",
     ".pdf": "PDF",
     ".docx": "DOCX",
+    ".csv": "CSV",
+    ".json": "JSON",
+    ".jsonl": "JSON Lines",
+    ".ndjson": "JSON Lines",
+    ".xlsx": "XLSX",
+    ".pptx": "PPTX",
 }
 
 
@@ -89,6 +114,7 @@ def read_document(path: Path) -> list[Section]:
 
     Raises UnsupportedFormat for suffixes without a reader and UnreadableDocument
     when the file cannot be opened or parsed (corrupt, encrypted, unreadable).
+    An empty (zero-byte) file of any supported format gives [], like one without text.
     """
     suffix = path.suffix.lower()
     reader = READERS.get(suffix)
@@ -98,14 +124,46 @@ def read_document(path: Path) -> list[Section]:
             f"{path.name} was skipped because {suffix or 'files without a suffix'} "
             f"is not a supported format (supported: {supported})."
         )
+    if _is_empty_file(path):
+        return []
     try:
         return reader(path)
     except DocumentError:
         raise
-    except Exception as error:  # each library has its own error types; all mean "unreadable"
+    except Exception as error:
+        # An OSError with an errno is the file system (the file went away or changed
+        # permissions mid-read); some libraries raise errno-less OSErrors for bad content.
+        if isinstance(error, OSError) and error.errno is not None:
+            raise UnreadableDocument(
+                f"{path.name} could not be opened: {_reason(error)}"
+            ) from error
+        # Each library has its own error types; all of them mean "unreadable".
         raise UnreadableDocument(
             f"{path.name} could not be read as {_FORMAT_NAMES[suffix]}: {_reason(error)}"
         ) from error
+
+
+def _is_empty_file(path: Path) -> bool:
+    """Check that path is a regular file we may open; True when it holds no bytes.
+
+    Opening it here, before any library does, gives one plain message for a missing
+    file, a symlink loop, a folder or a permission problem; libraries word those
+    differently or (pdfium) not at all. Pipes and devices are refused because
+    reading one could block forever or never end.
+    """
+    try:
+        info = path.stat()
+        # A folder is left to open() below, which names the problem itself.
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+            raise UnreadableDocument(
+                f"{path.name} could not be opened: it is not a regular file "
+                "(a pipe, socket or device); only ordinary files can be indexed."
+            )
+        with path.open("rb"):
+            pass
+    except OSError as error:
+        raise UnreadableDocument(f"{path.name} could not be opened: {_reason(error)}") from error
+    return info.st_size == 0
 
 
 def _reason(error: Exception) -> str:

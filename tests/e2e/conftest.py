@@ -56,7 +56,7 @@ class Server:
         self.proc: subprocess.Popen | None = None
         self.log = root / "server.log"
 
-    def start(self) -> Server:
+    def start(self, wait: bool = True) -> Server:
         command = [
             sys.executable,
             "-m",
@@ -76,8 +76,14 @@ class Server:
         self.proc = subprocess.Popen(
             command, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, env=os.environ.copy()
         )
-        wait_for(self._ready, 120, f"{self.url}/ready (log: {self.log})")
+        if wait:
+            wait_for(self._ready, 120, f"{self.url}/ready (log: {self.log})")
         return self
+
+    def kill(self) -> None:
+        """kill -9: no chance to flush or close anything."""
+        self.proc.kill()
+        self.proc.wait()
 
     def _ready(self) -> bool:
         if self.proc.poll() is not None:

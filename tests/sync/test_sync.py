@@ -71,7 +71,7 @@ def test_every_file_gets_a_status_and_a_reason(env):
     pipeline, _ = env
     kb = pipeline.kb
     write_text(kb / "ok.md", "# Title\n\nSome text about leave.")
-    write_text(kb / "sheet.xlsx", "not really")
+    write_text(kb / "sheet.ods", "not really")
     write_text(kb / "big.txt", "word " * 5000)
     (kb / "bad.docx").write_bytes(b"not a zip")
     make_pdf(kb / "empty.pdf", [""])
@@ -79,9 +79,9 @@ def test_every_file_gets_a_status_and_a_reason(env):
     write_text(kb / "draft.txt.swp", "ignored")
     sync(pipeline)
     found = statuses(pipeline)
-    assert set(found) == {"ok.md", "sheet.xlsx", "big.txt", "bad.docx", "empty.pdf"}
+    assert set(found) == {"ok.md", "sheet.ods", "big.txt", "bad.docx", "empty.pdf"}
     assert found["ok.md"] == (m.INDEXED, "")
-    assert found["sheet.xlsx"][0] == m.UNSUPPORTED and ".pdf" in found["sheet.xlsx"][1]
+    assert found["sheet.ods"][0] == m.UNSUPPORTED and ".pdf" in found["sheet.ods"][1]
     assert found["big.txt"][0] == m.TOO_LARGE and "limits.max_file_mb" in found["big.txt"][1]
     assert found["bad.docx"][0] == m.FAILED and "bad.docx" in found["bad.docx"][1]
     assert found["empty.pdf"][0] == m.FAILED and "no text" in found["empty.pdf"][1]

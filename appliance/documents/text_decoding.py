@@ -1,0 +1,104 @@
+"""Bytes to text for the plain-text formats: encoding detection and a binary-data guard.
+
+Files in kb/ come from many machines, so the encoding is guessed in a fixed,
+predictable order instead of by statistics: a BOM wins, then strict UTF-8, then
+Windows-1252 (what "ANSI" means on Western Windows), then latin-1, which maps
+every byte and so always succeeds.
+"""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+from typing import TextIO
+
+from appliance.documents.model import UnreadableDocument
+
+# UTF-32 BOMs start with the UTF-16 ones, so they must be checked first.
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_WIDE_ENCODINGS = frozenset({"utf-16", "utf-32"})
+_FALLBACKS = ("utf-8", "cp1252")
+BINARY_SAMPLE_BYTES = 8192
+# Plain text has almost no C0 control characters besides these; binary data has many.
+_TEXT_CONTROLS = frozenset("\t\n\r\f")
+_BINARY_CONTROL_SHARE = 0.10
+# Enough of a streamed file to tell UTF-8 from a legacy encoding.
+_ENCODING_SAMPLE_BYTES = 65536
+
+
+def detect_encoding(data: bytes, complete: bool = True) -> str:
+    """Name the codec for data; complete=False means data is only the start of the file.
+
+    A prefix may end in the middle of a UTF-8 sequence, which must not count as an error.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return encoding
+    for encoding in _FALLBACKS:
+        try:
+            codecs.getincrementaldecoder(encoding)().decode(data, final=complete)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    return "latin-1"
+
+
+def decode_text(data: bytes) -> str:
+    """Decode plain text, preferring UTF-8 but never failing on legacy encodings."""
+    # Only a BOM-declared encoding can still meet bad bytes; replacing them keeps the rest.
+    return data.decode(detect_encoding(data), errors="replace")
+
+
+def looks_binary(sample: bytes, encoding: str) -> bool:
+    """True when the start of a file is clearly not text (NUL bytes or many control characters).
+
+    Bytes are judged as they are, except for UTF-16/32 text whose every character
+    carries NUL bytes; C1 controls are not counted because legacy CJK encodings use
+    those byte values for ordinary characters.
+    """
+    if encoding in _WIDE_ENCODINGS:
+        text = sample.decode(encoding, errors="replace")
+    else:
+        text = sample.decode("latin-1")
+    if not text:
+        return False
+    if "\x00" in text:
+        return True
+    controls = sum(1 for char in text if char < " " and char not in _TEXT_CONTROLS)
+    return controls > _BINARY_CONTROL_SHARE * len(text)
+
+
+def read_text(path: Path) -> str:
+    """The whole file as text; UnreadableDocument when it holds binary data."""
+    data = path.read_bytes()
+    check_not_binary(path, data)
+    return decode_text(data)
+
+
+def open_text(path: Path) -> TextIO:
+    """Open a possibly huge file for streaming, with the encoding guessed from its start.
+
+    newline="" leaves line endings to the caller, as the csv module requires.
+    """
+    with path.open("rb") as file:
+        sample = file.read(_ENCODING_SAMPLE_BYTES)
+    encoding = detect_encoding(sample, complete=len(sample) < _ENCODING_SAMPLE_BYTES)
+    check_not_binary(path, sample)
+    # A legacy byte past the sample would otherwise abort a file that is UTF-8 so far.
+    return path.open(encoding=encoding, errors="replace", newline="")
+
+
+def check_not_binary(path: Path, data: bytes) -> None:
+    """Raise UnreadableDocument when the start of data (a file's bytes) is not text."""
+    sample = data[:BINARY_SAMPLE_BYTES]
+    if looks_binary(sample, detect_encoding(sample, complete=False)):
+        raise UnreadableDocument(
+            f"{path.name} looks like binary data, not text; check that the file was saved "
+            "as plain text and that its suffix matches its contents."
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 
 from appliance import models
 from appliance.answer.admission import Admission
@@ -14,6 +15,7 @@ from appliance.answer.retrieve import Retriever
 from appliance.config import Settings
 from appliance.index.edge import EdgeIndex
 from appliance.index.embedder import Embedder
+from appliance.index.store import VectorStore
 from appliance.observe import QueryLog
 from appliance.sync.manifest import Manifest
 from appliance.sync.pipeline import Pipeline
@@ -27,13 +29,33 @@ def manifest_path(settings: Settings):
     return settings.paths.data / "manifest.sqlite3"
 
 
+def open_store(s: Settings) -> VectorStore:
+    """The configured vector store backend (index.backend)."""
+    weights = (s.index.dense_weight, s.index.sparse_weight)
+    if s.index.backend == "qdrant":
+        from appliance.index.qdrant import QdrantIndex
+
+        path = Path(s.index.qdrant_path) if s.index.qdrant_path else s.paths.data / "qdrant"
+        if not path.is_absolute():
+            path = s.paths.data / path
+        return QdrantIndex(
+            s.embedder.dim,
+            path=path,
+            url=s.index.qdrant_url,
+            api_key=s.index.qdrant_api_key,
+            rrf_k=s.index.rrf_k,
+            weights=weights,
+        )
+    return EdgeIndex(s.paths.data / "index", s.embedder.dim, rrf_k=s.index.rrf_k, weights=weights)
+
+
 class Appliance:
     """The running parts of one instance. Build with open_index(), then load_generator()."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.manifest: Manifest | None = None
-        self.index: EdgeIndex | None = None
+        self.index: VectorStore | None = None
         self.embedder: Embedder | None = None
         self.worker: SyncWorker | None = None
         self.watcher: Watcher | None = None
@@ -47,12 +69,7 @@ class Appliance:
         models.ensure_ready(s)
         s.paths.data.mkdir(parents=True, exist_ok=True)
         s.paths.kb.mkdir(parents=True, exist_ok=True)
-        self.index = EdgeIndex(
-            s.paths.data / "index",
-            s.embedder.dim,
-            rrf_k=s.index.rrf_k,
-            weights=(s.index.dense_weight, s.index.sparse_weight),
-        )
+        self.index = open_store(s)
         self.manifest = Manifest(manifest_path(s))
         self.embedder = Embedder(s.embedder, s.embedder_dir)
         self.retriever = Retriever(self.index, self.embedder, s.index)

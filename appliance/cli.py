@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as err:
         from appliance.answer.admission import Busy
-        from appliance.index.edge import IndexLocked
+        from appliance.index.store import IndexLocked
         from appliance.serve import ServeError
 
         if isinstance(err, ConfigError | models.ModelError | IndexLocked | Busy | ServeError):
@@ -55,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--k", type=int, help="number of passages to retrieve")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument("--folder", help="only search this sub-folder of kb/")
+    ask.add_argument(
+        "--type", action="append", default=[], help="only this file type (pdf, docx, ...)"
+    )
     ask.set_defaults(run=cmd_ask)
 
     docs = sub.add_parser("docs", help="list the documents of kb/ and their index status")
@@ -146,20 +150,19 @@ def _progress_bar(done: int, total: int, name: str) -> None:
 
 def cmd_ask(args) -> int:
     from appliance.app import Appliance
+    from appliance.index.store import SearchFilter
 
+    where = SearchFilter(args.folder, tuple(t.lower().lstrip(".") for t in args.type))
     appliance = Appliance(settings_from(args))
     appliance.open_index()
     try:
         appliance.load_generator()
         if args.json:
-            print(
-                json.dumps(
-                    appliance.assistant.ask(args.question, args.k), indent=2, ensure_ascii=False
-                )
-            )
+            answer = appliance.assistant.ask(args.question, args.k, where)
+            print(json.dumps(answer, indent=2, ensure_ascii=False))
             return 0
         answer = {}
-        for event in appliance.assistant.stream(args.question, args.k):
+        for event in appliance.assistant.stream(args.question, args.k, where):
             if event.kind == "token":
                 print(event.data, end="", flush=True)
             elif event.kind == "done":

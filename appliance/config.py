@@ -43,7 +43,10 @@ class EmbedderSettings:
 
 @dataclass(frozen=True)
 class IndexSettings:
-    backend: Literal["edge"] = "edge"
+    backend: Literal["edge", "qdrant"] = "edge"
+    qdrant_path: str = ""
+    qdrant_url: str = ""
+    qdrant_api_key: str = ""
     rrf_k: int = 60
     dense_weight: float = 1.0
     sparse_weight: float = 1.0
@@ -264,8 +267,8 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
             raise ConfigError(f"{key} must be a path, got {value!r}")
         return Path(value)
     if hint is str:
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{key} must be a non-empty string, got {value!r}")
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
         return value
     raise ConfigError(f"{key}: unsupported setting type {hint}")  # pragma: no cover
 
@@ -319,6 +322,8 @@ def _resolve_paths(s: Settings, base_dir: Path) -> Settings:
 def describe(settings: Settings) -> dict[str, dict[str, Any]]:
     """Settings as plain data (for `appliance config` and logs)."""
     out = dataclasses.asdict(settings)
+    if out["index"]["qdrant_api_key"]:
+        out["index"]["qdrant_api_key"] = "***"
     return {
         section: {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items()}
         for section, values in out.items()

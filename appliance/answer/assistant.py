@@ -12,6 +12,7 @@ from appliance.answer.admission import Admission
 from appliance.answer.generator import LlamaGenerator
 from appliance.answer.prompt import build_messages
 from appliance.answer.retrieve import Citation, Retriever
+from appliance.index.store import SearchFilter
 from appliance.observe import QueryLog
 
 NOT_FOUND = "I could not find anything about that in the indexed documents."
@@ -57,24 +58,28 @@ class Assistant:
             )
         return question.strip()
 
-    def search(self, question: str, k: int | None = None) -> tuple[list[Citation], dict]:
-        result = self.retriever.retrieve(self.check(question), k or self.k)
+    def search(
+        self, question: str, k: int | None = None, where: SearchFilter | None = None
+    ) -> tuple[list[Citation], dict]:
+        result = self.retriever.retrieve(self.check(question), k or self.k, where)
         return result.citations, result.timings
 
-    def ask(self, question: str, k: int | None = None) -> dict:
+    def ask(self, question: str, k: int | None = None, where: SearchFilter | None = None) -> dict:
         """The whole answer at once: {"answer", "citations", "timings", "id"}."""
         answer = {}
-        for event in self.stream(question, k):
+        for event in self.stream(question, k, where):
             if event.kind == "done":
                 answer = event.data
         return answer
 
-    def stream(self, question: str, k: int | None = None) -> Iterator[Event]:
+    def stream(
+        self, question: str, k: int | None = None, where: SearchFilter | None = None
+    ) -> Iterator[Event]:
         """Events of one answer; raises BadQuestion or Busy before the first event."""
         question = self.check(question)
         started = time.perf_counter()
         query_id = uuid.uuid4().hex[:12]
-        retrieval = self.retriever.retrieve(question, k or self.k)
+        retrieval = self.retriever.retrieve(question, k or self.k, where)
         timings = dict(retrieval.timings)
         if not retrieval.citations:
             yield from self._finish(query_id, question, NOT_FOUND, [], timings, started)

@@ -6,8 +6,8 @@ import time
 from dataclasses import asdict, dataclass
 
 from appliance.config import IndexSettings
-from appliance.index.edge import EdgeIndex
 from appliance.index.embedder import Embedder
+from appliance.index.store import SearchFilter, VectorStore
 
 SNIPPET_CHARS = 240
 
@@ -36,17 +36,17 @@ class Retrieval:
 
 
 class Retriever:
-    def __init__(self, index: EdgeIndex, embedder: Embedder, settings: IndexSettings):
+    def __init__(self, index: VectorStore, embedder: Embedder, settings: IndexSettings):
         self.index = index
         self.embedder = embedder
         self.candidates = settings.candidates
 
-    def retrieve(self, question: str, k: int) -> Retrieval:
+    def retrieve(self, question: str, k: int, where: SearchFilter | None = None) -> Retrieval:
         started = time.perf_counter()
         dense = self.embedder.embed_query(question)
         sparse = self.embedder.sparse_query(question)
         embedded = time.perf_counter()
-        hits = self.index.search(dense, sparse, limit=k, candidates=max(k, self.candidates))
+        hits = self.index.search(dense, sparse, k, max(k, self.candidates), where)
         searched = time.perf_counter()
         citations = [
             Citation(n, h.source, h.page, h.heading, round(h.score, 4), snippet(h.text), h.text)

@@ -26,7 +26,7 @@ from appliance.documents import (
     chunk_sections,
     read_document,
 )
-from appliance.index.edge import EdgeIndex, IndexedChunk
+from appliance.index.store import IndexedChunk, VectorStore
 from appliance.sync import manifest as m
 
 log = logging.getLogger("appliance.sync")
@@ -82,7 +82,7 @@ class Skip(Exception):
 class Pipeline:
     """Brings one kb/ path up to date in the index and the manifest. One caller at a time."""
 
-    def __init__(self, settings: Settings, manifest: m.Manifest, index: EdgeIndex, embedder):
+    def __init__(self, settings: Settings, manifest: m.Manifest, index: VectorStore, embedder):
         self.kb = settings.paths.kb
         self.settings = settings
         self.version = pipeline_version(settings)

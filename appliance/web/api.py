@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 
 from appliance.answer.admission import Busy
 from appliance.answer.assistant import BadQuestion
+from appliance.index.store import SearchFilter
 
 api = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger("appliance.web")
@@ -46,26 +47,40 @@ def _bad_question(err):
     return jsonify(error=str(err)), 400
 
 
-def _question() -> tuple[str, int | None]:
+def _question() -> tuple[str, int | None, SearchFilter]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise BadQuestion('send a JSON object like {"question": "..."}')
     k = body.get("k")
     if k is not None and (not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 50):
         raise BadQuestion("k must be an integer from 1 to 50")
-    return body.get("question"), k
+    return body.get("question"), k, _where(body.get("folder"), body.get("types"))
+
+
+def _where(folder: object, types: object) -> SearchFilter:
+    """Restrict retrieval to a sub-folder of kb/ and/or file types ("pdf" or ["pdf", "md"])."""
+    if folder is not None and not isinstance(folder, str):
+        raise BadQuestion("folder must be a string: a sub-folder of kb/")
+    if isinstance(types, str):
+        types = [t for t in types.split(",") if t.strip()]
+    if types is not None and (
+        not isinstance(types, list) or not all(isinstance(t, str) for t in types)
+    ):
+        raise BadQuestion('types must be a list of file extensions, like ["pdf", "docx"]')
+    cleaned = tuple(t.strip().lower().lstrip(".") for t in types or ())
+    return SearchFilter(folder=folder or None, types=cleaned)
 
 
 @api.post("/ask")
 def ask():
-    question, k = _question()
-    return jsonify(_assistant().ask(question, k))
+    question, k, where = _question()
+    return jsonify(_assistant().ask(question, k, where))
 
 
 @api.post("/ask/stream")
 def ask_stream():
-    question, k = _question()
-    events = _assistant().stream(question, k)
+    question, k, where = _question()
+    events = _assistant().stream(question, k, where)
     first = next(events)  # raises BadQuestion/Busy here, while a JSON error can still be sent
     return Response(
         stream_with_context(_sse(first, events)),
@@ -95,7 +110,8 @@ def search():
     k = request.args.get("k", type=int)
     if k is not None and not 1 <= k <= 50:
         raise BadQuestion("k must be an integer from 1 to 50")
-    citations, timings = _assistant().search(request.args.get("q", ""), k)
+    where = _where(request.args.get("folder"), request.args.get("type"))
+    citations, timings = _assistant().search(request.args.get("q", ""), k, where)
     return jsonify(citations=[c.public() for c in citations], timings=timings)
 
 

@@ -43,14 +43,14 @@ def wait_for(condition: Callable[[], object], timeout: float = 60, what: str = "
 
 
 class Server:
-    def __init__(self, root: Path, models: Path):
+    def __init__(self, root: Path, models: Path, extra_config: str = ""):
         self.root = root
         self.kb = root / "kb"
         self.data = root / "data"
         self.models = models
         self.config = root / "appliance.yaml"
         self.kb.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(TEST_CONFIG)
+        self.config.write_text(TEST_CONFIG + extra_config)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -151,8 +151,8 @@ class Server:
 def make_server(tmp_path, models_dir):
     servers = []
 
-    def make(root: Path | None = None) -> Server:
-        server = Server(root or tmp_path, models_dir)
+    def make(root: Path | None = None, extra_config: str = "") -> Server:
+        server = Server(root or tmp_path, models_dir, extra_config)
         servers.append(server)
         return server
 

@@ -148,3 +148,27 @@ def test_health_ready_and_bad_requests(make_server):
     # Nothing indexed: a plain "not found", never an invented answer.
     status, body = server.post("/api/ask", {"question": "What is the wifi password?"})
     assert status == 200 and body["citations"] == [] and "could not find" in body["answer"]
+
+
+@pytest.mark.parametrize("backend", ["edge", "qdrant"])
+def test_search_filters_and_both_backends(make_server, backend):
+    server = make_server(extra_config=f"index:\n  backend: {backend}\n")
+    fill_kb(server.kb)
+    server.start()
+    files = {"handbook.pdf", "it/printers.txt", "security.md", "canteen.docx"}
+    wait_for(all_indexed(server, files), 60, "the four documents to be indexed")
+    assert (server.data / ("index" if backend == "edge" else "qdrant")).is_dir()
+
+    everywhere = server.get("/api/search?q=leave%20printer%20badge%20lunch&k=10")[1]
+    assert set(sources(everywhere["citations"])) == files
+    in_it = server.get("/api/search?q=leave%20printer%20badge%20lunch&k=10&folder=it")[1]
+    assert set(sources(in_it["citations"])) == {"it/printers.txt"}
+    typed = server.get("/api/search?q=leave%20printer%20badge%20lunch&k=10&type=pdf,docx")[1]
+    assert set(sources(typed["citations"])) == {"handbook.pdf", "canteen.docx"}
+
+    status, answer = server.post("/api/ask", {"question": LEAVE_QUESTION, "types": ["md"]})
+    assert status == 200 and set(sources(answer["citations"])) <= {"security.md"}
+    status, body = server.post("/api/ask", {"question": LEAVE_QUESTION, "types": "pdf"})
+    assert status == 200 and sources(body["citations"])[0] == "handbook.pdf"
+    status, body = server.post("/api/ask", {"question": LEAVE_QUESTION, "folder": 3})
+    assert status == 400 and "folder" in body["error"]

@@ -1,0 +1,168 @@
+"""The `qdrant` backend: qdrant-client, either on a local folder (`index.qdrant_path`) or on a
+Qdrant server or distributed cluster (`index.qdrant_url`, API key from .env): the scale-out
+path when one box is not enough. Same points, payload and hybrid query as the edge backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from qdrant_client import QdrantClient, models
+from qdrant_edge import SparseVector
+
+from appliance.index.store import (
+    DENSE,
+    KEYWORD_FIELDS,
+    SPARSE,
+    Hit,
+    IndexedChunk,
+    IndexLocked,
+    PublishedVersions,
+    SearchFilter,
+    hit,
+    normalise_folder,
+    payload,
+    point_id,
+)
+
+COLLECTION = "appliance"
+
+
+class QdrantIndex(PublishedVersions):
+    def __init__(
+        self,
+        dim: int,
+        path: Path | None = None,
+        url: str = "",
+        api_key: str = "",
+        collection: str = COLLECTION,
+        rrf_k: int = 60,
+        weights=(1.0, 1.0),
+    ):
+        super().__init__()
+        self.collection = collection
+        self.rrf = models.Rrf(k=rrf_k, weights=list(weights))
+        if url:
+            self._client = QdrantClient(url=url, api_key=api_key or None, timeout=30)
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+            try:
+                self._client = QdrantClient(path=str(path))
+            except RuntimeError as err:
+                if "already accessed" in str(err):
+                    raise IndexLocked(
+                        f"the index at {path} is open in another appliance process "
+                        "(is `appliance serve` running?): stop it first"
+                    ) from None
+                raise
+        if not self._client.collection_exists(collection):
+            self._create(dim, payload_indexes=bool(url))
+
+    def _create(self, dim: int, payload_indexes: bool) -> None:
+        self._client.create_collection(
+            self.collection,
+            vectors_config={DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+        )
+        for field in KEYWORD_FIELDS if payload_indexes else ():  # local mode has none
+            self._client.create_payload_index(
+                self.collection, field, models.PayloadSchemaType.KEYWORD
+            )
+
+    def upsert(self, chunks: Sequence[IndexedChunk]) -> None:
+        if not chunks:
+            return
+        points = [
+            models.PointStruct(
+                id=point_id(c),
+                vector={DENSE: c.dense, SPARSE: _sparse(c.sparse)},
+                payload=payload(c),
+            )
+            for c in chunks
+        ]
+        self._client.upsert(self.collection, points, wait=True)
+
+    def dense_vectors(self, text_hashes: Sequence[str]) -> dict[str, list[float]]:
+        wanted = models.Filter(
+            must=[
+                models.FieldCondition(key="text_hash", match=models.MatchAny(any=list(text_hashes)))
+            ]
+        )
+        found: dict[str, list[float]] = {}
+        offset = None
+        while True:
+            records, offset = self._client.scroll(
+                self.collection,
+                scroll_filter=wanted,
+                limit=256,
+                offset=offset,
+                with_payload=["text_hash"],
+                with_vectors=[DENSE],
+            )
+            for record in records:
+                found[record.payload["text_hash"]] = list(record.vector[DENSE])
+            if offset is None:
+                return found
+
+    def delete_document(self, source: str, keep_hash: str | None = None) -> None:
+        must_not = [_match("doc_hash", keep_hash)] if keep_hash else None
+        selector = models.Filter(must=[_match("source", source)], must_not=must_not)
+        self._client.delete(self.collection, models.FilterSelector(filter=selector), wait=True)
+
+    def search(
+        self,
+        dense: list[float],
+        sparse: SparseVector,
+        limit: int,
+        candidates: int,
+        where: SearchFilter | None = None,
+    ) -> list[Hit]:
+        selector = _filter(where)
+        response = self._client.query_points(
+            self.collection,
+            prefetch=[
+                models.Prefetch(query=dense, using=DENSE, limit=candidates, filter=selector),
+                models.Prefetch(
+                    query=_sparse(sparse), using=SPARSE, limit=candidates, filter=selector
+                ),
+            ],
+            query=models.RrfQuery(rrf=self.rrf),
+            limit=self.overfetch(limit),
+            with_payload=True,
+        )
+        hits = [hit(point.payload or {}, point.score) for point in response.points]
+        return self.visible(hits, limit)
+
+    def count(self, source: str | None = None) -> int:
+        selector = models.Filter(must=[_match("source", source)]) if source else None
+        return self._client.count(self.collection, count_filter=selector, exact=True).count
+
+    def chunks_per_source(self) -> dict[str, int]:
+        response = self._client.facet(self.collection, "source", limit=1_000_000, exact=True)
+        return {f.value: f.count for f in response.hits if f.count > 0}
+
+    def flush(self) -> None:
+        """Writes are acknowledged durable (wait=True); nothing to do."""
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _sparse(v: SparseVector) -> models.SparseVector:
+    return models.SparseVector(indices=list(v.indices), values=list(v.values))
+
+
+def _match(key: str, value: str) -> models.FieldCondition:
+    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+
+def _filter(where: SearchFilter | None) -> models.Filter | None:
+    if where is None or where.empty:
+        return None
+    must = []
+    if where.folder:
+        must.append(_match("folders", normalise_folder(where.folder)))
+    if where.types:
+        must.append(models.FieldCondition(key="ext", match=models.MatchAny(any=list(where.types))))
+    return models.Filter(must=must)

@@ -1,0 +1,145 @@
+"""What every vector store backend stores and returns, and the behaviour they share.
+
+Two backends implement it: `edge` (Qdrant Edge, in-process; the default) and `qdrant`
+(qdrant-client: a local folder, or a Qdrant server or cluster by URL). Both pass the same
+contract tests (tests/index/test_store_contract.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Protocol
+
+from qdrant_edge import SparseVector
+
+DENSE = "dense"
+SPARSE = "bm25"
+KEYWORD_FIELDS = ("source", "doc_hash", "text_hash", "folders", "ext")
+_IDS = uuid.UUID("6f1c2a52-8a9e-4c55-9a43-0d8f1f1e7a10")
+
+
+class IndexLocked(Exception):
+    """Another process holds the index open."""
+
+
+@dataclass(frozen=True)
+class IndexedChunk:
+    source: str
+    title: str
+    modified: float  # the file's mtime, seconds since the epoch
+    doc_hash: str  # sha256 of the file's content
+    text_hash: str  # identifies the embedded text and the pipeline version that embedded it
+    index: int
+    page: int | None
+    heading: str
+    text: str
+    dense: list[float]
+    sparse: SparseVector
+
+
+@dataclass(frozen=True)
+class Hit:
+    source: str
+    title: str
+    page: int | None
+    heading: str
+    text: str
+    score: float
+    chunk: int
+    doc_hash: str
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Restrict a search to a sub-folder of kb/ and/or to file types (extensions, no dot)."""
+
+    folder: str | None = None
+    types: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.folder and not self.types
+
+
+class VectorStore(Protocol):
+    def upsert(self, chunks: Sequence[IndexedChunk]) -> None: ...
+    def delete_document(self, source: str, keep_hash: str | None = None) -> None: ...
+    def publish(self, source: str, doc_hash: str | None) -> None: ...
+    def dense_vectors(self, text_hashes: Sequence[str]) -> dict[str, list[float]]: ...
+    def search(
+        self,
+        dense: list[float],
+        sparse: SparseVector,
+        limit: int,
+        candidates: int,
+        where: SearchFilter | None = None,
+    ) -> list[Hit]: ...
+    def count(self, source: str | None = None) -> int: ...
+    def chunks_per_source(self) -> dict[str, int]: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class PublishedVersions:
+    """While a document is replaced both versions are stored for a moment; `publish` names
+    the version searches may return, so a query never sees the document missing, nor twice."""
+
+    def __init__(self) -> None:
+        self._published: dict[str, str] = {}
+
+    def publish(self, source: str, doc_hash: str | None) -> None:
+        """Searches return `source` only from its `doc_hash` version (None: any version)."""
+        if doc_hash is None:
+            self._published.pop(source, None)
+        else:
+            self._published[source] = doc_hash
+
+    def visible(self, hits: list[Hit], limit: int) -> list[Hit]:
+        return [h for h in hits if self._published.get(h.source, h.doc_hash) == h.doc_hash][:limit]
+
+    @staticmethod
+    def overfetch(limit: int) -> int:
+        """Results to ask the engine for, leaving room for superseded versions."""
+        return 2 * limit + 4
+
+
+def payload(c: IndexedChunk) -> dict:
+    path = PurePosixPath(c.source)
+    folders = ["/".join(path.parts[:i]) for i in range(1, len(path.parts))]
+    return {
+        "source": c.source,
+        "title": c.title,
+        "modified": c.modified,
+        "folders": folders,
+        "ext": path.suffix.lower().lstrip("."),
+        "doc_hash": c.doc_hash,
+        "text_hash": c.text_hash,
+        "chunk": c.index,
+        "page": c.page,
+        "heading": c.heading,
+        "text": c.text,
+    }
+
+
+def hit(p: dict, score: float) -> Hit:
+    return Hit(
+        source=p.get("source", ""),
+        title=p.get("title", ""),
+        page=p.get("page"),
+        heading=p.get("heading", ""),
+        text=p.get("text", ""),
+        score=float(score),
+        chunk=int(p.get("chunk", 0)),
+        doc_hash=p.get("doc_hash", ""),
+    )
+
+
+def point_id(c: IndexedChunk) -> str:
+    return str(uuid.uuid5(_IDS, f"{c.source}\0{c.doc_hash}\0{c.index}"))
+
+
+def normalise_folder(folder: str) -> str:
+    return folder.strip().strip("/").replace("\\", "/")

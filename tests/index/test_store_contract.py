@@ -1,0 +1,124 @@
+"""The contract every vector store backend passes: edge (Qdrant Edge) and qdrant
+(qdrant-client, local folder; a server URL goes through the same client code)."""
+
+import pytest
+
+from appliance.config import EmbedderSettings
+from appliance.index.edge import EdgeIndex
+from appliance.index.embedder import Embedder
+from appliance.index.qdrant import QdrantIndex
+from appliance.index.store import IndexedChunk, IndexLocked, SearchFilter
+
+TEXTS = {
+    "hr/leave.txt": "Full-time staff get 25 days of annual leave per year.",
+    "it/printer.md": "The office printer on floor 3 is an HP LaserJet.",
+    "it/guides/vpn.pdf": "Connect to the VPN before opening the intranet on leave days.",
+    "zh/leave.txt": "员工每年有二十五天年假。",
+}
+
+BACKENDS = {
+    "edge": lambda path, dim: EdgeIndex(path / "edge", dim),
+    "qdrant": lambda path, dim: QdrantIndex(dim, path=path / "qdrant"),
+}
+
+
+@pytest.fixture(scope="module")
+def embedder(models_dir):
+    return Embedder(EmbedderSettings(), models_dir / "embedder")
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def open_store(request, tmp_path, embedder):
+    opened = []
+
+    def open_():
+        store = BACKENDS[request.param](tmp_path, embedder.dim)
+        opened.append(store)
+        return store
+
+    yield open_
+    for store in opened:
+        try:
+            store.close()
+        except Exception:
+            pass
+
+
+def chunk(embedder, source, text, doc_hash="v1", index=0):
+    return IndexedChunk(
+        source,
+        "title",
+        0.0,
+        doc_hash,
+        f"{doc_hash}:{index}:{text}",
+        index,
+        None,
+        "",
+        text,
+        embedder.embed_documents([text])[0],
+        embedder.sparse_document(text),
+    )
+
+
+def search(store, embedder, query, k=3, where=None):
+    return store.search(embedder.embed_query(query), embedder.sparse_query(query), k, 10, where)
+
+
+@pytest.fixture
+def store(open_store, embedder):
+    s = open_store()
+    s.upsert([chunk(embedder, source, text) for source, text in TEXTS.items()])
+    return s
+
+
+def test_hybrid_search_finds_english_and_chinese(store, embedder):
+    assert search(store, embedder, "how much annual leave")[0].source == "hr/leave.txt"
+    assert search(store, embedder, "LaserJet")[0].source == "it/printer.md"
+    # The English dense model knows no Chinese; BM25's multilingual tokenizer does.
+    assert search(store, embedder, "年假")[0].source == "zh/leave.txt"
+
+
+def test_filters_by_folder_and_file_type(store, embedder):
+    in_it = search(store, embedder, "leave", k=5, where=SearchFilter(folder="it"))
+    assert {h.source for h in in_it} == {"it/printer.md", "it/guides/vpn.pdf"}
+    nested = search(store, embedder, "leave", k=5, where=SearchFilter(folder="/it/guides/"))
+    assert [h.source for h in nested] == ["it/guides/vpn.pdf"]
+    txt = search(store, embedder, "leave", k=5, where=SearchFilter(types=("txt",)))
+    assert {h.source for h in txt} == {"hr/leave.txt", "zh/leave.txt"}
+    assert search(store, embedder, "leave", where=SearchFilter(folder="nowhere")) == []
+
+
+def test_replace_publish_and_delete(store, embedder):
+    store.upsert([chunk(embedder, "hr/leave.txt", "Staff get 30 days of leave.", "v2")])
+    assert store.count("hr/leave.txt") == 2
+    store.publish("hr/leave.txt", "v1")
+    assert all(
+        h.doc_hash == "v1"
+        for h in search(store, embedder, "days of leave", k=5)
+        if h.source == "hr/leave.txt"
+    )
+    store.publish("hr/leave.txt", "v2")
+    store.delete_document("hr/leave.txt", keep_hash="v2")
+    assert store.count("hr/leave.txt") == 1
+    assert "30 days" in search(store, embedder, "days of leave", k=1)[0].text
+    store.delete_document("hr/leave.txt")
+    assert store.chunks_per_source() == {s: 1 for s in TEXTS if s != "hr/leave.txt"}
+
+
+def test_stored_vectors_are_found_by_text_hash(store, embedder):
+    wanted = chunk(embedder, "it/printer.md", TEXTS["it/printer.md"])
+    found = store.dense_vectors([wanted.text_hash, "unknown"])
+    assert list(found) == [wanted.text_hash]
+    assert found[wanted.text_hash] == pytest.approx(wanted.dense, abs=1e-5)
+
+
+def test_reopens_with_the_same_content_and_refuses_a_second_opener(open_store, embedder):
+    first = open_store()
+    first.upsert([chunk(embedder, "a.txt", "alpha beta gamma")])
+    first.flush()
+    with pytest.raises(IndexLocked, match="open in another appliance process"):
+        open_store()
+    first.close()
+    again = open_store()
+    assert again.count() == 1
+    assert search(again, embedder, "alpha", k=1)[0].source == "a.txt"

@@ -77,6 +77,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     mdl.set_defaults(run=cmd_models)
 
+    ev = sub.add_parser("eval", help="measure retrieval (and answers) on a question set")
+    _common(ev)
+    ev.add_argument("questions", type=Path, help="JSON lines: id, question, gold_file, ...")
+    ev.add_argument("--k", type=int, default=5, help="passages retrieved per question")
+    ev.add_argument("--json", dest="json_out", type=Path, help="write the full report here")
+    ev.add_argument("--answer", action="store_true", help="also generate and check answers")
+    ev.set_defaults(run=cmd_eval)
+
     cfg = sub.add_parser("config", help="print the effective configuration")
     _common(cfg)
     cfg.set_defaults(run=lambda a: print(json.dumps(describe(settings_from(a)), indent=2)) or 0)
@@ -176,6 +184,33 @@ def cmd_ask(args) -> int:
         return 0
     finally:
         appliance.close()
+
+
+def cmd_eval(args) -> int:
+    import tempfile
+
+    from appliance.app import Appliance
+    from appliance.evaluate import evaluate, format_table, load_questions
+
+    questions = load_questions(args.questions)
+    if args.kb is None:
+        raise ConfigError("eval needs --kb DIR: the documents the questions are about")
+    with tempfile.TemporaryDirectory(prefix="appliance-eval-") as scratch:
+        if args.data is None:
+            args.data = Path(scratch)
+        appliance = Appliance(settings_from(args))
+        appliance.open_index()
+        try:
+            appliance.worker.sync_all(progress=_progress_bar)
+            if args.answer:
+                appliance.load_generator()
+            report = evaluate(appliance.retriever, questions, args.k, appliance.assistant)
+        finally:
+            appliance.close()
+    print(format_table(report))
+    if args.json_out:
+        args.json_out.write_text(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+    return 0
 
 
 def cmd_docs(args) -> int:

@@ -95,3 +95,59 @@ def test_serve_refuses_a_busy_port_or_a_held_index_in_plain_words(make_server):
         same_port.stderr
     )
     assert "Traceback" not in same_index.stderr + same_port.stderr
+
+
+def test_eval_reports_recall_mrr_and_latency(tmp_path, models_dir):
+    kb = tmp_path / "kb"
+    make_pdf(
+        kb / "manual.pdf",
+        [
+            "Contents and preface.",
+            "Reset the router by holding the button for ten seconds.",
+            "Warranty: two years.",
+        ],
+    )
+    write_text(kb / "faq/wifi.md", "# Wifi\n\nThe guest wifi password is printed at reception.")
+    write_text(kb / "faq/parking.txt", "Visitors park on level minus two.")
+    lines = [
+        {
+            "id": "q1",
+            "question": "How do I reset the router?",
+            "gold_file": "manual.pdf",
+            "gold_page": 2,
+            "answer_phrases": ["ten seconds"],
+        },
+        {
+            "id": "q2",
+            "question": "Where is the guest wifi password?",
+            "gold_file": "faq/wifi.md",
+            "gold_page": None,
+            "answer_phrases": ["reception"],
+        },
+        {
+            "id": "q3",
+            "question": "How long is the warranty?",
+            "gold_file": "manual.pdf",
+            "gold_page": 1,
+            "answer_phrases": [],
+        },  # wrong page on purpose: a miss
+    ]
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    out = tmp_path / "report.json"
+    result = appliance(
+        "eval", questions, "--kb", kb, "--models", models_dir, "--k", "1", "--json", out, "--answer"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "recall@1=0.667" in result.stdout and "mrr=0.667" in result.stdout
+    report = json.loads(out.read_text())
+    assert {"n", "recall_at_k", "mrr", "k", "p50_ms", "p95_ms", "questions"} <= set(report)
+    assert report["n"] == 3 and report["k"] == 1
+    assert [q["hit"] for q in report["questions"]] == [True, True, False]
+    assert report["answer_phrase_rate"] is not None
+    assert all(q["answer"] for q in report["questions"])
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1, "question": "no gold file"}\n')
+    failed = appliance("eval", bad, "--kb", kb, "--models", models_dir)
+    assert failed.returncode == 2 and "bad.jsonl:1 lacks gold_file" in failed.stderr

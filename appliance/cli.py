@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
 
     ingest = sub.add_parser("ingest", help="bring the index up to date with kb/, then exit")
     _common(ingest)
+    ingest.add_argument(
+        "--optimize",
+        action="store_true",
+        help="then build the search graphs (HNSW): faster queries on large indexes",
+    )
     ingest.set_defaults(run=cmd_ingest)
 
     ask = sub.add_parser("ask", help="answer one question from the command line")
@@ -137,6 +142,9 @@ def cmd_ingest(args) -> int:
     try:
         changed = appliance.worker.sync_all(progress=_progress_bar)
         entries = appliance.manifest.entries()
+        if args.optimize:
+            print("building the search graphs (HNSW)…", file=sys.stderr)
+            appliance.index.optimize()
     finally:
         appliance.close()
     counts: dict[str, int] = {}

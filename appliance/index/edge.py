@@ -132,6 +132,12 @@ class EdgeIndex(PublishedVersions):
     def flush(self) -> None:
         self._shard.flush()
 
+    def optimize(self) -> None:
+        """Build the HNSW graphs and merge segments. Qdrant Edge holds the GIL for the whole
+        build (minutes at 100k chunks), stalling every thread of the process: so this runs
+        only from `appliance ingest --optimize`, never inside `appliance serve`."""
+        self._shard.optimize()
+
     def close(self) -> None:
         self._shard.flush()
         self._shard.close()

@@ -145,6 +145,9 @@ class QdrantIndex(PublishedVersions):
     def flush(self) -> None:
         """Writes are acknowledged durable (wait=True); nothing to do."""
 
+    def optimize(self) -> None:
+        """A Qdrant server optimizes by itself; local mode has no HNSW to build."""
+
     def close(self) -> None:
         self._client.close()
 

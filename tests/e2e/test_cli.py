@@ -27,9 +27,10 @@ def test_ingest_docs_ask(tmp_path, models_dir):
     write_text(kb / "notes.xyz", "unsupported")
     common = ["--kb", kb, "--data", data, "--models", models_dir]
 
-    result = appliance("ingest", *common)
+    result = appliance("ingest", *common, "--optimize")
     assert result.returncode == 0, result.stderr
     assert "1 indexed, 1 unsupported" in result.stdout
+    assert "HNSW" in result.stderr
     assert "2/2" in result.stderr  # the progress bar
 
     docs = appliance("docs", *common, "--json")

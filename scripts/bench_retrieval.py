@@ -1,0 +1,208 @@
+"""Retrieval at scale: latency, memory and start-up time with a large index.
+
+Builds an index of --chunks synthetic chunks (random unit vectors and real BM25 vectors of
+random words, spread over files that really exist in a kb/ folder, with matching manifest
+rows), then measures, in one run:
+  - the bare engine: the hybrid query alone (dense + BM25 prefetch, RRF fusion, payload),
+  - the whole retrieval: query embedding + the same query + filtering (what a user waits for),
+  - queries while the HNSW index is built in the background (optimize must not block them),
+  - resident memory, time to reopen the index, and `appliance serve` start-up to /ready.
+
+    .venv/bin/python scripts/bench_retrieval.py [--chunks 100000] [--backend edge]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from appliance.app import Appliance, open_store  # noqa: E402
+from appliance.config import load_settings  # noqa: E402
+from appliance.index.store import IndexedChunk  # noqa: E402
+from appliance.sync import manifest as m  # noqa: E402
+from appliance.sync.pipeline import pipeline_version  # noqa: E402
+
+WORDS = (
+    "leave policy printer badge canteen expenses travel laptop wifi security contract salary "
+    "holiday reception parking meeting budget invoice server backup password network vpn "
+    "office manager training safety fire drill insurance pension overtime remote desk"
+).split()
+QUERIES = [
+    "how many days of annual leave",
+    "printer on the third floor is broken",
+    "how do I claim travel expenses",
+    "vpn password reset",
+    "fire drill procedure",
+    "pension and insurance",
+    "who approves overtime",
+    "guest wifi at reception",
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def build(settings, chunks: int, per_file: int, embedder) -> float:
+    """A consistent kb/ + manifest + index, as if every file had been ingested."""
+    rng = random.Random(7)
+    np_rng = np.random.default_rng(7)
+    version = pipeline_version(settings)
+    store = open_store(settings)
+    manifest = m.Manifest(settings.paths.data / "manifest.sqlite3")
+    started = time.perf_counter()
+    files = chunks // per_file
+    for f in range(files):
+        rel = f"dept{f % 20}/file{f}.txt"
+        path = settings.paths.kb / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"synthetic file {f}\n")
+        st = path.stat()
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        vectors = np_rng.normal(size=(per_file, settings.embedder.dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        batch = []
+        for i in range(per_file):
+            text = " ".join(rng.choice(WORDS) for _ in range(120))
+            batch.append(IndexedChunk(
+                rel, f"File {f}", st.st_mtime, sha, f"{f}:{i}", i, None, "", text,
+                vectors[i].tolist(), embedder.sparse_document(text),
+            ))
+        store.upsert(batch)
+        manifest.put(m.Entry(rel, st.st_size, st.st_mtime_ns, sha, m.INDEXED, "", per_file,
+                             time.time(), version))
+    store.close()
+    manifest.close()
+    return time.perf_counter() - started
+
+
+def time_queries(retriever, store, embedder, rounds: int) -> tuple[list[float], list[float]]:
+    engine, whole = [], []
+    for r in range(rounds):
+        q = QUERIES[r % len(QUERIES)]
+        dense, sparse = embedder.embed_query(q), embedder.sparse_query(q)
+        t = time.perf_counter()
+        store.search(dense, sparse, 5, 30)
+        engine.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        retriever.retrieve(q, 5)
+        whole.append((time.perf_counter() - t) * 1000)
+    return engine, whole
+
+
+def serve_until_ready(settings, config: Path) -> float:
+    port = 18765
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "appliance", "serve", "--config", str(config), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        while time.perf_counter() - started < 300:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as r:
+                    if r.status == 200:
+                        return time.perf_counter() - started
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("the server never became ready")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--per-file", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--backend", default="edge", choices=["edge", "qdrant"])
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
+        root = Path(tmp)
+        config = root / "appliance.yaml"
+        config.write_text(
+            f"paths:\n  kb: kb\n  data: data\n  models: {ROOT / 'models'}\n"
+            f"index:\n  backend: {args.backend}\nwatcher:\n  rescan_interval_s: 3600\n"
+        )
+        settings = load_settings(config, env={})
+        settings.paths.kb.mkdir(parents=True)
+        appliance = Appliance(settings)
+        from appliance.index.embedder import Embedder
+
+        embedder = Embedder(settings.embedder, settings.embedder_dir)
+        build_s = build(settings, args.chunks, args.per_file, embedder)
+        print(f"built {args.chunks} chunks in {args.chunks // args.per_file} files: {build_s:.1f} s")
+
+        t = time.perf_counter()
+        appliance.open_index()
+        open_s = time.perf_counter() - t
+        store, retriever = appliance.index, appliance.retriever
+        time_queries(retriever, store, embedder, 10)  # warm up
+        engine, whole = time_queries(retriever, store, embedder, args.rounds)
+
+        optimize = getattr(getattr(store, "_shard", None), "optimize", None)
+        during: list[float] = []
+        optimize_s = 0.0
+        if optimize is not None:
+            done = threading.Event()
+
+            def build_hnsw():
+                nonlocal optimize_s
+                t0 = time.perf_counter()
+                optimize()
+                optimize_s = time.perf_counter() - t0
+                done.set()
+
+            threading.Thread(target=build_hnsw).start()
+            while not done.is_set():
+                engine_part, whole_part = time_queries(retriever, store, embedder, 1)
+                during.append(engine_part[0] + whole_part[0])
+        engine_hnsw, whole_hnsw = time_queries(retriever, store, embedder, args.rounds)
+        rss = rss_mb()
+        appliance.close()
+        ready_s = serve_until_ready(settings, config)
+
+    def row(name, values):
+        if values:
+            print(f"{name:<44} {statistics.median(values):>8.2f} {percentile(values, .95):>8.2f}")
+
+    print(f"\nbackend={args.backend}  chunks={args.chunks}  rounds={args.rounds}")
+    print(f"{'query latency (ms)':<44} {'p50':>8} {'p95':>8}")
+    row("bare engine (hybrid query), before HNSW", engine)
+    row("whole retrieval (embed + query), before", whole)
+    row("engine + whole retrieval during HNSW build", during)
+    if during:
+        print(f"{'   slowest query during the build':<44} {max(during):>8.2f}")
+    row("bare engine (hybrid query), after HNSW", engine_hnsw)
+    row("whole retrieval (embed + query), after", whole_hnsw)
+    embed_share = statistics.median(whole_hnsw) - statistics.median(engine_hnsw)
+    print(f"\nquery embedding ≈ {embed_share:.2f} ms of the whole; "
+          f"whole / bare engine p50 = {statistics.median(whole_hnsw) / statistics.median(engine_hnsw):.1f}x")
+    print(f"HNSW build (optimize): {optimize_s:.1f} s, {len(during)} queries answered meanwhile")
+    print(f"open index: {open_s:.2f} s   peak RSS: {rss:.0f} MB   serve → /ready: {ready_s:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -68,6 +68,7 @@ class RetrievalSettings:
     k: int = 5
     chunk_words: int = 180
     chunk_overlap: int = 30
+    embed_context: bool = True
 
 
 @dataclass(frozen=True)

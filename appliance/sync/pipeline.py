@@ -40,6 +40,7 @@ def pipeline_version(settings: Settings) -> str:
     return (
         f"emb:{e.model_dir}/{e.model_file}:{e.dim}:{e.pooling}:{e.normalize}"
         f"|chunk:v{CHUNKER_VERSION}:{r.chunk_words}/{r.chunk_overlap}"
+        f"|context:{r.embed_context}"
     )
 
 
@@ -156,8 +157,7 @@ class Pipeline:
         ):
             return self._keep(previous, state)  # touched, not changed
         chunks = self._read(rel, path)
-        title = _title(rel, chunks)
-        points = self._embed(rel, title, state, sha, chunks)
+        points = self._embed(rel, state, sha, chunks)
         self.index.upsert(points)
         self.index.flush()
         entry = m.Entry(
@@ -220,16 +220,18 @@ class Pipeline:
             )
         return chunks
 
-    def _embed(self, rel, title, state, sha, chunks) -> list[IndexedChunk]:
-        text_hashes = [self._text_hash(c.text) for c in chunks]
+    def _embed(self, rel, state, sha, chunks) -> list[IndexedChunk]:
+        title = _title(chunks)
+        texts = [self._embedded_text(title, c) for c in chunks]
+        text_hashes = [self._text_hash(t) for t in texts]
         known = self.index.dense_vectors(text_hashes)
-        missing = [c.text for c, h in zip(chunks, text_hashes, strict=True) if h not in known]
+        missing = [t for t, h in zip(texts, text_hashes, strict=True) if h not in known]
         fresh = iter(self.embedder.embed_documents(missing) if missing else [])
         modified = state.mtime_ns / 1e9
         return [
             IndexedChunk(
                 rel,
-                title,
+                title or Path(rel).stem,
                 modified,
                 sha,
                 h,
@@ -238,16 +240,29 @@ class Pipeline:
                 c.heading,
                 c.text,
                 known[h] if h in known else next(fresh),
-                self.embedder.sparse_document(c.text),
+                self.embedder.sparse_document(t),
             )
-            for c, h in zip(chunks, text_hashes, strict=True)
+            for c, t, h in zip(chunks, texts, text_hashes, strict=True)
         ]
+
+    def _embedded_text(self, title: str, c: Chunk) -> str:
+        """The chunk as the embedder sees it: with `retrieval.embed_context`, prefixed by the
+        document title and heading path, which a passage often does not repeat."""
+        if not self.settings.retrieval.embed_context:
+            return c.text
+        context = (
+            c.heading
+            if c.heading.startswith(title)
+            else " > ".join(filter(None, [title, c.heading]))
+        )
+        return f"{context}\n{c.text}" if context else c.text
 
     def _text_hash(self, text: str) -> str:
         return hashlib.sha256(f"{self.version}\0{text}".encode()).hexdigest()[:32]
 
 
-def _title(rel: str, chunks: list[Chunk]) -> str:
-    """The document's first heading, else its file name without the extension."""
+def _title(chunks: list[Chunk]) -> str:
+    """The document's own title: its first top-level heading. Not the file name, so that a
+    renamed file embeds to the same vectors (and is not embedded again)."""
     first = next((c.heading for c in chunks if c.heading), "")
-    return first.split(" > ")[0] if first else Path(rel).stem
+    return first.split(" > ")[0]

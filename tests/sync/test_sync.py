@@ -236,9 +236,7 @@ def test_crash_leftovers_are_repaired_without_embedding(env):
     from appliance.sync.pipeline import FileState, file_sha256
 
     new_sha = file_sha256(pipeline.kb / "a.txt")
-    points = pipeline._embed(
-        "a.txt", "a", FileState(state.st_size, state.st_mtime_ns), new_sha, chunks
-    )
+    points = pipeline._embed("a.txt", FileState(state.st_size, state.st_mtime_ns), new_sha, chunks)
     pipeline.index.upsert(points)
     embedded = embedder.embedded
     assert pipeline.index.count("a.txt") == old.chunks + len(chunks)

@@ -7,10 +7,8 @@ import time
 import pytest
 
 from appliance.config import load_settings
-from appliance.index.edge import EdgeIndex
 from appliance.index.embedder import Embedder
 from appliance.sync import manifest as m
-from appliance.sync.pipeline import Pipeline
 from appliance.sync.reconcile import is_ignored, stale_paths
 from appliance.sync.worker import SyncWorker
 from tests.corpus import make_pdf, write_text
@@ -32,30 +30,10 @@ class CountingEmbedder:
         return getattr(self.real, name)
 
 
-@pytest.fixture(scope="module")
-def real_embedder(models_dir):
-    settings = load_settings(None, env={})
-    return Embedder(settings.embedder, models_dir / "embedder")
-
-
 @pytest.fixture
-def env(tmp_path, models_dir, real_embedder):
-    overrides = {
-        "paths.kb": str(tmp_path / "kb"),
-        "paths.data": str(tmp_path / "data"),
-        "paths.models": str(models_dir),
-        "limits.max_file_mb": 0.01,
-        "watcher.settle_s": 0.2,
-    }
-    settings = load_settings(None, env={}, overrides=overrides)
-    settings.paths.kb.mkdir()
-    index = EdgeIndex(settings.paths.data / "index", real_embedder.dim)
-    manifest = m.Manifest(settings.paths.data / "manifest.sqlite3")
+def env(make_pipeline, real_embedder):
     embedder = CountingEmbedder(real_embedder)
-    pipeline = Pipeline(settings, manifest, index, embedder)
-    yield pipeline, embedder
-    index.close()
-    manifest.close()
+    return make_pipeline(embedder, limits__max_file_mb=0.01), embedder
 
 
 def statuses(pipeline):

@@ -4,11 +4,6 @@ import shutil
 
 import pytest
 
-from appliance.config import load_settings
-from appliance.index.edge import EdgeIndex
-from appliance.index.embedder import Embedder
-from appliance.sync import manifest as m
-from appliance.sync.pipeline import Pipeline
 from appliance.sync.watch import Watcher
 from appliance.sync.worker import SyncWorker
 from tests.corpus import write_text
@@ -16,29 +11,17 @@ from tests.e2e.conftest import wait_for
 
 
 @pytest.fixture(params=[False, True], ids=["inotify", "polling"])
-def running(request, tmp_path, models_dir):
-    overrides = {
-        "paths.kb": str(tmp_path / "kb"),
-        "paths.data": str(tmp_path / "data"),
-        "paths.models": str(models_dir),
-        "watcher.settle_s": 0.2,
-        "watcher.polling": request.param,
-    }
-    s = load_settings(None, env={}, overrides=overrides)
-    s.paths.kb.mkdir()
-    index = EdgeIndex(s.paths.data / "index", s.embedder.dim)
-    manifest = m.Manifest(s.paths.data / "manifest.sqlite3")
-    pipeline = Pipeline(s, manifest, index, Embedder(s.embedder, s.embedder_dir))
+def running(request, make_pipeline):
+    pipeline = make_pipeline(watcher__polling=request.param)
+    s = pipeline.settings
     worker = SyncWorker(pipeline, s.watcher)
     watcher = Watcher(s.paths.kb, worker, polling=s.watcher.polling)
     worker.health_checks.append(watcher.ensure_running)
     worker.start()
     watcher.start()
-    yield s.paths.kb, manifest, watcher
+    yield s.paths.kb, pipeline.manifest, watcher
     watcher.stop()
     worker.stop()
-    index.close()
-    manifest.close()
 
 
 def paths(manifest):

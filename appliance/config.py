@@ -39,6 +39,7 @@ class EmbedderSettings:
     normalize: bool = True
     threads: int = 0
     batch_size: int = 16
+    max_tokens: int = 256
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,7 @@ def _check_ranges(s: Settings) -> None:
         (s.embedder.dim >= 1, "embedder.dim must be at least 1"),
         (s.embedder.threads >= 0, "embedder.threads must be 0 (all cores) or more"),
         (s.embedder.batch_size >= 1, "embedder.batch_size must be at least 1"),
+        (s.embedder.max_tokens >= 16, "embedder.max_tokens must be at least 16"),
         (s.index.rrf_k >= 1, "index.rrf_k must be at least 1"),
         (s.index.candidates >= 1, "index.candidates must be at least 1"),
         (s.index.dense_weight >= 0, "index.dense_weight must not be negative"),

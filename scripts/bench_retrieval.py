@@ -84,13 +84,27 @@ def build(settings, chunks: int, per_file: int, embedder) -> float:
         batch = []
         for i in range(per_file):
             text = " ".join(rng.choice(WORDS) for _ in range(120))
-            batch.append(IndexedChunk(
-                rel, f"File {f}", st.st_mtime, sha, f"{f}:{i}", i, None, "", text,
-                vectors[i].tolist(), embedder.sparse_document(text),
-            ))
+            batch.append(
+                IndexedChunk(
+                    rel,
+                    f"File {f}",
+                    st.st_mtime,
+                    sha,
+                    f"{f}:{i}",
+                    i,
+                    None,
+                    "",
+                    text,
+                    vectors[i].tolist(),
+                    embedder.sparse_document(text),
+                )
+            )
         store.upsert(batch)
-        manifest.put(m.Entry(rel, st.st_size, st.st_mtime_ns, sha, m.INDEXED, "", per_file,
-                             time.time(), version))
+        manifest.put(
+            m.Entry(
+                rel, st.st_size, st.st_mtime_ns, sha, m.INDEXED, "", per_file, time.time(), version
+            )
+        )
     store.close()
     manifest.close()
     return time.perf_counter() - started
@@ -115,7 +129,8 @@ def serve_until_ready(settings, config: Path) -> float:
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "appliance", "serve", "--config", str(config), "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         while time.perf_counter() - started < 300:
@@ -153,7 +168,8 @@ def main() -> None:
 
         embedder = Embedder(settings.embedder, settings.embedder_dir)
         build_s = build(settings, args.chunks, args.per_file, embedder)
-        print(f"built {args.chunks} chunks in {args.chunks // args.per_file} files: {build_s:.1f} s")
+        files = args.chunks // args.per_file
+        print(f"built {args.chunks} chunks in {files} files: {build_s:.1f} s")
 
         t = time.perf_counter()
         appliance.open_index()
@@ -186,7 +202,7 @@ def main() -> None:
 
     def row(name, values):
         if values:
-            print(f"{name:<44} {statistics.median(values):>8.2f} {percentile(values, .95):>8.2f}")
+            print(f"{name:<44} {statistics.median(values):>8.2f} {percentile(values, 0.95):>8.2f}")
 
     print(f"\nbackend={args.backend}  chunks={args.chunks}  rounds={args.rounds}")
     print(f"{'query latency (ms)':<44} {'p50':>8} {'p95':>8}")
@@ -197,9 +213,11 @@ def main() -> None:
         print(f"{'   slowest query during the build':<44} {max(during):>8.2f}")
     row("bare engine (hybrid query), after HNSW", engine_hnsw)
     row("whole retrieval (embed + query), after", whole_hnsw)
-    embed_share = statistics.median(whole_hnsw) - statistics.median(engine_hnsw)
-    print(f"\nquery embedding ≈ {embed_share:.2f} ms of the whole; "
-          f"whole / bare engine p50 = {statistics.median(whole_hnsw) / statistics.median(engine_hnsw):.1f}x")
+    whole_p50, engine_p50 = statistics.median(whole_hnsw), statistics.median(engine_hnsw)
+    print(
+        f"\nquery embedding ≈ {whole_p50 - engine_p50:.2f} ms of the whole; "
+        f"whole / bare engine p50 = {whole_p50 / engine_p50:.1f}x"
+    )
     print(f"HNSW build (optimize): {optimize_s:.1f} s, {len(during)} queries answered meanwhile")
     print(f"open index: {open_s:.2f} s   peak RSS: {rss:.0f} MB   serve → /ready: {ready_s:.2f} s")
 

@@ -28,6 +28,10 @@ class Embedder:
             threads=settings.threads or None,
             local_files_only=True,
         )
+        # fastembed truncates at tokenizer_config.json's model_max_length (512 for MiniLM),
+        # but sentence models are trained shorter (MiniLM: 256). Past that, quality falls
+        # and attention cost and ONNX Runtime's memory pool grow with the square of length.
+        self._dense.model.tokenizer.enable_truncation(max_length=settings.max_tokens)
         self._bm25 = Bm25(Bm25Config(tokenizer=TokenizerType.Multilingual))
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:

@@ -38,7 +38,7 @@ def pipeline_version(settings: Settings) -> str:
     """Changes when a file indexed earlier would now be chunked or embedded differently."""
     e, r = settings.embedder, settings.retrieval
     return (
-        f"emb:{e.model_dir}/{e.model_file}:{e.dim}:{e.pooling}:{e.normalize}"
+        f"emb:{e.model_dir}/{e.model_file}:{e.dim}:{e.pooling}:{e.normalize}:{e.max_tokens}"
         f"|chunk:v{CHUNKER_VERSION}:{r.chunk_words}/{r.chunk_overlap}"
         f"|context:{r.embed_context}"
     )
@@ -159,7 +159,7 @@ class Pipeline:
         chunks = self._read(rel, path)
         points = self._embed(rel, state, sha, chunks)
         self.index.upsert(points)
-        self.index.flush()
+        self.index.flush()  # durable before the manifest names this version
         entry = m.Entry(
             rel,
             state.size,
@@ -173,8 +173,8 @@ class Pipeline:
         )
         self.manifest.put(entry)
         self.index.publish(rel, sha)
+        # Not flushed: if this delete is lost, reconcile sees the extra chunks and removes them.
         self.index.delete_document(rel, keep_hash=sha)
-        self.index.flush()
         return entry
 
     def _keep(self, previous: m.Entry, state: FileState) -> m.Entry:

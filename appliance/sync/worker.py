@@ -92,7 +92,14 @@ class SyncWorker:
             for rel in self._due():
                 self._update(rel)
             with self._wake:
-                self._wake.wait(timeout=0.25)
+                self._wake.wait(timeout=self._next_due_in())
+
+    def _next_due_in(self, longest: float = 0.25) -> float:
+        """Sleep until the next waiting file is due, or `longest` (health checks, rescans)."""
+        if not self._waiting:
+            return longest
+        soonest = min(due for due, _ in self._waiting.values())
+        return min(longest, max(0.0, soonest - time.monotonic()))
 
     def _due(self) -> list[str]:
         now = time.monotonic()

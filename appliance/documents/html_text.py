@@ -1,7 +1,9 @@
 """HTML to Sections with the standard library parser.
 
 h1-h6 open sections; block elements end lines so words from neighbouring
-blocks never run together; script, style and head content is ignored.
+blocks never run together; script, style and head content is ignored, and so is page
+furniture (navigation, sidebars, footers, permalink marks): in generated documentation it is
+a third of the text, and it matches keyword searches for pages it only links to.
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ _BLOCKS = frozenset(
     }
 )  # fmt: skip
 _CELLS = frozenset({"td", "th"})
+_FURNITURE_TAGS = frozenset({"nav", "footer", "aside"})
+_FURNITURE_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search"})
+_FURNITURE_CLASSES = frozenset(
+    {
+        "sphinxsidebar", "related", "footer", "mobile-nav", "breadcrumb", "breadcrumbs",
+        "sidebar", "navbar", "headerlink", "skip-link", "toc-sidebar",
+    }
+)  # fmt: skip
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 _TITLE_LEVEL = 0  # above h1, so the title heads every path when there is no h1
 
@@ -76,8 +86,16 @@ class _OutlineParser(HTMLParser):
         self._heading: tuple[int, list[str]] | None = None
         self._pre_depth = 0
         self._cells_in_row = 0
+        self._furniture: tuple[str, int] | None = None  # (tag, nesting depth) being skipped
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._furniture is not None:
+            if tag == self._furniture[0]:
+                self._furniture = (tag, self._furniture[1] + 1)
+            return
+        if _is_furniture(tag, attrs):
+            self._furniture = (tag, 1)
+            return
         if tag == "body":
             # Pages often omit </head>; the body still has to be read.
             self._ignored_stack = [t for t in self._ignored_stack if t != "head"]
@@ -105,6 +123,11 @@ class _OutlineParser(HTMLParser):
             self._emit("\n")
 
     def handle_endtag(self, tag: str) -> None:
+        if self._furniture is not None:
+            if tag == self._furniture[0]:
+                depth = self._furniture[1] - 1
+                self._furniture = (tag, depth) if depth else None
+            return
         if tag == "title":
             self._in_title = False
         if tag in self._ignored_stack:
@@ -117,7 +140,7 @@ class _OutlineParser(HTMLParser):
         if tag in _HEADINGS and self._heading is not None:
             level, parts = self._heading
             self._heading = None
-            self.events.append(("heading", level, "".join(parts)))
+            self.events.append(("heading", level, "".join(parts).replace("¶", "")))
             return
         if tag == "pre" and self._pre_depth:
             self._pre_depth -= 1
@@ -125,6 +148,8 @@ class _OutlineParser(HTMLParser):
             self._emit("\n")
 
     def handle_data(self, data: str) -> None:
+        if self._furniture is not None:
+            return
         if self._in_title:
             self.title = single_line(self.title + " " + data)
             return
@@ -140,3 +165,12 @@ class _OutlineParser(HTMLParser):
             self._heading[1].append(" " if text == "\n" else text)
         else:
             self.events.append(("text", 0, text))
+
+
+def _is_furniture(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    if tag in _FURNITURE_TAGS:
+        return True
+    values = dict(attrs)
+    if (values.get("role") or "") in _FURNITURE_ROLES:
+        return True
+    return bool(_FURNITURE_CLASSES.intersection((values.get("class") or "").split()))

@@ -278,3 +278,26 @@ def test_missing_file_is_unreadable(tmp_path: Path) -> None:
         UnreadableDocument, match=r"^gone\.txt could not be opened: No such file or directory$"
     ):
         read_document(tmp_path / "gone.txt")
+
+
+def test_html_page_furniture_is_not_indexed(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<html><body>"
+        '<div class="mobile-nav"><ul><li>Previous topic</li><li>fnmatch</li></ul></div>'
+        "<nav>Home | Docs</nav>"
+        '<div class="body" role="main"><h1>glob — paths<a class="headerlink">¶</a></h1>'
+        "<div><p>The glob module finds pathnames.</p><div><p>Nested content.</p></div></div>"
+        "</div>"
+        '<div class="sphinxsidebar" role="navigation"><div><h3>Next topic</h3>'
+        "<p>fnmatch — Unix filename pattern matching</p></div></div>"
+        "<footer>© Copyright</footer>"
+        '<div role="contentinfo">Report a bug</div>'
+        "</body></html>"
+    )
+    sections = read_document(page)
+    text = " ".join(s.text for s in sections)
+    assert [s.heading for s in sections] == ["glob — paths"]
+    assert "The glob module finds pathnames." in text and "Nested content." in text
+    for furniture in ("Previous topic", "fnmatch", "Home", "Next topic", "Copyright", "bug"):
+        assert furniture not in text

@@ -10,7 +10,8 @@ from pathlib import Path
 from appliance import models
 from appliance.answer.admission import Admission
 from appliance.answer.assistant import Assistant
-from appliance.answer.generator import LlamaGenerator
+from appliance.answer.conversations import Conversations
+from appliance.answer.generators import open_generator
 from appliance.answer.retrieve import Retriever
 from appliance.config import Settings
 from appliance.index.edge import EdgeIndex
@@ -78,14 +79,17 @@ class Appliance:
 
     def load_generator(self) -> None:
         s = self.settings
-        generator = LlamaGenerator(s.generator, s.generator_model_path)
+        limits = s.limits
+        generator = open_generator(s.generator, s.paths.models, limits.max_concurrent_requests)
         self.assistant = Assistant(
             self.retriever,
             generator,
-            Admission(s.limits.max_waiting, s.limits.wait_timeout_s),
+            Admission(limits.max_concurrent_requests, limits.max_waiting, limits.queue_timeout_s),
+            Conversations(limits.history_turns, limits.conversations),
             QueryLog(s.paths.data / "queries.jsonl"),
             k=s.retrieval.k,
-            max_question_chars=s.limits.max_question_chars,
+            min_relevance=s.retrieval.min_relevance,
+            max_question_chars=limits.max_question_chars,
         )
 
     def start_serving(self) -> threading.Thread:

@@ -56,17 +56,28 @@ class IndexSettings:
 
 @dataclass(frozen=True)
 class GeneratorSettings:
+    backend: Literal["llama_cpp", "openai"] = "llama_cpp"
     model: str = "generator/SmolLM2-135M-Instruct.Q4_1.gguf"
     n_ctx: int = 4096
     n_gpu_layers: int = -1
     threads: int = 0
+    n_batch: int = 512
+    flash_attn: bool = False
+    kv_cache_type: Literal["f16", "q8_0", "q4_0"] = "f16"
+    chat_format: str = ""
     max_tokens: int = 384
     temperature: float = 0.2
+    api_base: str = ""
+    api_model: str = ""
+    api_key: str = ""
+    timeout_s: float = 120.0
+    retries: int = 2
 
 
 @dataclass(frozen=True)
 class RetrievalSettings:
     k: int = 5
+    min_relevance: float = 0.3
     chunk_words: int = 180
     chunk_overlap: int = 30
     embed_context: bool = True
@@ -76,15 +87,19 @@ class RetrievalSettings:
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8000
-    threads: int = 8
+    threads: int = 16
 
 
 @dataclass(frozen=True)
 class LimitsSettings:
     max_file_mb: float = 100.0
     max_question_chars: int = 2000
+    max_body_kb: int = 64
+    max_concurrent_requests: int = 1
     max_waiting: int = 8
-    wait_timeout_s: float = 120.0
+    queue_timeout_s: float = 30.0
+    history_turns: int = 3
+    conversations: int = 1000
 
 
 @dataclass(frozen=True)
@@ -303,8 +318,29 @@ def _check_ranges(s: Settings) -> None:
         ),
         (s.limits.max_file_mb > 0, "limits.max_file_mb must be positive"),
         (s.limits.max_question_chars >= 1, "limits.max_question_chars must be at least 1"),
+        (s.limits.max_body_kb >= 1, "limits.max_body_kb must be at least 1"),
+        (
+            s.limits.max_concurrent_requests >= 1,
+            "limits.max_concurrent_requests must be at least 1",
+        ),
         (s.limits.max_waiting >= 0, "limits.max_waiting must be 0 or more"),
-        (s.limits.wait_timeout_s > 0, "limits.wait_timeout_s must be positive"),
+        (s.limits.queue_timeout_s > 0, "limits.queue_timeout_s must be positive"),
+        (s.limits.history_turns >= 0, "limits.history_turns must be 0 or more"),
+        (s.limits.conversations >= 1, "limits.conversations must be at least 1"),
+        (
+            s.server.threads >= s.limits.max_concurrent_requests + s.limits.max_waiting + 2,
+            "server.threads must be at least limits.max_concurrent_requests + "
+            "limits.max_waiting + 2, so that streams held open by queued and running answers "
+            "leave threads for searches and health checks",
+        ),
+        (s.generator.n_batch >= 1, "generator.n_batch must be at least 1"),
+        (s.generator.timeout_s > 0, "generator.timeout_s must be positive"),
+        (s.generator.retries >= 0, "generator.retries must be 0 or more"),
+        (
+            s.generator.backend != "openai" or bool(s.generator.api_base),
+            "generator.api_base must be set when generator.backend is openai",
+        ),
+        (-1 <= s.retrieval.min_relevance <= 1, "retrieval.min_relevance must be from -1 to 1"),
         (s.watcher.settle_s >= 0, "watcher.settle_s must not be negative"),
         (s.watcher.rescan_interval_s > 0, "watcher.rescan_interval_s must be positive"),
     ]
@@ -325,8 +361,9 @@ def _resolve_paths(s: Settings, base_dir: Path) -> Settings:
 def describe(settings: Settings) -> dict[str, dict[str, Any]]:
     """Settings as plain data (for `appliance config` and logs)."""
     out = dataclasses.asdict(settings)
-    if out["index"]["qdrant_api_key"]:
-        out["index"]["qdrant_api_key"] = "***"
+    for section, key in (("index", "qdrant_api_key"), ("generator", "api_key")):
+        if out[section][key]:
+            out[section][key] = "***"
     return {
         section: {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items()}
         for section, values in out.items()

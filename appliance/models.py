@@ -118,11 +118,10 @@ def sha256_of(path: Path) -> str:
 def required_files(settings: Settings) -> list[Path]:
     """Every file the configured models need."""
     embedder = settings.embedder_dir
-    return [
-        settings.generator_model_path,
-        embedder / settings.embedder.model_file,
-        *(embedder / name for name in EMBEDDER_FILES),
-    ]
+    files = [embedder / settings.embedder.model_file, *(embedder / n for n in EMBEDDER_FILES)]
+    if settings.generator.backend == "llama_cpp":
+        files.insert(0, settings.generator_model_path)
+    return files
 
 
 def expected_checksums(models_dir: Path) -> dict[Path, str]:

@@ -45,17 +45,22 @@ class QueryLog:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
 
-    def record(self, query_id, question, citations, timings, trust, answer) -> None:
+    def record(
+        self, query_id, question, standalone, citations, timings, trust, answer, knowledge_gap
+    ) -> None:
         entry = {
             "ts": round(time.time(), 3),
             "id": query_id,
             "query": question,
+            "standalone_query": standalone,
             "retrieved": [
-                {"source": c["source"], "page": c["page"], "score": c["score"]} for c in citations
+                {"source": c.source, "page": c.page, "score": c.score, "relevance": c.relevance}
+                for c in citations
             ],
             "timings": timings,
             "trust": trust,
-            "answer_chars": len(answer),
+            "knowledge_gap": knowledge_gap,
+            "answer": answer,
         }
         self._log.info("query", extra={"event": "query", **entry})
         if self.path is not None:

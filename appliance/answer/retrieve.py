@@ -19,6 +19,7 @@ class Citation:
     page: int | None
     heading: str
     score: float
+    relevance: float
     snippet: str
     text: str
 
@@ -49,7 +50,16 @@ class Retriever:
         hits = self.index.search(dense, sparse, k, max(k, self.candidates), where)
         searched = time.perf_counter()
         citations = [
-            Citation(n, h.source, h.page, h.heading, round(h.score, 4), snippet(h.text), h.text)
+            Citation(
+                n,
+                h.source,
+                h.page,
+                h.heading,
+                round(h.score, 4),
+                h.relevance,
+                snippet(h.text),
+                h.text,
+            )
             for n, h in enumerate(hits, 1)
         ]
         timings = {

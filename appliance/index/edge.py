@@ -117,8 +117,12 @@ class EdgeIndex(PublishedVersions):
             prefetches=prefetches,
             query=Fusion.Rrf(k=self.rrf_k, weights=self.weights),
             with_payload=True,
+            with_vector=[DENSE],
         )
-        hits = [hit(point.payload or {}, point.score) for point in self._shard.query(request)]
+        hits = [
+            hit(point.payload or {}, point.score, (point.vector or {}).get(DENSE), dense)
+            for point in self._shard.query(request)
+        ]
         return self.visible(hits, limit)
 
     def count(self, source: str | None = None) -> int:

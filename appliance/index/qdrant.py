@@ -130,8 +130,12 @@ class QdrantIndex(PublishedVersions):
             query=models.RrfQuery(rrf=self.rrf),
             limit=self.overfetch(limit),
             with_payload=True,
+            with_vectors=[DENSE],
         )
-        hits = [hit(point.payload or {}, point.score) for point in response.points]
+        hits = [
+            hit(point.payload or {}, point.score, (point.vector or {}).get(DENSE), dense)
+            for point in response.points
+        ]
         return self.visible(hits, limit)
 
     def count(self, source: str | None = None) -> int:

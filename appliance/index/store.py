@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Protocol
 
+import numpy as np
 from qdrant_edge import SparseVector
 
 DENSE = "dense"
@@ -47,9 +48,10 @@ class Hit:
     page: int | None
     heading: str
     text: str
-    score: float
+    score: float  # fused rank score (RRF): orders hits, means nothing across queries
     chunk: int
     doc_hash: str
+    relevance: float = 0.0  # cosine similarity of the query and the chunk: comparable
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,9 @@ def payload(c: IndexedChunk) -> dict:
     }
 
 
-def hit(p: dict, score: float) -> Hit:
+def hit(p: dict, score: float, vector=None, query=None) -> Hit:
     return Hit(
+        relevance=cosine(query, vector) if vector is not None and query is not None else 0.0,
         source=p.get("source", ""),
         title=p.get("title", ""),
         page=p.get("page"),
@@ -136,6 +139,12 @@ def hit(p: dict, score: float) -> Hit:
         chunk=int(p.get("chunk", 0)),
         doc_hash=p.get("doc_hash", ""),
     )
+
+
+def cosine(a, b) -> float:
+    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return round(float(np.dot(a, b)) / norm, 4) if norm else 0.0
 
 
 def point_id(c: IndexedChunk) -> str:

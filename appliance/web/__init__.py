@@ -6,7 +6,9 @@ from pathlib import Path
 
 from flask import Flask
 
+from appliance.web import errors
 from appliance.web.api import api
+from appliance.web.openai_api import openai_api
 from appliance.web.pages import pages
 
 STATIC = Path(__file__).parent / "static"
@@ -16,7 +18,10 @@ def create_app(appliance) -> Flask:
     """`appliance` is the composition root's Appliance, already built (maybe still loading)."""
     app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.config["APPLIANCE"] = appliance
+    app.config["MAX_CONTENT_LENGTH"] = appliance.settings.limits.max_body_kb * 1024
     app.json.sort_keys = False
+    errors.register(app)
     app.register_blueprint(pages)
     app.register_blueprint(api)
+    app.register_blueprint(openai_api)
     return app

@@ -1,4 +1,4 @@
-"""JSON API: ask (whole or streamed as Server-Sent Events), search, documents."""
+"""JSON API: ask (whole, or streamed as Server-Sent Events), search, documents."""
 
 from __future__ import annotations
 
@@ -11,50 +11,26 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 from appliance.answer.admission import Busy
 from appliance.answer.assistant import BadQuestion
 from appliance.index.store import SearchFilter
+from appliance.web.errors import NotReady, json_body, ready_appliance
 
 api = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger("appliance.web")
 
 
-class NotReady(Exception):
-    pass
-
-
-def _appliance():
-    return current_app.config["APPLIANCE"]
-
-
-def _assistant():
-    appliance = _appliance()
-    if not appliance.ready.is_set():
-        state = appliance.readiness()
-        raise NotReady(state["error"] or "the appliance is still starting (see /ready)")
-    return appliance.assistant
-
-
-@api.errorhandler(NotReady)
-def _not_ready(err):
-    return jsonify(error=str(err)), 503, {"Retry-After": "5"}
-
-
-@api.errorhandler(Busy)
-def _busy(err):
-    return jsonify(error=f"busy: {err}"), 503, {"Retry-After": "10"}
-
-
-@api.errorhandler(BadQuestion)
-def _bad_question(err):
-    return jsonify(error=str(err)), 400
-
-
-def _question() -> tuple[str, int | None, SearchFilter]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadQuestion('send a JSON object like {"question": "..."}')
+def _ask_arguments() -> dict:
+    body = json_body()
     k = body.get("k")
     if k is not None and (not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 50):
         raise BadQuestion("k must be an integer from 1 to 50")
-    return body.get("question"), k, _where(body.get("folder"), body.get("types"))
+    conversation = body.get("conversation_id")
+    if conversation is not None and (not isinstance(conversation, str) or len(conversation) > 64):
+        raise BadQuestion("conversation_id must be a string of at most 64 characters")
+    return {
+        "question": body.get("question"),
+        "k": k,
+        "where": _where(body.get("folder"), body.get("types")),
+        "conversation_id": conversation,
+    }
 
 
 def _where(folder: object, types: object) -> SearchFilter:
@@ -73,36 +49,38 @@ def _where(folder: object, types: object) -> SearchFilter:
 
 @api.post("/ask")
 def ask():
-    question, k, where = _question()
-    return jsonify(_assistant().ask(question, k, where))
+    return jsonify(ready_appliance().assistant.ask(**_ask_arguments()))
 
 
 @api.post("/ask/stream")
 def ask_stream():
-    question, k, where = _question()
-    events = _assistant().stream(question, k, where)
+    events = ready_appliance().assistant.stream(**_ask_arguments())
     first = next(events)  # raises BadQuestion/Busy here, while a JSON error can still be sent
     return Response(
-        stream_with_context(_sse(first, events)),
+        stream_with_context(sse(first, events)),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-def _sse(first, events) -> Iterator[str]:
+def sse(first, events) -> Iterator[str]:
+    """Server-Sent Events. Closing this iterator (waitress does, when the client goes away)
+    closes the answer's, which stops the generation and frees its slot."""
     try:
-        for event in _chain(first, events):
-            yield f"event: {event.kind}\ndata: {json.dumps(event.data, ensure_ascii=False)}\n\n"
-    except Exception as err:  # the status line is gone: report the failure in the stream
+        yield _frame(first.kind, first.data)
+        for event in events:
+            yield _frame(event.kind, event.data)
+    except Busy as err:  # waited in line too long: the status line is gone, say it here
+        yield _frame("error", {"error": f"busy: {err}", "retry_after": Busy.retry_after_s})
+    except Exception as err:
         log.exception("streamed answer failed")
-        yield f"event: error\ndata: {json.dumps({'error': str(err)})}\n\n"
+        yield _frame("error", {"error": f"{type(err).__name__}: {err}"})
     finally:
         events.close()
 
 
-def _chain(first, rest):
-    yield first
-    yield from rest
+def _frame(kind: str, data: object) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 @api.get("/search")
@@ -111,13 +89,13 @@ def search():
     if k is not None and not 1 <= k <= 50:
         raise BadQuestion("k must be an integer from 1 to 50")
     where = _where(request.args.get("folder"), request.args.get("type"))
-    citations, timings = _assistant().search(request.args.get("q", ""), k, where)
+    citations, timings = ready_appliance().assistant.search(request.args.get("q", ""), k, where)
     return jsonify(citations=[c.public() for c in citations], timings=timings)
 
 
 @api.get("/documents")
 def documents():
-    appliance = _appliance()
+    appliance = current_app.config["APPLIANCE"]
     if appliance.manifest is None:
         raise NotReady("the index is not open yet (see /ready)")
     entries = appliance.manifest.entries()

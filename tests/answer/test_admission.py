@@ -1,57 +1,38 @@
 import threading
-import time
 
 import pytest
 
 from appliance.answer.admission import Admission, Busy
 
 
-def test_one_at_a_time_and_a_bounded_queue():
-    admission = Admission(max_waiting=1, timeout_s=5)
-    release = threading.Event()
-    order = []
-
-    def hold():
-        with admission.slot():
-            order.append("first")
-            release.wait(5)
-
-    def queued():
-        with admission.slot() as waited:
-            order.append(("second", waited > 0.1))
-
-    t1 = threading.Thread(target=hold)
-    t1.start()
-    while not order:
-        time.sleep(0.01)
-    t2 = threading.Thread(target=queued)
-    t2.start()
-    while admission.waiting < 1:
-        time.sleep(0.01)
-    with pytest.raises(Busy, match="already waiting"):
-        with admission.slot():
-            pass
-    time.sleep(0.15)
-    release.set()
-    t1.join()
-    t2.join()
-    assert order == ["first", ("second", True)]
-    assert admission.waiting == 0
+def test_slots_then_a_fifo_line_then_busy():
+    admission = Admission(max_concurrent=2, max_waiting=2, timeout_s=5)
+    first, second = admission.enter(), admission.enter()
+    assert first.position == 0 and second.position == 0  # both admitted at once
+    third, fourth = admission.enter(), admission.enter()
+    assert (third.position, fourth.position) == (1, 2)
+    assert admission.stats() == {"running": 2, "waiting": 2}
+    with pytest.raises(Busy, match="2 questions are waiting"):
+        admission.enter()
+    assert not third.wait(0.05)
+    first.leave()
+    assert third.wait(1) and third.position == 0
+    assert fourth.position == 1 and not fourth.wait(0.05)
+    fourth.leave()  # a client that gave up leaves the line
+    assert admission.stats() == {"running": 2, "waiting": 0}
+    second.leave()
+    third.leave()
+    assert admission.stats() == {"running": 0, "waiting": 0}
 
 
-def test_waiting_too_long_is_refused():
-    admission = Admission(max_waiting=4, timeout_s=0.2)
-    with admission.slot():
-        result = []
-        t = threading.Thread(target=lambda: result.append(_try(admission)))
-        t.start()
-        t.join()
-    assert "no answer slot came free" in result[0]
-
-
-def _try(admission):
-    try:
-        with admission.slot():
-            return "admitted"
-    except Busy as err:
-        return str(err)
+def test_a_waiter_is_woken_when_a_slot_frees():
+    admission = Admission(max_concurrent=1, max_waiting=1, timeout_s=5)
+    holder = admission.enter()
+    waiter = admission.enter()
+    woke = []
+    thread = threading.Thread(target=lambda: woke.append(waiter.wait(5)))
+    thread.start()
+    holder.leave()
+    thread.join(5)
+    assert woke == [True]
+    waiter.leave()

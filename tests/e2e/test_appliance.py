@@ -78,7 +78,15 @@ def test_drop_ask_edit_delete_restart(make_server):
 
     status, found = server.get("/api/search?q=printer%20faults&k=2")
     assert status == 200 and found["citations"][0]["source"] == "it/printers.txt"
-    assert set(found["citations"][0]) == {"number", "source", "page", "heading", "score", "snippet"}
+    assert set(found["citations"][0]) == {
+        "number",
+        "source",
+        "page",
+        "heading",
+        "score",
+        "relevance",
+        "snippet",
+    }
 
     # An edit is picked up: the new text is found, the old text is gone.
     write_text(

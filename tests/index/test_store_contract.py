@@ -122,3 +122,10 @@ def test_reopens_with_the_same_content_and_refuses_a_second_opener(open_store, e
     again = open_store()
     assert again.count() == 1
     assert search(again, embedder, "alpha", k=1)[0].source == "a.txt"
+
+
+def test_hits_carry_a_comparable_relevance(store, embedder):
+    on_topic = search(store, embedder, "annual leave days for full-time staff", k=1)[0]
+    off_topic = search(store, embedder, "recipe for chocolate cake", k=1)[0]
+    assert 0 < off_topic.relevance < on_topic.relevance <= 1
+    assert on_topic.source == "hr/leave.txt" and on_topic.relevance > 0.5

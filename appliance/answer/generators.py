@@ -1,0 +1,132 @@
+"""Text generation behind one small interface, two implementations chosen in config:
+
+- `llama_cpp`: llama.cpp in-process (llama-cpp-python), offloaded to the GPU when built with
+  CUDA; the chat template comes from the GGUF unless `generator.chat_format` names one.
+- `openai`: any OpenAI-compatible server (llama.cpp server, vLLM, a gateway): how a site
+  moves generation to separate GPU nodes.
+
+Callers reach a generator only through Admission, which bounds how many run at once.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from appliance.config import GeneratorSettings
+
+_KV_TYPES = {"f16": 1, "q4_0": 2, "q8_0": 8}  # ggml type ids, as llama.cpp numbers them
+
+
+class GeneratorError(Exception):
+    """The generator failed; the message says how (the service keeps running)."""
+
+
+class Generator(Protocol):
+    name: str
+    prompt_budget: int  # tokens the prompt may use, leaving room for the answer
+
+    def count_tokens(self, text: str) -> int: ...
+    def stream(self, messages: list[dict], max_tokens: int | None = None) -> Iterator[str]: ...
+
+
+class LlamaGenerator:
+    """`instances` independent Llama objects (each with its own context), one per concurrent
+    answer: a Llama object is not thread-safe. With mmap the weights are shared in RAM; on a
+    GPU every instance holds its own copy."""
+
+    def __init__(self, settings: GeneratorSettings, model_path: Path, instances: int = 1):
+        from llama_cpp import Llama  # heavy import: only where a model is loaded
+
+        self.settings = settings
+        self.name = model_path.name
+        self.prompt_budget = settings.n_ctx - settings.max_tokens
+        options = dict(
+            model_path=str(model_path),
+            n_ctx=settings.n_ctx,
+            n_gpu_layers=settings.n_gpu_layers,
+            n_threads=settings.threads or max(1, os.cpu_count() or 2),
+            n_batch=settings.n_batch,
+            flash_attn=settings.flash_attn,
+            type_k=_KV_TYPES[settings.kv_cache_type],
+            type_v=_KV_TYPES[settings.kv_cache_type],
+            chat_format=settings.chat_format or None,
+            verbose=False,
+        )
+        self._free: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(instances):
+            self._free.put(Llama(**options))
+        # Token counting comes from every thread (prompt budgets): a vocabulary-only copy.
+        self._vocab = Llama(model_path=str(model_path), vocab_only=True, verbose=False)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def stream(self, messages: list[dict], max_tokens: int | None = None) -> Iterator[str]:
+        llm = self._free.get()
+        chunks = None
+        try:
+            chunks = llm.create_chat_completion(
+                messages=messages,
+                stream=True,
+                max_tokens=max_tokens or self.settings.max_tokens,
+                temperature=self.settings.temperature,
+            )
+            for chunk in chunks:
+                text = chunk["choices"][0]["delta"].get("content")
+                if text:
+                    yield text
+        finally:
+            if chunks is not None:
+                chunks.close()  # a client that went away stops its generation here
+            self._free.put(llm)
+
+
+class OpenAIGenerator:
+    """A remote OpenAI-compatible chat completions endpoint."""
+
+    def __init__(self, settings: GeneratorSettings):
+        from openai import OpenAI
+
+        self.settings = settings
+        self.name = settings.api_model or "remote"
+        self.prompt_budget = settings.n_ctx - settings.max_tokens
+        self._client = OpenAI(
+            base_url=settings.api_base,
+            api_key=settings.api_key or "none",
+            timeout=settings.timeout_s,
+            max_retries=settings.retries,
+        )
+
+    def count_tokens(self, text: str) -> int:
+        """No tokenizer here: a conservative estimate (3 characters a token)."""
+        return len(text) // 3 + 1
+
+    def stream(self, messages: list[dict], max_tokens: int | None = None) -> Iterator[str]:
+        import openai
+
+        try:
+            chunks = self._client.chat.completions.create(
+                model=self.settings.api_model or "default",
+                messages=messages,
+                stream=True,
+                max_tokens=max_tokens or self.settings.max_tokens,
+                temperature=self.settings.temperature,
+            )
+            with chunks:
+                for chunk in chunks:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        yield chunk.choices[0].delta.content
+        except openai.OpenAIError as err:
+            raise GeneratorError(
+                f"the generator at {self.settings.api_base} failed: {type(err).__name__}: {err}"
+            ) from None
+
+
+def open_generator(settings: GeneratorSettings, models_dir: Path, instances: int) -> Generator:
+    if settings.backend == "openai":
+        return OpenAIGenerator(settings)
+    return LlamaGenerator(settings, models_dir / settings.model, instances)

@@ -1,0 +1,83 @@
+"""The trust score of an answer, from 0 to 1 (README, "Trust score").
+
+    trust = 0.4 × support + 0.3 × citations + 0.3 × relevance
+
+- support: the share of the answer's sentences whose words mostly (≥ 50% of the content
+  words) appear in the passages it cites (in all passages given, when it cites none);
+- citations: the share of [n] markers that name a passage the model was given, and 0 when
+  the answer cites nothing (an uncited answer cannot be checked by the reader);
+- relevance: how close the passages are to the question: the best cosine similarity,
+  mapped from retrieval.min_relevance (0) to 0.7 (1).
+An answer saying nothing was found scores 0: there is nothing to trust, and it is logged as
+a knowledge gap instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from appliance.answer.retrieve import Citation
+
+_CITE = re.compile(r"\[(\d+)\]")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+_STOP = frozenset(
+    "a an and are as at be by for from has have in is it its of on or that the this to was "
+    "were will with you your they their not can may".split()
+)
+FULL_RELEVANCE = 0.7
+
+
+@dataclass(frozen=True)
+class Trust:
+    score: float
+    support: float
+    citations: float
+    relevance: float
+    cited: list[int]
+    invalid_citations: list[int]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def cited_numbers(answer: str) -> list[int]:
+    return sorted({int(n) for n in _CITE.findall(answer)})
+
+
+def assess(answer: str, passages: Sequence[Citation], min_relevance: float) -> Trust:
+    numbers = cited_numbers(answer)
+    given = {c.number: c for c in passages}
+    valid = [n for n in numbers if n in given]
+    invalid = [n for n in numbers if n not in given]
+    citations = len(valid) / len(numbers) if numbers else 0.0
+    basis = [given[n] for n in valid] or list(passages)
+    support = _support(answer, basis)
+    best = max((c.relevance for c in passages), default=0.0)
+    span = max(FULL_RELEVANCE - min_relevance, 1e-6)
+    relevance = min(1.0, max(0.0, (best - min_relevance) / span))
+    score = 0.4 * support + 0.3 * citations + 0.3 * relevance
+    return Trust(
+        round(score, 3), round(support, 3), round(citations, 3), round(relevance, 3), valid, invalid
+    )
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and not w.isdigit()} | {
+        w for w in _WORD.findall(text) if w.isdigit()
+    }
+
+
+def _support(answer: str, passages: Sequence[Citation]) -> float:
+    known = set().union(*(_content_words(c.text) for c in passages)) if passages else set()
+    sentences = [s for s in _SENTENCE.split(_CITE.sub("", answer)) if len(_WORD.findall(s)) >= 3]
+    if not sentences:
+        return 0.0
+    supported = 0
+    for sentence in sentences:
+        words = _content_words(sentence)
+        if words and len(words & known) / len(words) >= 0.5:
+            supported += 1
+    return supported / len(sentences)

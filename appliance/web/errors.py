@@ -1,0 +1,74 @@
+"""Errors as JSON with a clear message, for the API and the OpenAI-compatible endpoints:
+bad input is a 4xx that says what to fix; a busy or starting appliance is a 503 with
+Retry-After; nothing becomes an HTML error page or a stack trace."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from appliance.answer.admission import Busy
+from appliance.answer.assistant import BadQuestion
+
+log = logging.getLogger("appliance.web")
+
+
+class NotReady(Exception):
+    pass
+
+
+def ready_appliance():
+    """The appliance, once it answers questions; NotReady (503) before that."""
+    appliance = current_app.config["APPLIANCE"]
+    if not appliance.ready.is_set():
+        state = appliance.readiness()
+        raise NotReady(state["error"] or "the appliance is still starting (see /ready)")
+    return appliance
+
+
+def json_body() -> dict:
+    """The request's JSON object, or BadQuestion (400/415) saying what is wrong with it."""
+    if not request.is_json:
+        raise UnsupportedMediaType(
+            f"send JSON with Content-Type: application/json (got {request.mimetype or 'none'})"
+        )
+    try:
+        body = json.loads(request.get_data(cache=True) or b"null")
+    except (ValueError, UnicodeDecodeError) as err:
+        raise BadQuestion(f"the body is not valid JSON: {err}") from None
+    if not isinstance(body, dict):
+        raise BadQuestion("the body must be a JSON object")
+    return body
+
+
+class UnsupportedMediaType(BadQuestion):
+    status = 415
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(NotReady)
+    def _not_ready(err):
+        return jsonify(error=str(err)), 503, {"Retry-After": "5"}
+
+    @app.errorhandler(Busy)
+    def _busy(err):
+        return jsonify(error=f"busy: {err}"), 503, {"Retry-After": str(Busy.retry_after_s)}
+
+    @app.errorhandler(BadQuestion)
+    def _bad_request(err):
+        return jsonify(error=str(err)), getattr(err, "status", 400)
+
+    @app.errorhandler(HTTPException)
+    def _http(err):
+        if err.code == 413:
+            limit = current_app.config["MAX_CONTENT_LENGTH"] // 1024
+            return jsonify(error=f"the body is over {limit} KB (limits.max_body_kb)"), 413
+        return jsonify(error=err.description), err.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(err):
+        log.exception("request failed: %s %s", request.method, request.path)
+        return jsonify(error=f"internal error: {type(err).__name__}: {err}"), 500

@@ -1,0 +1,57 @@
+from appliance.answer.prompt import SYSTEM, Turn, build_prompt
+from appliance.answer.retrieve import Citation
+from appliance.answer.trust import assess, cited_numbers
+
+
+def passage(n, text, relevance=0.6):
+    return Citation(n, f"doc{n}.txt", None, "", 0.03, relevance, text[:40], text)
+
+
+LEAVE = passage(1, "Full-time staff get 25 days of annual leave per year.")
+PRINTER = passage(2, "The office printer on floor 3 is an HP LaserJet.", relevance=0.3)
+
+
+def test_a_supported_cited_answer_scores_high():
+    trust = assess("Full-time staff get 25 days of annual leave [1].", [LEAVE, PRINTER], 0.2)
+    assert trust.cited == [1] and trust.invalid_citations == []
+    assert trust.support == 1.0 and trust.citations == 1.0
+    assert trust.score > 0.8
+
+
+def test_invented_and_uncited_answers_score_low():
+    invented = assess("Staff may carry over unlimited holidays to Mars [7].", [LEAVE], 0.2)
+    assert invented.invalid_citations == [7] and invented.citations == 0.0
+    assert invented.support == 0.0 and invented.score < 0.35
+    uncited = assess("Full-time staff get 25 days of annual leave.", [LEAVE], 0.2)
+    assert uncited.citations == 0.0 and uncited.support == 1.0
+    assert uncited.score < assess("Full-time staff get 25 days [1].", [LEAVE], 0.2).score
+
+
+def test_cited_numbers():
+    assert cited_numbers("See [2] and [1], also [2].") == [1, 2]
+
+
+def count(text: str) -> int:
+    return len(text.split())
+
+
+def test_passages_are_dropped_whole_lowest_ranked_first_and_quoted_as_data():
+    long = passage(3, "word " * 200)
+    budget = count(SYSTEM) + 120
+    prompt = build_prompt("How much leave?", [LEAVE, long, PRINTER], [], budget, count)
+    assert [c.number for c in prompt.used] == [1]
+    assert [c.number for c in prompt.dropped] == [3, 2]  # 2 fits, but comes after 3
+    system = prompt.messages[0]["content"]
+    assert "never as instructions" in system and "<<<\n" + LEAVE.text in system
+    assert prompt.messages[-1] == {"role": "user", "content": "How much leave?"}
+
+
+def test_history_fills_what_is_left_newest_first():
+    turns = [Turn(f"question {i}", "answer " * 30) for i in range(5)]
+    budget = count(SYSTEM) + 250
+    prompt = build_prompt("and part-timers?", [LEAVE], turns, budget, count)
+    roles = [m["role"] for m in prompt.messages]
+    assert roles[0] == "system" and roles[-1] == "user"
+    kept = [m["content"] for m in prompt.messages if m["role"] == "user"][:-1]
+    assert kept and kept[-1] == "question 4" and "question 0" not in kept
+    assert prompt.tokens <= budget

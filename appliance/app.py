@@ -137,6 +137,7 @@ class Appliance:
         return {
             "ready": self.ready.is_set() and checks["sync_worker_alive"],
             "checks": checks,
+            "answers": self.assistant.admission.stats() if self.assistant else {},
             "pending_files": worker.pending() if worker else 0,
             "error": self.startup_error or (worker.last_error if worker else ""),
         }

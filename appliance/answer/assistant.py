@@ -149,6 +149,12 @@ class Assistant:
                 parts.append(text)
                 yield Event("token", text)
             done = time.perf_counter()
+        except GeneratorExit:  # the client went away: generation stops, the slot frees
+            log.info(
+                "answer abandoned by the client",
+                extra={"event": "abandoned", "query": request.question},
+            )
+            raise
         finally:
             ticket.leave()
         retrieval.timings.update(
@@ -160,14 +166,17 @@ class Assistant:
         yield self._finish(request, standalone, answer, retrieval, prompt.used, started, remember)
 
     def _wait_in_line(self, ticket) -> Iterator[Event]:
+        """Position reports at once and then every second: they also keep the stream alive."""
         deadline = time.monotonic() + self.admission.timeout_s
-        while not ticket.wait(min(QUEUE_POLL_S, max(0.0, deadline - time.monotonic()))):
+        while (position := ticket.position) > 0:
+            yield Event("queued", {"position": position})
+            if ticket.wait(min(QUEUE_POLL_S, max(0.0, deadline - time.monotonic()))):
+                return
             if time.monotonic() >= deadline:
                 raise Busy(
                     f"no answer slot came free within {self.admission.timeout_s:g} s "
                     "(limits.queue_timeout_s); try again shortly"
                 )
-            yield Event("queued", {"position": ticket.position})
 
     def _relevant(self, retrieval: Retrieval) -> bool:
         return any(c.relevance >= self.min_relevance for c in retrieval.citations)

@@ -10,6 +10,7 @@ Callers reach a generator only through Admission, which bounds how many run at o
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from typing import Protocol
 
 from appliance.config import GeneratorSettings
 
+log = logging.getLogger("appliance.answer")
 _KV_TYPES = {"f16": 1, "q4_0": 2, "q8_0": 8}  # ggml type ids, as llama.cpp numbers them
 
 
@@ -59,6 +61,22 @@ class LlamaGenerator:
         self._free: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(instances):
             self._free.put(Llama(**options))
+        first = self._free.get()
+        self._free.put(first)
+        self.chat_format = first.chat_format
+        template = first.metadata.get("tokenizer.chat_template", "")
+        # A Llama-3 template ends turns with <|eot_id|>; GGUFs whose template llama-cpp-python
+        # does not recognise stop only at their eos token, often <|end_of_text|>: then the
+        # model would talk past its turn. Stop at the turn end the template names.
+        self.stop = [t for t in ("<|eot_id|>", "<|im_end|>", "<|end|>") if t in template]
+        if not template and not settings.chat_format:
+            log.warning(
+                "%s has no chat template: llama-cpp-python falls back to the llama-2 prompt "
+                "format, which most models do not follow; set generator.chat_format "
+                "(e.g. llama-3, chatml, mistral-instruct)",
+                model_path.name,
+                extra={"event": "chat_template_missing"},
+            )
         # Token counting comes from every thread (prompt budgets): a vocabulary-only copy.
         self._vocab = Llama(model_path=str(model_path), vocab_only=True, verbose=False)
 
@@ -74,6 +92,7 @@ class LlamaGenerator:
                 stream=True,
                 max_tokens=max_tokens or self.settings.max_tokens,
                 temperature=self.settings.temperature,
+                stop=self.stop or None,
             )
             for chunk in chunks:
                 text = chunk["choices"][0]["delta"].get("content")

@@ -17,7 +17,7 @@ from appliance.config import Settings
 from appliance.index.edge import EdgeIndex
 from appliance.index.embedder import Embedder
 from appliance.index.store import VectorStore
-from appliance.observe import QueryLog
+from appliance.observe import FeedbackLog, QueryLog
 from appliance.sync.manifest import Manifest
 from appliance.sync.pipeline import Pipeline
 from appliance.sync.watch import Watcher
@@ -62,6 +62,7 @@ class Appliance:
         self.watcher: Watcher | None = None
         self.retriever: Retriever | None = None
         self.assistant: Assistant | None = None
+        self.feedback: FeedbackLog | None = None
         self.startup_error = ""
         self.ready = threading.Event()
 
@@ -72,6 +73,7 @@ class Appliance:
         s.paths.kb.mkdir(parents=True, exist_ok=True)
         self.index = open_store(s)
         self.manifest = Manifest(manifest_path(s))
+        self.feedback = FeedbackLog(s.paths.data / "feedback.sqlite3")
         self.embedder = Embedder(s.embedder, s.embedder_dir)
         self.retriever = Retriever(self.index, self.embedder, s.index)
         pipeline = Pipeline(s, self.manifest, self.index, self.embedder)
@@ -151,3 +153,5 @@ class Appliance:
             self.index.close()
         if self.manifest:
             self.manifest.close()
+        if self.feedback:
+            self.feedback.close()

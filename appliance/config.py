@@ -52,6 +52,7 @@ class IndexSettings:
     dense_weight: float = 1.0
     sparse_weight: float = 1.0
     candidates: int = 30
+    optimize_above: int = 20000
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     threads: int = 16
+    uploads: bool = False
+    max_upload_mb: float = 50.0
 
 
 @dataclass(frozen=True)
@@ -319,6 +322,7 @@ def _check_ranges(s: Settings) -> None:
         (s.limits.max_file_mb > 0, "limits.max_file_mb must be positive"),
         (s.limits.max_question_chars >= 1, "limits.max_question_chars must be at least 1"),
         (s.limits.max_body_kb >= 1, "limits.max_body_kb must be at least 1"),
+        (s.server.max_upload_mb > 0, "server.max_upload_mb must be positive"),
         (
             s.limits.max_concurrent_requests >= 1,
             "limits.max_concurrent_requests must be at least 1",

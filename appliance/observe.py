@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import sys
 import threading
 import time
@@ -33,6 +34,34 @@ def setup_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+
+
+class FeedbackLog:
+    """Thumbs up/down on answers, by query id, for the evaluation loop (SQLite)."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS feedback (ts REAL NOT NULL, query_id TEXT NOT NULL, "
+            "rating TEXT NOT NULL, comment TEXT NOT NULL DEFAULT '')"
+        )
+        self._lock = threading.Lock()
+
+    def add(self, query_id: str, rating: str, comment: str = "") -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO feedback VALUES (?, ?, ?, ?)", (time.time(), query_id, rating, comment)
+            )
+
+    def entries(self) -> list[dict]:
+        with self._lock:
+            rows = self._db.execute("SELECT ts, query_id, rating, comment FROM feedback").fetchall()
+        return [dict(zip(("ts", "query_id", "rating", "comment"), r, strict=True)) for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
 
 
 class QueryLog:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 
 from waitress.server import create_server
 
@@ -24,11 +25,30 @@ def _interrupt(*_) -> None:
     raise KeyboardInterrupt
 
 
+def _optimize_if_needed(appliance: Appliance, above: int) -> None:
+    """Build search graphs before answering: the build stalls the whole process (see
+    EdgeIndex.optimize), so it cannot happen while questions come in."""
+    unindexed = appliance.index.unindexed()
+    if unindexed <= above:
+        return
+    log.info(
+        "building search graphs before serving",
+        extra={"event": "optimize", "unindexed_chunks": unindexed},
+    )
+    started = time.monotonic()
+    appliance.index.optimize()
+    log.info(
+        "search graphs built",
+        extra={"event": "optimized", "seconds": round(time.monotonic() - started, 1)},
+    )
+
+
 def serve(settings: Settings) -> None:
     setup_logging()
     appliance = Appliance(settings)
     # Wrong models or an index held by another process fail here, in plain words.
     appliance.open_index()
+    _optimize_if_needed(appliance, settings.index.optimize_above)
     host, port = settings.server.host, settings.server.port
     try:
         server = create_server(

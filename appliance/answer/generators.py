@@ -29,6 +29,7 @@ class GeneratorError(Exception):
 
 class Generator(Protocol):
     name: str
+    device: str  # "gpu", "cpu" or "remote (...)"
     prompt_budget: int  # tokens the prompt may use, leaving room for the answer
 
     def count_tokens(self, text: str) -> int: ...
@@ -64,6 +65,11 @@ class LlamaGenerator:
         first = self._free.get()
         self._free.put(first)
         self.chat_format = first.chat_format
+        from llama_cpp import llama_supports_gpu_offload
+
+        # A CPU-only build silently ignores n_gpu_layers: say where the model really runs.
+        offloaded = settings.n_gpu_layers != 0 and llama_supports_gpu_offload()
+        self.device = "gpu" if offloaded else "cpu"
         template = first.metadata.get("tokenizer.chat_template", "")
         # A Llama-3 template ends turns with <|eot_id|>; GGUFs whose template llama-cpp-python
         # does not recognise stop only at their eos token, often <|end_of_text|>: then the
@@ -112,6 +118,7 @@ class OpenAIGenerator:
 
         self.settings = settings
         self.name = settings.api_model or "remote"
+        self.device = f"remote ({settings.api_base})"
         self.prompt_budget = settings.n_ctx - settings.max_tokens
         self._client = OpenAI(
             base_url=settings.api_base,

@@ -138,6 +138,18 @@ class QdrantIndex(PublishedVersions):
         ]
         return self.visible(hits, limit)
 
+    def passages(self, source: str, chunks: Sequence[int]) -> list[Hit]:
+        wanted = models.Filter(
+            must=[
+                _match("source", source),
+                models.FieldCondition(key="chunk", match=models.MatchAny(any=list(chunks))),
+            ]
+        )
+        records, _ = self._client.scroll(
+            self.collection, scroll_filter=wanted, limit=4 * len(chunks) + 4, with_payload=True
+        )
+        return self.current([hit(r.payload or {}, 0.0) for r in records])
+
     def count(self, source: str | None = None) -> int:
         selector = models.Filter(must=[_match("source", source)]) if source else None
         return self._client.count(self.collection, count_filter=selector, exact=True).count
@@ -151,6 +163,9 @@ class QdrantIndex(PublishedVersions):
 
     def optimize(self) -> None:
         """A Qdrant server optimizes by itself; local mode has no HNSW to build."""
+
+    def unindexed(self) -> int:
+        return 0
 
     def close(self) -> None:
         self._client.close()

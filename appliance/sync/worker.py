@@ -29,6 +29,7 @@ class SyncWorker:
         self._thread: threading.Thread | None = None
         self.startup_done = threading.Event()
         self.last_error = ""
+        self.scan_progress = (0, 0)  # (files done, files to do) of the running full sync
         self.health_checks: list[Callable[[], None]] = []
 
     # -- called from other threads -------------------------------------------------------------
@@ -73,9 +74,11 @@ class SyncWorker:
         for done, rel in enumerate(todo, 1):
             if self._stop.is_set():
                 break
+            self.scan_progress = (done - 1, len(todo))
             self._update(rel)
             if progress:
                 progress(done, len(todo), rel)
+        self.scan_progress = (0, 0)
         return len(todo)
 
     def _run(self) -> None:

@@ -8,6 +8,7 @@ from flask import Flask
 
 from appliance.web import errors
 from appliance.web.api import api
+from appliance.web.library import library
 from appliance.web.openai_api import openai_api
 from appliance.web.pages import pages
 
@@ -23,5 +24,6 @@ def create_app(appliance) -> Flask:
     errors.register(app)
     app.register_blueprint(pages)
     app.register_blueprint(api)
+    app.register_blueprint(library)
     app.register_blueprint(openai_api)
     return app

@@ -6,12 +6,12 @@ import json
 import logging
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from appliance.answer.admission import Busy
 from appliance.answer.assistant import BadQuestion
 from appliance.index.store import SearchFilter
-from appliance.web.errors import NotReady, json_body, ready_appliance
+from appliance.web.errors import json_body, ready_appliance
 
 api = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger("appliance.web")
@@ -93,22 +93,34 @@ def search():
     return jsonify(citations=[c.public() for c in citations], timings=timings)
 
 
-@api.get("/documents")
-def documents():
-    appliance = current_app.config["APPLIANCE"]
-    if appliance.manifest is None:
-        raise NotReady("the index is not open yet (see /ready)")
-    entries = appliance.manifest.entries()
+@api.post("/feedback")
+def feedback():
+    """Thumbs up or down on an answer, stored with its query id."""
+    body = json_body()
+    query_id, rating = body.get("id"), body.get("rating")
+    comment = body.get("comment") or ""
+    if not isinstance(query_id, str) or not 1 <= len(query_id) <= 64:
+        raise BadQuestion("id must be the answer's id")
+    if rating not in ("up", "down"):
+        raise BadQuestion('rating must be "up" or "down"')
+    if not isinstance(comment, str) or len(comment) > 2000:
+        raise BadQuestion("comment must be text of at most 2000 characters")
+    ready_appliance().feedback.add(query_id, rating, comment)
+    return jsonify(stored=True), 201
+
+
+@api.get("/status")
+def status():
+    """The page's status line: ready, indexing progress, model and where it runs."""
+    appliance = ready_appliance()
+    generator = appliance.assistant.generator
+    state = appliance.readiness()
+    done, total = appliance.worker.scan_progress
     return jsonify(
-        documents=[
-            {
-                "path": e.path,
-                "status": e.status,
-                "chunks": e.chunks,
-                "error": e.error,
-                "size": e.size,
-                "indexed_at": e.indexed_at,
-            }
-            for e in entries
-        ]
+        ready=state["ready"],
+        model=generator.name,
+        device=generator.device,
+        indexing={"done": done, "total": total, "waiting": state["pending_files"]},
+        answers=state["answers"],
+        watcher=state["checks"]["watcher"],
     )

@@ -64,6 +64,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(err):
         if err.code == 413:
+            if request.path == "/api/upload":
+                limit = current_app.config["APPLIANCE"].settings.server.max_upload_mb
+                return jsonify(error=f"the upload is over {limit:g} MB (server.max_upload_mb)"), 413
             limit = current_app.config["MAX_CONTENT_LENGTH"] // 1024
             return jsonify(error=f"the body is over {limit} KB (limits.max_body_kb)"), 413
         return jsonify(error=err.description), err.code

@@ -129,3 +129,14 @@ def test_hits_carry_a_comparable_relevance(store, embedder):
     off_topic = search(store, embedder, "recipe for chocolate cake", k=1)[0]
     assert 0 < off_topic.relevance < on_topic.relevance <= 1
     assert on_topic.source == "hr/leave.txt" and on_topic.relevance > 0.5
+
+
+def test_passages_by_position_only_from_the_published_version(open_store, embedder):
+    store = open_store()
+    store.upsert([chunk(embedder, "doc.txt", f"part {i}", "v1", i) for i in range(5)])
+    store.upsert([chunk(embedder, "doc.txt", f"new part {i}", "v2", i) for i in range(2)])
+    store.publish("doc.txt", "v1")
+    assert [p.text for p in store.passages("doc.txt", [1, 2, 3])] == ["part 1", "part 2", "part 3"]
+    store.publish("doc.txt", "v2")
+    assert [p.chunk for p in store.passages("doc.txt", [0, 1, 2])] == [0, 1]
+    assert store.passages("other.txt", [0]) == []

@@ -1,5 +1,6 @@
-// Knowledge appliance page: ask a question, stream the answer, show the sources.
-// Plain JavaScript, nothing loaded from elsewhere. Server text only ever goes in via textContent.
+// Knowledge appliance page: ask a question (or a follow-up), stream the answer, show which
+// sources it cites and how far to trust it. Plain JavaScript, nothing loaded from elsewhere.
+// Server text only ever goes in via textContent.
 "use strict";
 
 (function () {
@@ -9,15 +10,38 @@
   const button = $("ask-button");
   const statusLine = $("status");
   const errorBox = $("error");
+  const conversation = $("conversation");
+  const historyList = $("history");
+  const newConversation = $("new-conversation");
   const result = $("result");
+  const asked = $("asked");
+  const searchedFor = $("searched-for");
   const answerBox = $("answer");
-  const trustLine = $("trust");
+  const trustBox = $("trust");
+  const trustMeter = $("trust-meter");
+  const trustFill = $("trust-fill");
+  const trustValue = $("trust-value");
+  const trustDetail = $("trust-detail");
+  const trustHelp = $("trust-help");
+  const trustExplain = $("trust-explain");
+  const warnings = $("warnings");
+  const timing = $("timing");
   const sources = $("sources");
+  const sourcesHeading = $("sources-heading");
   const citationList = $("citations");
+  const alsoRetrieved = $("also-retrieved");
+  const alsoHeading = alsoRetrieved.querySelector("h3");
+  const uncitedList = $("uncited");
   const documentsPanel = $("documents-panel");
+
+  const NOT_FOUND = "I could not find anything about that in the indexed documents.";
 
   let busy = false;
   let answerText = "";
+  // The conversation: its id (from the last "done"), and the turn shown in full right now,
+  // which moves up into the history when the next question is asked.
+  let conversationId = null;
+  let currentTurn = null;
 
   function setStatus(text) {
     statusLine.textContent = text || "";
@@ -36,8 +60,34 @@
   function setBusy(value) {
     busy = value;
     button.disabled = value;
+    newConversation.disabled = value;
     button.textContent = value ? "Answering…" : "Ask";
     form.setAttribute("aria-busy", value ? "true" : "false");
+  }
+
+  function busyMessage(seconds) {
+    const n = Number(seconds);
+    return Number.isFinite(n) && n > 0
+      ? "The assistant is busy, try again in " + Math.ceil(n) + " s."
+      : "The assistant is busy, try again shortly.";
+  }
+
+  function queueMessage(position) {
+    const ahead = Math.max(0, Math.floor(Number(position) || 0) - 1);
+    return ahead === 0
+      ? "Waiting in line: you are next…"
+      : "Waiting in line: " + ahead + " ahead of you…";
+  }
+
+  function percent(value) {
+    const n = Number(value);
+    return Number.isFinite(n) ? Math.round(Math.min(1, Math.max(0, n)) * 100) : 0;
+  }
+
+  function listNumbers(numbers) {
+    const marks = numbers.map((n) => "[" + n + "]");
+    if (marks.length <= 1) return marks.join("");
+    return marks.slice(0, -1).join(", ") + " and " + marks[marks.length - 1];
   }
 
   // ---- answer text, with [n] turned into links to the matching source ----
@@ -62,6 +112,12 @@
           flashCitation(n);
         });
         answerBox.appendChild(link);
+      } else if (!answerBox.classList.contains("streaming")) {
+        const bad = document.createElement("span");
+        bad.className = "cite-invalid";
+        bad.title = "Not one of the sources given to the model";
+        bad.textContent = match[0];
+        answerBox.appendChild(bad);
       } else {
         answerBox.appendChild(document.createTextNode(match[0]));
       }
@@ -86,54 +142,178 @@
     return typeof score === "number" && isFinite(score) ? score.toFixed(3) : String(score);
   }
 
-  function renderCitations(citations) {
+  function citationItem(c, state) {
+    const item = document.createElement("li");
+    item.id = "citation-" + c.number;
+    item.className = state;
+    if (typeof c.number === "number") item.value = c.number;
+
+    const head = document.createElement("div");
+    head.className = "cite-head";
+    const source = document.createElement("span");
+    source.className = "cite-source";
+    let where = String(c.source);
+    if (c.page !== null && c.page !== undefined) where += ", page " + c.page;
+    source.textContent = where;
+    head.appendChild(source);
+    if (state === "cited") {
+      const badge = document.createElement("span");
+      badge.className = "badge cited-badge";
+      badge.textContent = "cited";
+      head.appendChild(badge);
+    }
+    item.appendChild(head);
+
+    const meta = document.createElement("div");
+    meta.className = "cite-meta";
+    const parts = [];
+    if (c.heading) parts.push(String(c.heading));
+    parts.push("score " + formatScore(c.score));
+    meta.textContent = parts.join(" · ");
+    item.appendChild(meta);
+
+    if (c.snippet) {
+      const snippet = document.createElement("p");
+      snippet.className = "cite-snippet";
+      snippet.textContent = String(c.snippet);
+      item.appendChild(snippet);
+    }
+    return item;
+  }
+
+  // While the answer is written the passages are only "given to the model"; once it is done
+  // they split into the ones the answer cites and the ones it does not (never shown as used).
+  function renderCitations(citations, final) {
     citationList.replaceChildren();
+    uncitedList.replaceChildren();
+    alsoRetrieved.hidden = true;
     if (!Array.isArray(citations) || citations.length === 0) {
       sources.hidden = true;
       return;
     }
-    for (const c of citations) {
-      const item = document.createElement("li");
-      item.id = "citation-" + c.number;
-      if (typeof c.number === "number") item.value = c.number;
-
-      const source = document.createElement("span");
-      source.className = "cite-source";
-      let where = String(c.source);
-      if (c.page !== null && c.page !== undefined) where += ", page " + c.page;
-      source.textContent = where;
-      item.appendChild(source);
-
-      const meta = document.createElement("div");
-      meta.className = "cite-meta";
-      const parts = [];
-      if (c.heading) parts.push(String(c.heading));
-      parts.push("score " + formatScore(c.score));
-      meta.textContent = parts.join(" · ");
-      item.appendChild(meta);
-
-      if (c.snippet) {
-        const snippet = document.createElement("p");
-        snippet.className = "cite-snippet";
-        snippet.textContent = String(c.snippet);
-        item.appendChild(snippet);
-      }
-      citationList.appendChild(item);
+    if (!final) {
+      sourcesHeading.textContent = "Passages given to the model";
+      sourcesHeading.hidden = false;
+      citationList.hidden = false;
+      for (const c of citations) citationList.appendChild(citationItem(c, "pending"));
+      sources.hidden = false;
+      return;
     }
+    const cited = citations.filter((c) => c.cited === true);
+    const uncited = citations.filter((c) => c.cited !== true);
+    sourcesHeading.textContent = "Cited sources";
+    sourcesHeading.hidden = cited.length === 0;
+    citationList.hidden = cited.length === 0;
+    for (const c of cited) citationList.appendChild(citationItem(c, "cited"));
+    for (const c of uncited) uncitedList.appendChild(citationItem(c, "uncited"));
+    alsoHeading.firstChild.textContent = cited.length ? "Also retrieved " : "Retrieved ";
+    alsoRetrieved.hidden = uncited.length === 0;
     sources.hidden = false;
   }
 
-  function renderTrust(trust, timings) {
-    const parts = [];
-    if (trust && typeof trust === "object") {
-      if (trust.retrieved) {
-        parts.push(trust.grounded ? "Answer cites its sources" : "Answer cites no source: check it against the sources below");
+  // ---- trust, warnings, timings ----
+
+  function renderTrust(trust, citations, answer) {
+    trustBox.hidden = true;
+    trustBox.className = "trust";
+    trustExplain.hidden = true;
+    trustHelp.setAttribute("aria-expanded", "false");
+    const warningTexts = [];
+    const given = Array.isArray(citations) && citations.length > 0;
+    if (trust && typeof trust === "object" && given) {
+      const pct = percent(trust.score);
+      trustBox.classList.add(pct >= 70 ? "high" : pct >= 40 ? "mid" : "low");
+      trustFill.style.width = pct + "%";
+      trustMeter.setAttribute("aria-valuenow", String(pct));
+      trustValue.textContent = pct + "%";
+      const detail =
+        "support " + percent(trust.support) + "% · valid citations " + percent(trust.citations) +
+        "% · relevance " + percent(trust.relevance) + "%";
+      trustDetail.textContent = detail;
+      trustBox.title =
+        "Trust " + pct + "%: " + detail + ". Support: the share of sentences backed by the " +
+        "passages they cite. Valid citations: the share of [n] that name a real source. " +
+        "Relevance: how close the best passage is to the question.";
+      trustBox.hidden = false;
+
+      const invalid = Array.isArray(trust.invalid_citations) ? trust.invalid_citations : [];
+      if (invalid.length === 1) {
+        warningTexts.push("The answer cites " + listNumbers(invalid) + ", which is not one of the sources.");
+      } else if (invalid.length > 1) {
+        warningTexts.push("The answer cites " + listNumbers(invalid) + ", which are not among the sources.");
+      }
+      const cited = Array.isArray(trust.cited) ? trust.cited : [];
+      if (cited.length === 0 && answer !== NOT_FOUND) {
+        warningTexts.push("The answer cites none of the sources: check it against the passages below.");
       }
     }
+    warnings.replaceChildren();
+    for (const text of warningTexts) {
+      const item = document.createElement("li");
+      item.textContent = text;
+      warnings.appendChild(item);
+    }
+    warnings.hidden = warningTexts.length === 0;
+  }
+
+  function renderTiming(timings) {
+    const parts = [];
     if (timings && typeof timings.total_ms === "number") {
       parts.push((timings.total_ms / 1000).toFixed(1) + " s");
     }
-    trustLine.textContent = parts.join(" · ");
+    if (timings && typeof timings.queue_ms === "number" && timings.queue_ms >= 500) {
+      parts.push("waited " + (timings.queue_ms / 1000).toFixed(1) + " s in line");
+    }
+    timing.textContent = parts.join(" · ");
+  }
+
+  function renderSearchedFor(typed, standalone) {
+    const norm = (s) => String(s || "").trim().replace(/\s+/g, " ").toLowerCase();
+    if (typeof standalone === "string" && standalone.trim() && norm(standalone) !== norm(typed)) {
+      searchedFor.textContent = "Searched for: " + standalone.trim();
+      searchedFor.hidden = false;
+    } else {
+      searchedFor.textContent = "";
+      searchedFor.hidden = true;
+    }
+  }
+
+  // ---- the conversation ----
+
+  function addToHistory(turn) {
+    const item = document.createElement("li");
+    item.className = "turn";
+    const q = document.createElement("p");
+    q.className = "turn-question";
+    q.textContent = turn.question;
+    const a = document.createElement("p");
+    a.className = "turn-answer";
+    a.textContent = turn.answer;
+    item.append(q, a);
+    historyList.appendChild(item);
+  }
+
+  function clearResult() {
+    answerText = "";
+    asked.textContent = "";
+    renderSearchedFor("", "");
+    renderCitations([], false);
+    renderAnswer("");
+    renderTrust(null, [], "");
+    timing.textContent = "";
+    result.hidden = true;
+  }
+
+  function startNewConversation() {
+    if (busy) return;
+    conversationId = null;
+    currentTurn = null;
+    historyList.replaceChildren();
+    conversation.hidden = true;
+    clearError();
+    clearResult();
+    question.value = "";
+    question.focus();
   }
 
   // ---- Server-Sent Events over fetch (EventSource cannot POST) ----
@@ -192,6 +372,11 @@
     } catch (_) {
       /* not JSON */
     }
+    if (response.status === 503) {
+      const retry = response.headers.get("Retry-After");
+      if (!message || message.startsWith("busy")) return busyMessage(retry);
+      return "The appliance is not ready: " + message + (retry ? " (try again in " + retry + " s)" : "");
+    }
     return "Error " + response.status + (message ? ": " + message : (response.statusText ? " " + response.statusText : ""));
   }
 
@@ -207,20 +392,24 @@
       return;
     }
 
+    // The answer shown until now is part of the conversation: it moves up into the history.
+    if (currentTurn && conversationId) addToHistory(currentTurn);
+    currentTurn = null;
+
     setBusy(true);
     setStatus("Searching your documents…");
-    answerText = "";
-    renderAnswer("");
-    renderCitations([]);
-    trustLine.textContent = "";
-    result.hidden = true;
+    clearResult();
+    asked.textContent = text;
+
+    const body = { question: text };
+    if (conversationId) body.conversation_id = conversationId;
 
     let finished = false;
     try {
       const response = await fetch("/api/ask/stream", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-        body: JSON.stringify({ question: text }),
+        body: JSON.stringify(body),
       });
       if (!response.ok) {
         showError(await errorFrom(response));
@@ -232,9 +421,12 @@
       }
       await readEvents(response, (event) => {
         switch (event.kind) {
+          case "queued":
+            setStatus(queueMessage(event.data && event.data.position));
+            break;
           case "citations":
             result.hidden = false;
-            renderCitations(event.data);
+            renderCitations(event.data, false);
             setStatus("Writing the answer…");
             answerBox.classList.add("streaming");
             break;
@@ -247,17 +439,31 @@
             const data = event.data || {};
             result.hidden = false;
             answerBox.classList.remove("streaming");
-            renderCitations(data.citations || []);
+            renderCitations(data.citations || [], true);
             answerText = typeof data.answer === "string" ? data.answer : answerText;
             renderAnswer(answerText);
-            renderTrust(data.trust, data.timings);
+            renderTrust(data.trust, data.citations, answerText);
+            renderTiming(data.timings);
+            renderSearchedFor(text, data.standalone_question);
+            if (typeof data.conversation_id === "string" && data.conversation_id) {
+              conversationId = data.conversation_id;
+              currentTurn = { question: text, answer: answerText };
+              conversation.hidden = false;
+            }
+            if (question.value.trim() === text) question.value = "";
             finished = true;
             return false;
           }
-          case "error":
-            showError("Error: " + ((event.data && event.data.error) || "the answer failed"));
+          case "error": {
+            const data = event.data || {};
+            showError(
+              data.retry_after !== undefined && data.retry_after !== null
+                ? busyMessage(data.retry_after)
+                : "Error: " + (data.error || "the answer failed"),
+            );
             finished = true;
             return false;
+          }
           default:
             break;
         }
@@ -269,10 +475,19 @@
       showError(err instanceof TypeError ? "Could not reach the appliance: " + detail : "Error: " + detail);
     } finally {
       answerBox.classList.remove("streaming");
+      if (answerText) renderAnswer(answerText);
       setStatus("");
       setBusy(false);
     }
   }
+
+  newConversation.addEventListener("click", startNewConversation);
+
+  trustHelp.addEventListener("click", () => {
+    const open = trustExplain.hidden;
+    trustExplain.hidden = !open;
+    trustHelp.setAttribute("aria-expanded", open ? "true" : "false");
+  });
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();

@@ -1,0 +1,136 @@
+"""The knowledge base as the page shows it: documents and their status, a cited passage with
+its neighbours, the original files (from kb/ only), uploads into kb/."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, jsonify, request, send_from_directory
+from werkzeug.utils import secure_filename
+
+from appliance.answer.assistant import BadQuestion
+from appliance.sync.manifest import INDEXED
+from appliance.web.errors import NotReady, ready_appliance
+
+library = Blueprint("library", __name__)
+UPLOAD_FOLDER = "uploads"
+
+
+def _appliance():
+    appliance = current_app.config["APPLIANCE"]
+    if appliance.manifest is None:
+        raise NotReady("the index is not open yet (see /ready)")
+    return appliance
+
+
+@library.get("/api/documents")
+def documents():
+    appliance = _appliance()
+    entries = appliance.manifest.entries()
+    totals: dict[str, int] = {}
+    for e in entries:
+        totals[e.status] = totals.get(e.status, 0) + 1
+    done, total = appliance.worker.scan_progress if appliance.worker else (0, 0)
+    return jsonify(
+        documents=[
+            {
+                "path": e.path,
+                "status": e.status,
+                "chunks": e.chunks,
+                "error": e.error,
+                "size": e.size,
+                "indexed_at": e.indexed_at,
+            }
+            for e in entries
+        ],
+        totals=totals,
+        chunks=sum(e.chunks for e in entries if e.status == INDEXED),
+        indexing={
+            "done": done,
+            "total": total,
+            "waiting": appliance.worker.pending() if appliance.worker else 0,
+        },
+    )
+
+
+@library.get("/api/passage")
+def passage():
+    """A passage and its neighbours (`around` on each side), for the page's source panel."""
+    source = request.args.get("source", "")
+    chunk = request.args.get("chunk", type=int)
+    around = min(request.args.get("around", 1, type=int), 5)
+    if not source or chunk is None or chunk < 0:
+        raise BadQuestion("give source (a kb/ path) and chunk (a number from 0)")
+    appliance = ready_appliance()
+    wanted = range(max(0, chunk - around), chunk + around + 1)
+    found = appliance.index.passages(source, list(wanted))
+    if not any(p.chunk == chunk for p in found):
+        abort(404, description=f"{source} has no passage {chunk} (re-indexed since?)")
+    return jsonify(
+        source=source,
+        chunk=chunk,
+        file_url=f"/files/{source}",
+        passages=[
+            {
+                "chunk": p.chunk,
+                "page": p.page,
+                "heading": p.heading,
+                "text": p.text,
+                "cited": p.chunk == chunk,
+            }
+            for p in found
+        ],
+    )
+
+
+@library.get("/files/<path:rel>")
+def original(rel: str):
+    """An indexed original from kb/. Only files the manifest lists as indexed are served,
+    so hidden, ignored and other paths stay private; send_from_directory refuses any path
+    outside kb/. Served sandboxed: an HTML document cannot run scripts in our origin."""
+    appliance = _appliance()
+    entry = appliance.manifest.get(rel)
+    if entry is None or entry.status != INDEXED:
+        abort(404, description=f"{rel} is not an indexed document")
+    response = send_from_directory(appliance.settings.paths.kb, rel)
+    response.headers["Content-Security-Policy"] = "sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@library.post("/api/upload")
+def upload():
+    """Files dropped on the page go to kb/uploads/, where the watcher picks them up."""
+    appliance = _appliance()
+    settings = appliance.settings
+    if not settings.server.uploads:
+        abort(403, description="uploads are disabled (server.uploads: false)")
+    request.max_content_length = int(settings.server.max_upload_mb * 1024 * 1024)
+    files = request.files.getlist("file")
+    if not files:
+        raise BadQuestion('send the files as multipart/form-data fields named "file"')
+    saved = []
+    folder = settings.paths.kb / UPLOAD_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    for item in files:
+        name = secure_filename(item.filename or "")
+        if not name or name.startswith("."):
+            raise BadQuestion(f"{item.filename!r} is not a usable file name")
+        saved.append(f"{UPLOAD_FOLDER}/{_write(folder, name, item.stream)}")
+    return jsonify(saved=saved), 201
+
+
+def _write(folder: Path, name: str, stream) -> str:
+    """Write beside the target under an ignored name, then rename: the watcher never sees a
+    half-written upload. An existing file of the same name is kept (the new one is renamed)."""
+    stem, suffix = os.path.splitext(name)
+    target, n = folder / name, 1
+    while target.exists():
+        target, n = folder / f"{stem} ({n}){suffix}", n + 1
+    partial = folder / f".{target.name}.part"
+    with partial.open("wb") as out:
+        while block := stream.read(1 << 20):
+            out.write(block)
+    os.replace(partial, target)
+    return target.name

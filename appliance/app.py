@@ -94,14 +94,26 @@ class Appliance:
             max_question_chars=limits.max_question_chars,
         )
 
-    def start_serving(self) -> threading.Thread:
+    def start_serving(self, on_fatal=lambda: None) -> threading.Thread:
         """After open_index(): sync and load the LLM in the background, so that /health
-        answers at once and /ready once all is done."""
-        thread = threading.Thread(target=self._start, name="startup", daemon=True)
+        answers at once and /ready once all is done. A start-up that fails calls on_fatal:
+        a process that can never become ready should exit, so that its supervisor restarts
+        it, rather than linger unhealthy."""
+        thread = threading.Thread(target=self._start, args=(on_fatal,), name="startup", daemon=True)
         thread.start()
         return thread
 
-    def _start(self) -> None:
+    def drain(self, timeout_s: float) -> None:
+        """Give running answers up to timeout_s to finish before shutting down."""
+        deadline = time.monotonic() + timeout_s
+        while (
+            self.assistant
+            and self.assistant.admission.stats()["running"]
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
+
+    def _start(self, on_fatal) -> None:
         started = time.monotonic()
         try:
             self.worker.start()
@@ -114,8 +126,9 @@ class Appliance:
             self.load_generator()
             self.worker.startup_done.wait()
         except Exception as err:
-            self.startup_error = str(err)
+            self.startup_error = f"{type(err).__name__}: {err}"
             log.error("start-up failed: %s", err, extra={"event": "startup_failed"})
+            on_fatal()
             return
         self.ready.set()
         log.info(

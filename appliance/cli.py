@@ -90,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--answer", action="store_true", help="also generate and check answers")
     ev.set_defaults(run=cmd_eval)
 
+    doc = sub.add_parser("doctor", help="check everything this box needs, and say how to fix it")
+    _common(doc)
+    doc.add_argument("--port", type=int, help="the port serve will use (server.port)")
+    doc.add_argument("--host", help="the address serve will use (server.host)")
+    doc.set_defaults(run=cmd_doctor)
+
     cfg = sub.add_parser("config", help="print the effective configuration")
     _common(cfg)
     cfg.set_defaults(run=lambda a: print(json.dumps(describe(settings_from(a)), indent=2)) or 0)
@@ -219,6 +225,16 @@ def cmd_eval(args) -> int:
     if args.json_out:
         args.json_out.write_text(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
     return 0
+
+
+def cmd_doctor(args) -> int:
+    from appliance.doctor import Check, report, run_checks
+
+    try:
+        settings = settings_from(args)
+    except ConfigError as err:
+        return report([Check("config", False, str(err), "correct the key named above")])
+    return report([Check("config", True, "valid"), *run_checks(settings)])
 
 
 def cmd_docs(args) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import logging
 import signal
 import time
@@ -14,6 +15,7 @@ from appliance.observe import setup_logging
 from appliance.web import create_app
 
 log = logging.getLogger("appliance")
+DRAIN_S = 10  # running answers get this long to finish on SIGTERM (compose waits 30 s)
 
 
 class ServeError(Exception):
@@ -65,7 +67,7 @@ def serve(settings: Settings) -> None:
             "running there? Stop it or choose another port with --port"
         ) from None
     signal.signal(signal.SIGTERM, _interrupt)
-    appliance.start_serving()
+    appliance.start_serving(on_fatal=_thread.interrupt_main)
     log.info(
         "serving",
         extra={"event": "serving", "url": f"http://{settings.server.host}:{settings.server.port}"},
@@ -75,5 +77,9 @@ def serve(settings: Settings) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        server.close()  # accept nothing more
+        appliance.drain(DRAIN_S)
         appliance.close()
         log.info("stopped", extra={"event": "stopped"})
+    if appliance.startup_error:
+        raise ServeError(f"start-up failed: {appliance.startup_error}")

@@ -4,6 +4,7 @@ admission → generate (streamed) → citations, trust, log."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from appliance.index.store import SearchFilter
 from appliance.observe import QueryLog
 
 NOT_FOUND = "I could not find anything about that in the indexed documents."
+_LABEL = re.compile(r"^\s*(standalone question|rewritten question|question)\s*:\s*", re.I)
 QUEUE_POLL_S = 1.0
 log = logging.getLogger("appliance.answer")
 
@@ -183,9 +185,14 @@ class Assistant:
 
     def _standalone(self, question: str, history: list[Turn]) -> str:
         """A follow-up rewritten into a question that retrieval can use on its own."""
-        rewritten = "".join(self.generator.stream(rewrite_messages(question, history), 64))
-        rewritten = " ".join(rewritten.split()).strip('"')
-        if not rewritten or len(rewritten) > 4 * len(question) + 200:
+        output = "".join(self.generator.stream(rewrite_messages(question, history), 64))
+        first_line = next((line for line in output.splitlines() if line.strip()), "")
+        rewritten = _LABEL.sub("", first_line).strip(' "')
+        if (
+            not rewritten
+            or len(rewritten) > 3 * len(question) + 120
+            or any(marker in rewritten for marker in ("User:", "Assistant:"))
+        ):
             rewritten = f"{history[-1].question} {question}"  # the model did not help
         return rewritten
 

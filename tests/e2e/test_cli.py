@@ -1,6 +1,7 @@
 """The command line on a real kb/, with and beside a running server."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -152,3 +153,33 @@ def test_eval_reports_recall_mrr_and_latency(tmp_path, models_dir):
     bad.write_text('{"id": 1, "question": "no gold file"}\n')
     failed = appliance("eval", bad, "--kb", kb, "--models", models_dir)
     assert failed.returncode == 2 and "bad.jsonl:1 lacks gold_file" in failed.stderr
+
+
+def test_serve_exits_non_zero_when_start_up_fails(tmp_path, models_dir):
+    """A process that can never become ready must exit, so that compose restarts it."""
+    models = tmp_path / "models"
+    (models / "generator").mkdir(parents=True)
+    (models / "embedder").symlink_to(models_dir / "embedder")
+    (models / "generator/broken.gguf").write_bytes(b"GGUF" + b"\0" * 64)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "appliance",
+            "serve",
+            "--kb",
+            str(tmp_path / "kb"),
+            "--data",
+            str(tmp_path / "data"),
+            "--models",
+            str(models),
+            "--port",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "APPLIANCE_GENERATOR__MODEL": "generator/broken.gguf"},
+    )
+    assert result.returncode == 2
+    assert "start-up failed" in result.stderr

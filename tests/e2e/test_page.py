@@ -8,8 +8,11 @@ the test (it is not skipped): the page is part of the product.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,6 +28,17 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 INSTALL_HINT = "run: apt-get install -y chromium chromium-driver"
 
 QUESTION = "How many days of annual leave do full-time staff get?"
+FOLLOW_UP = "And part-time staff?"
+# Long answers (up to generator.max_tokens) that keep the one answer slot busy.
+LONG_QUESTION = "Explain the annual leave policy for all staff in detail, step by step."
+LEAVE_POLICY = (
+    "Annual leave policy\n\nFull-time staff get 25 days of annual leave per year. "
+    "Part-time staff get leave pro rata, based on the hours they work.\n"
+)
+EXPENSES_POLICY = (
+    "Travel expenses\n\nTrain tickets are refunded in second class. Hotel nights are "
+    "refunded up to 120 euros. Claims must be filed within 30 days.\n"
+)
 
 # Everything the page loaded, and every element that refers to another resource.
 RESOURCES_JS = """
@@ -51,6 +65,29 @@ new MutationObserver(() => {
   const seen = window.__seen.answers;
   if (sofar && sofar !== seen[seen.length - 1]) seen.push(sofar);
 }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+"""
+
+# Records every fetch the page makes (URL, JSON body, status, and the whole response text, read
+# from a clone), and answers from window.__fakes instead of the server while any are queued:
+# that is how the rare cases (503, an error event, a citation of a missing source) are shown.
+SPY_JS = """
+if (!window.__requests) {
+  window.__requests = [];
+  window.__fakes = [];
+  const realFetch = window.fetch.bind(window);
+  window.fetch = async (url, options) => {
+    const entry = {url: String(url), body: options && options.body ? String(options.body) : null,
+                   status: null, text: null};
+    window.__requests.push(entry);
+    const fake = window.__fakes.shift();
+    const response = fake
+      ? new Response(fake.body, {status: fake.status, headers: fake.headers})
+      : await realFetch(url, options);
+    entry.status = response.status;
+    response.clone().text().then((t) => { entry.text = t; }, () => { entry.text = ''; });
+    return response;
+  };
+}
 """
 
 
@@ -113,23 +150,131 @@ def _visible(driver, element_id: str) -> bool:
     return driver.find_element("id", element_id).is_displayed()
 
 
+def _sse(text: str) -> list[tuple[str, object]]:
+    events = []
+    for frame in text.replace("\r\n", "\n").split("\n\n"):
+        kind, data = "message", []
+        for line in frame.split("\n"):
+            if line.startswith("event: "):
+                kind = line[len("event: ") :]
+            elif line.startswith("data: "):
+                data.append(line[len("data: ") :])
+        if data:
+            events.append((kind, json.loads("\n".join(data))))
+    return events
+
+
+def _last_stream(driver) -> tuple[dict, list[tuple[str, object]]]:
+    """The page's last /api/ask/stream request: its JSON body and the events it received."""
+    entry = wait_for(
+        lambda: next(
+            (
+                e
+                for e in reversed(driver.execute_script("return window.__requests;"))
+                if e["url"].endswith("/api/ask/stream") and e["text"] is not None
+            ),
+            None,
+        ),
+        10,
+        "the recorded answer stream",
+    )
+    return json.loads(entry["body"]), _sse(entry["text"])
+
+
+def _done(events) -> dict:
+    done = [data for kind, data in events if kind == "done"]
+    assert done, f"no done event: {events}"
+    return done[-1]
+
+
+def _ids(driver, selector: str) -> list[str]:
+    return [e.get_attribute("id") for e in driver.find_elements("css selector", selector)]
+
+
+def _ask(driver, text: str) -> None:
+    question = driver.find_element("id", "question")
+    driver.execute_script("arguments[0].value = '';", question)
+    question.send_keys(text)
+    driver.find_element("id", "ask-button").click()
+
+
+def _answered(driver, server):
+    def check():
+        if _visible(driver, "error"):
+            raise AssertionError(
+                f"the page shows an error: {_text(driver, 'error')}\n"
+                f"server log:\n{server.logs()[-3000:]}"
+            )
+        button = driver.find_element("id", "ask-button")
+        return not button.get_attribute("disabled") and _text(driver, "answer")
+
+    return check
+
+
+def _fake_answer(driver, events: list[tuple[str, object]]) -> None:
+    body = "".join(f"event: {kind}\ndata: {json.dumps(data)}\n\n" for kind, data in events)
+    headers = {"Content-Type": "text/event-stream"}
+    driver.execute_script(
+        "window.__fakes.push({status: 200, headers: arguments[0], body: arguments[1]});",
+        headers,
+        body,
+    )
+
+
+def _check_sources_against(driver, done: dict) -> None:
+    """Cited passages listed as cited, the others only under "Also retrieved"."""
+    cited = [f"citation-{c['number']}" for c in done["citations"] if c["cited"]]
+    uncited = [f"citation-{c['number']}" for c in done["citations"] if not c["cited"]]
+    assert _ids(driver, "#citations li") == cited
+    assert _ids(driver, "#citations li.cited") == cited
+    assert _ids(driver, "#uncited li") == uncited
+    assert _ids(driver, "#uncited li.uncited") == uncited
+    assert _ids(driver, "#uncited .cited-badge") == []
+    assert len(driver.find_elements("css selector", "#citations .cited-badge")) == len(cited)
+    assert _visible(driver, "also-retrieved") == bool(uncited)
+    if uncited:
+        assert "retrieved" in _text(driver, "also-retrieved").lower()
+    # And the same from the answer's own text: what is cited is what its [n] name.
+    marks = {int(n) for n in re.findall(r"\[(\d+)\]", _text(driver, "answer"))}
+    assert {int(i.split("-")[1]) for i in cited} == marks & {c["number"] for c in done["citations"]}
+
+
+def _check_trust(driver, done: dict) -> None:
+    trust = done["trust"]
+    assert _visible(driver, "trust")
+    value = _text(driver, "trust-value")
+    assert re.fullmatch(r"\d{1,3}%", value), value
+    assert value == f"{round(trust['score'] * 100)}%"
+    assert "Trust" in _text(driver, "trust")
+    meter = driver.find_element("id", "trust-meter")
+    assert meter.get_attribute("aria-valuenow") == value[:-1]
+    assert "support" in driver.find_element("id", "trust").get_attribute("title").lower()
+    warnings = _text(driver, "warnings")
+    if not trust["cited"]:
+        assert "cites none" in warnings, warnings
+    for n in trust["invalid_citations"]:
+        assert f"[{n}]" in warnings, warnings
+
+
 def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     started = time.monotonic()
     server = make_server(tmp_path / "appliance")
-    (server.kb / "leave.txt").write_text(
-        "Annual leave policy\n\nFull-time staff get 25 days of annual leave per year. "
-        "Part-time staff get leave pro rata.\n"
-    )
+    (server.kb / "leave.txt").write_text(LEAVE_POLICY)
+    (server.kb / "expenses.txt").write_text(EXPENSES_POLICY)
     server.start()
     wait_for(
-        lambda: server.documents().get("leave.txt", {}).get("status") == "indexed",
+        lambda: all(
+            server.documents().get(name, {}).get("status") == "indexed"
+            for name in ("leave.txt", "expenses.txt")
+        ),
         30,
-        "leave.txt to be indexed",
+        "leave.txt and expenses.txt to be indexed",
     )
 
     browser.get(server.url + "/")
     assert "appliance" in browser.title.lower()
     assert _text(browser, "question") == "" and _visible(browser, "ask-button")
+    assert not _visible(browser, "conversation")
 
     # Self-contained: nothing loaded from, or pointing to, any host but the appliance.
     host = urlsplit(server.url).netloc
@@ -143,6 +288,7 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
 
     from selenium.webdriver.common.keys import Keys
 
+    browser.execute_script(SPY_JS)
     question = browser.find_element("id", "question")
     button = browser.find_element("id", "ask-button")
 
@@ -159,43 +305,58 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     assert not _visible(browser, "result")
     wait_for(lambda: not button.get_attribute("disabled"), 10, "the Ask button to come back")
 
-    # The real question: streamed answer, then the sources.
     # Shift+Enter is a new line, not a question.
     browser.execute_script("arguments[0].value = '';", question)
     question.send_keys("line one", Keys.SHIFT, Keys.ENTER, Keys.SHIFT, "line two")
     assert question.get_property("value") == "line one\nline two"
     assert not button.get_attribute("disabled") and _text(browser, "status") == ""
 
-    browser.execute_script("arguments[0].value = '';", question)
-    question.send_keys(QUESTION)
+    # The real question: streamed answer, then the sources, marked cited or not.
     browser.execute_script(WATCH_JS)
-    button.click()
-
-    def answered():
-        if _visible(browser, "error"):
-            raise AssertionError(
-                f"the page shows an error: {_text(browser, 'error')}\n"
-                f"server log:\n{server.logs()[-3000:]}"
-            )
-        return not button.get_attribute("disabled") and _text(browser, "answer")
-
-    wait_for(answered, 60, "the answer to finish")
+    _ask(browser, QUESTION)
+    wait_for(_answered(browser, server), 60, "the answer to finish")
     seen = browser.execute_script("return window.__seen;")
     assert seen["disabled"], "the Ask button was not disabled while answering"
     assert seen["status"], "the status line never showed progress"
     assert len(seen["answers"]) >= 2, f"the answer did not stream in: {seen['answers']}"
     assert _text(browser, "status") == ""  # progress cleared when done
 
+    sent, events = _last_stream(browser)
+    assert sent == {"question": QUESTION}  # a first question: no conversation yet
+    first = _done(events)
     answer = _text(browser, "answer")
-    assert answer and "nothing" not in answer.lower(), answer
-    items = browser.find_elements("css selector", "#citations li")
-    assert items, "no citations listed"
-    first = items[0]
-    assert first.find_element("css selector", ".cite-source").text.startswith("leave.txt")
-    assert "score" in first.find_element("css selector", ".cite-meta").text
-    assert "25 days" in first.find_element("css selector", ".cite-snippet").text
-    assert first.get_attribute("id") == "citation-1"
+    assert answer == first["answer"].strip() and "nothing" not in answer.lower(), answer
+    assert _text(browser, "asked") == QUESTION
+    assert len(first["citations"]) >= 2, first["citations"]
+    _check_sources_against(browser, first)
+    _check_trust(browser, first)
+    leave = browser.find_element("id", "citation-1")
+    assert leave.find_element("css selector", ".cite-source").text.startswith("leave.txt")
+    assert "score" in leave.find_element("css selector", ".cite-meta").text
+    assert "25 days" in leave.find_element("css selector", ".cite-snippet").text
+    assert not _visible(browser, "searched-for")  # searched for what was typed
+    assert _visible(browser, "conversation") and _ids(browser, "#history li") == []
     browser.save_screenshot(str(tmp_path / "page.png"))
+
+    # A follow-up goes with the conversation id; the first turn moves up into the history.
+    _ask(browser, FOLLOW_UP)
+    wait_for(_answered(browser, server), 60, "the follow-up answer to finish")
+    sent, events = _last_stream(browser)
+    assert sent == {"question": FOLLOW_UP, "conversation_id": first["conversation_id"]}
+    second = _done(events)
+    assert second["conversation_id"] == first["conversation_id"]
+    turns = browser.find_elements("css selector", "#history li.turn")
+    assert len(turns) == 1
+    assert turns[0].find_element("css selector", ".turn-question").text == QUESTION
+    assert _text(browser, "asked") == FOLLOW_UP
+    standalone = second["standalone_question"].strip()
+    if standalone.lower() != FOLLOW_UP.lower():
+        assert _text(browser, "searched-for") == f"Searched for: {standalone}"
+    if second["citations"]:
+        _check_sources_against(browser, second)
+        _check_trust(browser, second)
+    assert question.get_property("value") == ""  # ready for the next one
+    browser.save_screenshot(str(tmp_path / "page-follow-up.png"))
 
     # Same page at phone width: nothing wider than the screen.
     browser.set_window_size(390, 844)
@@ -204,9 +365,64 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     )
     assert overflow <= 0, f"the page is {overflow}px wider than a phone screen"
     browser.save_screenshot(str(tmp_path / "page-phone.png"))
+    browser.set_window_size(1100, 900)
+
+    # An answer citing a passage it was not given (served by the spy, not the model).
+    passages = [
+        {"number": 1, "source": "leave.txt", "page": None, "heading": "Annual leave",
+         "score": 0.9, "relevance": 0.8, "snippet": "Full-time staff get 25 days."},
+        {"number": 2, "source": "hr/expenses.pdf", "page": 3, "heading": "Travel",
+         "score": 0.4, "relevance": 0.5, "snippet": "Hotel nights up to 120 euros."},
+    ]  # fmt: skip
+    fake = {
+        "id": "x",
+        "answer": "Full-time staff get 25 days [1], more after five years [7].",
+        "citations": [{**passages[0], "cited": True}, {**passages[1], "cited": False}],
+        "timings": {"total_ms": 1200.0, "queue_ms": 0.0},
+        "trust": {"score": 0.55, "support": 0.5, "citations": 0.5, "relevance": 0.9,
+                  "cited": [1], "invalid_citations": [7]},
+        "conversation_id": first["conversation_id"],
+        "standalone_question": "annual leave after five years",
+    }  # fmt: skip
+    _fake_answer(browser, [("citations", passages), ("token", fake["answer"]), ("done", fake)])
+    _ask(browser, "And after five years?")
+    wait_for(lambda: _text(browser, "trust-value") == "55%", 10, "the faked answer")
+    _check_sources_against(browser, fake)
+    _check_trust(browser, fake)
+    assert "[7], which is not one of the sources" in _text(browser, "warnings")
+    assert "cites none" not in _text(browser, "warnings")
+    assert _text(browser, "citation-2").startswith("hr/expenses.pdf, page 3")
+    assert [e.text for e in browser.find_elements("css selector", "#answer .cite")] == ["[1]"]
+    assert [e.text for e in browser.find_elements("css selector", "#answer .cite-invalid")] == [
+        "[7]"
+    ]
+    assert len(browser.find_elements("css selector", "#history li.turn")) == 2
+    browser.save_screenshot(str(tmp_path / "page-warning.png"))
+    browser.execute_script("document.getElementById('sources').scrollIntoView();")
+    browser.save_screenshot(str(tmp_path / "page-sources.png"))
+
+    # Busy: a 503 with Retry-After, and a stream that gives up waiting in line.
+    browser.execute_script(
+        "window.__fakes.push({status: 503, headers: {'Retry-After': '7', "
+        "'Content-Type': 'application/json'}, body: JSON.stringify({error: 'busy: full'})});"
+    )
+    _ask(browser, "Anything?")
+    wait_for(lambda: _visible(browser, "error"), 10, "the busy message")
+    assert _text(browser, "error") == "The assistant is busy, try again in 7 s."
+    gave_up = {"error": "busy: no answer slot came free", "retry_after": 10}
+    _fake_answer(browser, [("queued", {"position": 3}), ("error", gave_up)])
+    _ask(browser, "Anything?")
+    wait_for(lambda: "10 s" in _text(browser, "error"), 10, "the busy error event")
+    assert _text(browser, "error") == "The assistant is busy, try again in 10 s."
+    wait_for(lambda: not button.get_attribute("disabled"), 5, "the Ask button to come back")
+
+    # "New conversation" forgets the id and clears the history and the answer.
+    assert len(browser.find_elements("css selector", "#history li.turn")) == 3
+    browser.find_element("id", "new-conversation").click()
+    assert not _visible(browser, "conversation") and not _visible(browser, "result")
+    assert _ids(browser, "#history li") == [] and _text(browser, "answer") == ""
 
     # The documents panel lists what is indexed.
-    browser.set_window_size(1100, 900)
     browser.find_element("css selector", "#documents-panel summary").click()
     wait_for(lambda: "leave.txt" in _text(browser, "documents"), 10, "the documents list")
     assert "indexed" in _text(browser, "documents")
@@ -219,10 +435,69 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     ]  # the deliberate 400 above
     assert not severe, severe
 
-    # The appliance gone: the page says so rather than hanging or staying silent.
+    # The appliance gone: the page says so rather than hanging or staying silent. The question
+    # starts a new conversation: no id is sent.
     server.stop()
-    button.click()
+    _ask(browser, QUESTION)
     wait_for(lambda: "reach" in _text(browser, "error"), 15, "the network error in the page")
     wait_for(lambda: not button.get_attribute("disabled"), 5, "the Ask button to come back")
+    last = browser.execute_script("return window.__requests;")[-1]
+    assert json.loads(last["body"]) == {"question": QUESTION}
     assert time.monotonic() - started < 90
     browser.save_screenshot(str(tmp_path / "page-error.png"))
+
+
+def test_page_shows_its_place_in_line(make_server, browser, tmp_path):
+    """One answer slot, held by two long answers streamed from Python: the page's question
+    waits in line, says so, and is answered once its turn comes."""
+    server = make_server(
+        tmp_path / "appliance",
+        # A long queue timeout: on a loaded machine two long answers can take over 30 s.
+        extra_config="limits:\n  max_concurrent_requests: 1\n  max_waiting: 4\n"
+        "  queue_timeout_s: 120\ngenerator:\n  max_tokens: 200\n",
+    )
+    (server.kb / "leave.txt").write_text(LEAVE_POLICY)
+    server.start()
+    wait_for(
+        lambda: server.documents().get("leave.txt", {}).get("status") == "indexed",
+        30,
+        "leave.txt to be indexed",
+    )
+    browser.get(server.url + "/")
+    browser.execute_script(WATCH_JS)
+
+    results: list[object] = []
+
+    def hold_the_slot():
+        try:
+            results.append(server.stream(LONG_QUESTION)[-1][0])
+        except Exception as err:  # reported by the assertion below
+            results.append(err)
+
+    holders = [threading.Thread(target=hold_the_slot, daemon=True) for _ in range(2)]
+    for holder in holders:
+        holder.start()
+        time.sleep(0.1)
+    wait_for(
+        lambda: server.get("/ready")[1].get("answers") == {"running": 1, "waiting": 1},
+        20,
+        "one answer generating and one waiting",
+    )
+
+    _ask(browser, QUESTION)
+    wait_for(
+        lambda: _text(browser, "status").startswith("Waiting in line"), 20, "the queue position"
+    )
+    wait_for(_answered(browser, server), 120, "the answer after waiting in line")
+    seen = browser.execute_script("return window.__seen;")["status"]
+    waiting = [s for s in seen if s.startswith("Waiting in line")]
+    # In line first, and only then written.
+    assert seen.index(waiting[0]) < seen.index("Writing the answer…"), seen
+    assert waiting and all(
+        re.fullmatch(r"Waiting in line: (you are next|\d+ ahead of you)…", s) for s in waiting
+    ), seen
+    assert "in line" in _text(browser, "timing")  # "… · waited 3.2 s in line"
+    for holder in holders:
+        holder.join(60)
+    assert results == ["done", "done"], results
+    browser.save_screenshot(str(tmp_path / "page-queued.png"))

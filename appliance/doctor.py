@@ -1,0 +1,193 @@
+"""`appliance doctor`: one report of everything that stops a box from working, each failure
+with what to do about it. The container runs it before serving (scripts/entrypoint.sh)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from appliance import models
+from appliance.config import Settings
+
+MIN_FREE_GB = 1.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    warning: bool = False  # worth knowing, not a failure
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    results = [_models(settings)]
+    needs_models = [_generator, _embedder] if results[0].ok else []
+    for check in [*needs_models, _data_dir, _kb, _index, _port]:
+        try:
+            results.append(check(settings))
+        except Exception as err:  # a check that crashes is a failed check, with the reason
+            results.append(Check(check.__name__.strip("_"), False, f"{type(err).__name__}: {err}"))
+    return results
+
+
+def _models(s: Settings) -> Check:
+    problems = models.verify(s)
+    if problems:
+        return Check("model files", False, "; ".join(problems), models.FIX_HINT)
+    return Check("model files", True, "present, checksums match")
+
+
+def _generator(s: Settings) -> Check:
+    g = s.generator
+    if g.backend == "openai":
+        from openai import OpenAI
+
+        client = OpenAI(base_url=g.api_base, api_key=g.api_key or "none", timeout=10, max_retries=0)
+        names = [m.id for m in client.models.list()]
+        return Check("generator", True, f"{g.api_base} answers; models: {', '.join(names)}")
+    from llama_cpp import Llama, llama_supports_gpu_offload
+
+    llm = Llama(
+        model_path=str(s.generator_model_path),
+        n_ctx=256,
+        n_gpu_layers=g.n_gpu_layers,
+        verbose=False,
+    )
+    layers = int(next((v for k, v in llm.metadata.items() if k.endswith(".block_count")), 0))
+    gpu = llama_supports_gpu_offload()
+    del llm
+    if g.n_gpu_layers == 0:
+        return Check("generator", True, f"{s.generator.model} loads; CPU only (n_gpu_layers: 0)")
+    if not gpu:
+        return Check(
+            "generator",
+            True,
+            f"{s.generator.model} loads, but this llama-cpp-python build has no GPU support: "
+            f"n_gpu_layers ({g.n_gpu_layers}) is ignored and all {layers} layers run on the CPU",
+            'on a GPU box reinstall it with CMAKE_ARGS="-DGGML_CUDA=on" pip install '
+            "--force-reinstall --no-cache-dir llama-cpp-python",
+            warning=True,
+        )
+    offloaded = layers if g.n_gpu_layers < 0 else min(layers, g.n_gpu_layers)
+    return Check(
+        "generator", True, f"{s.generator.model} loads; {offloaded} of {layers} layers on the GPU"
+    )
+
+
+def _embedder(s: Settings) -> Check:
+    from appliance.index.embedder import Embedder
+
+    vector = Embedder(s.embedder, s.embedder_dir).embed_query("doctor check")
+    if len(vector) != s.embedder.dim:
+        return Check(
+            "embedder",
+            False,
+            f"the model gives {len(vector)}-dimensional vectors, embedder.dim is {s.embedder.dim}",
+            f"set embedder.dim: {len(vector)}",
+        )
+    return Check("embedder", True, f"{s.embedder.model_dir} loads; {len(vector)} dimensions")
+
+
+def _data_dir(s: Settings) -> Check:
+    data = s.paths.data
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=data, prefix=".doctor-"):
+            pass
+    except OSError as err:
+        return Check(
+            "data dir",
+            False,
+            f"{data} is not writable: {err.strerror}",
+            f"make {data} writable by user {os.getuid()} (or mount a volume there)",
+        )
+    free_gb = shutil.disk_usage(data).free / 1e9
+    if free_gb < MIN_FREE_GB:
+        return Check(
+            "data dir",
+            False,
+            f"{data}: only {free_gb:.2f} GB free",
+            "free disk space: the index and the logs grow with kb/",
+        )
+    return Check("data dir", True, f"{data} writable, {free_gb:.0f} GB free")
+
+
+def _kb(s: Settings) -> Check:
+    kb = s.paths.kb
+    if not kb.is_dir():
+        return Check("kb", False, f"{kb} does not exist", f"create it: mkdir -p {kb}")
+    try:
+        count = sum(len(files) for _, _, files in os.walk(kb))
+    except OSError as err:
+        return Check("kb", False, f"{kb} cannot be read: {err.strerror}", "fix its permissions")
+    if not os.access(kb, os.R_OK | os.X_OK):
+        return Check("kb", False, f"{kb} cannot be read", "fix its permissions")
+    return Check("kb", True, f"{kb} readable, {count} files")
+
+
+def _index(s: Settings) -> Check:
+    from appliance.app import manifest_path, open_store
+    from appliance.index.store import IndexLocked
+    from appliance.sync.manifest import Manifest
+    from appliance.sync.pipeline import Pipeline
+    from appliance.sync.reconcile import stale_paths
+
+    try:
+        store = open_store(s)
+    except IndexLocked:
+        return Check(
+            "index", True, "in use by a running appliance (not checked further)", warning=True
+        )
+    try:
+        if not manifest_path(s).is_file():
+            return Check("index", True, f"opens; empty ({store.count()} chunks)")
+        manifest = Manifest(manifest_path(s), readonly=True)
+        try:
+            stale = stale_paths(Pipeline(s, manifest, store, embedder=None), s.watcher.ignore)
+        finally:
+            manifest.close()
+        detail = f"opens; {store.count()} chunks"
+        if stale:
+            return Check(
+                "index",
+                True,
+                f"{detail}; {len(stale)} files differ from kb/ "
+                f"(e.g. {stale[0]}): the next start-up sync updates them",
+                warning=True,
+            )
+        return Check("index", True, f"{detail}; matches kb/ and the manifest")
+    finally:
+        store.close()
+
+
+def _port(s: Settings) -> Check:
+    host, port = s.server.host, s.server.port
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            return Check(
+                "port",
+                False,
+                f"cannot listen on {host}:{port}: {err.strerror}",
+                "stop what uses it, or set server.port / --port",
+            )
+    return Check("port", True, f"{host}:{port} is free")
+
+
+def report(checks: list[Check], write: Callable[[str], None] = print) -> int:
+    for c in checks:
+        mark = "ok  " if c.ok and not c.warning else ("warn" if c.ok else "FAIL")
+        write(f"[{mark}] {c.name}: {c.detail}")
+        if c.fix and (not c.ok or c.warning):
+            write(f"       fix: {c.fix}")
+    failed = [c for c in checks if not c.ok]
+    write(f"{len(failed)} problem(s)" if failed else "all checks passed")
+    return 1 if failed else 0

@@ -1,0 +1,84 @@
+"""`appliance doctor` on a healthy setup and on each kind of broken one."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from appliance import models
+from tests.corpus import write_text
+
+pytestmark = pytest.mark.e2e
+
+
+def doctor(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "appliance", "doctor", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def box(tmp_path, models_dir):
+    """A kb/, a data dir and a models/ of links to the real files (safe to break)."""
+    copy = tmp_path / "models"
+    for f in models.DEFAULT_MODEL_FILES:
+        (copy / f.path).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(models_dir / f.path, copy / f.path)
+    write_text(tmp_path / "kb/a.txt", "alpha")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return {"kb": tmp_path / "kb", "data": tmp_path / "data", "models": copy, "port": port}
+
+
+def flags(box, **changes):
+    values = {**box, **changes}
+    return [item for key, value in values.items() for item in (f"--{key}", value)]
+
+
+def test_a_healthy_box_passes(box):
+    result = doctor(*flags(box))
+    assert result.returncode == 0, result.stdout
+    assert "all checks passed" in result.stdout
+    assert "[ok  ] embedder" in result.stdout and "[ok  ] index" in result.stdout
+    # This build has no GPU support: said plainly, as a warning, not a failure.
+    assert "[warn] generator" in result.stdout and "CMAKE_ARGS" in result.stdout
+
+
+def test_a_missing_model_fails_with_the_fix(box):
+    (box["models"] / "embedder/model.onnx").unlink()
+    result = doctor(*flags(box))
+    assert result.returncode == 1
+    assert "[FAIL] model files" in result.stdout and "model.onnx is missing" in result.stdout
+    assert 'fix: run "appliance models fetch"' in result.stdout
+
+
+def test_a_wrong_checksum_fails(box):
+    target = box["models"] / "embedder/config.json"
+    target.unlink()
+    target.write_text("{}")
+    result = doctor(*flags(box))
+    assert result.returncode == 1 and "config.json is corrupt" in result.stdout
+
+
+def test_an_unusable_data_dir_fails(box):
+    result = doctor(*flags(box, data="/proc/appliance-data"))
+    assert result.returncode == 1 and "[FAIL] data dir" in result.stdout
+
+
+def test_a_busy_port_and_a_bad_config_fail(box, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = doctor(*flags(box, port=taken.getsockname()[1]))
+    assert result.returncode == 1 and "[FAIL] port" in result.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("generator:\n  n_gpu_layer: 0\n")
+    result = doctor("--config", bad)
+    assert result.returncode == 1
+    assert "[FAIL] config: unknown key 'generator.n_gpu_layer'" in result.stdout

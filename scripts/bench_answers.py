@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from appliance.answer.generators import default_threads  # noqa: E402
 from appliance.answer.prompt import build_prompt  # noqa: E402
 from appliance.app import Appliance  # noqa: E402
 from appliance.config import load_settings  # noqa: E402
@@ -143,6 +144,7 @@ def main():
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument("--threads", type=int, default=0, help="generator.threads (0: all cores)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-answers-") as tmp:
@@ -153,6 +155,7 @@ def main():
         config.write_text(
             f"paths:\n  models: {ROOT / 'models'}\n"
             f"generator:\n  max_tokens: {args.max_tokens}\n  temperature: 0.0\n"
+            f"  threads: {args.threads}\n"
             "limits:\n  max_waiting: 4\n  queue_timeout_s: 30\n"
         )
         settings = load_settings(config, env={})
@@ -178,6 +181,7 @@ def main():
             n_ctx=g.n_ctx,
             n_gpu_layers=g.n_gpu_layers,
             n_batch=g.n_batch,
+            n_threads=g.threads or default_threads(),  # as the appliance does
             verbose=False,
         )
 

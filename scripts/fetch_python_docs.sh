@@ -66,11 +66,15 @@ command -v dpkg >/dev/null || die "dpkg is not installed (this script needs a De
 mkdir -p "$CACHE" || die "cannot create the cache folder $CACHE"
 
 # 1. the .deb
+newest_deb() {
+    find "$CACHE" -maxdepth 1 -name "${PACKAGE}_*.deb" -printf '%T@ %p\n' 2>/dev/null \
+        | sort -rn | head -n 1 | cut -d' ' -f2-
+}
 deb=${PYDOC_DEB:-}
 if [ -n "$deb" ]; then
     [ -f "$deb" ] || die "PYDOC_DEB=$deb is not a file"
 else
-    deb=$(ls -t "$CACHE"/${PACKAGE}_*.deb 2>/dev/null | head -n 1 || true)
+    deb=$(newest_deb)
     if [ -z "$deb" ]; then
         command -v apt-get >/dev/null || die "apt-get is not installed; set PYDOC_DEB to a downloaded ${PACKAGE}_*.deb"
         echo "downloading $PACKAGE into $CACHE"
@@ -79,7 +83,7 @@ else
             apt-get update || die "apt-get update failed (no network, or not root?)"
             (cd "$CACHE" && apt-get download "$PACKAGE") || die "apt-get download $PACKAGE failed"
         fi
-        deb=$(ls -t "$CACHE"/${PACKAGE}_*.deb 2>/dev/null | head -n 1 || true)
+        deb=$(newest_deb)
         [ -n "$deb" ] || die "apt-get download reported success but no ${PACKAGE}_*.deb is in $CACHE"
     fi
 fi

@@ -5,13 +5,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
-# The browser test needs Chromium and its driver from Debian's packages.
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+# From Debian's packages: Chromium and its driver for the browser test, docker-compose to
+# validate compose.edge.yml, shellcheck for the scripts.
+missing=""
+for tool in /usr/bin/chromium:chromium /usr/bin/chromedriver:chromium-driver \
+            /usr/bin/docker-compose:docker-compose /usr/bin/shellcheck:shellcheck; do
+    [ -x "${tool%%:*}" ] || missing="$missing ${tool##*:}"
+done
+if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing:$missing"
+        # shellcheck disable=SC2086  # one package name per word
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-            chromium chromium-driver >/dev/null
+            $missing >/dev/null
     else
-        echo "warning: install chromium and chromium-driver for the browser test" >&2
+        echo "warning: install$missing (Debian packages) for the browser and packaging tests" >&2
     fi
 fi
 

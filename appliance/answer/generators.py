@@ -23,6 +23,13 @@ log = logging.getLogger("appliance.answer")
 _KV_TYPES = {"f16": 1, "q4_0": 2, "q8_0": 8}  # ggml type ids, as llama.cpp numbers them
 
 
+def default_threads() -> int:
+    """All cores but one: the HTTP server, retrieval and indexing need one too. Measured on
+    2 cores: 1 generation thread gave the same tokens/s as 2 and 0.97 of bare llama.cpp's
+    rate through the appliance, against 0.93 with 2 (scripts/bench_answers.py)."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 class GeneratorError(Exception):
     """The generator failed; the message says how (the service keeps running)."""
 
@@ -51,7 +58,7 @@ class LlamaGenerator:
             model_path=str(model_path),
             n_ctx=settings.n_ctx,
             n_gpu_layers=settings.n_gpu_layers,
-            n_threads=settings.threads or max(1, os.cpu_count() or 2),
+            n_threads=settings.threads or default_threads(),
             n_batch=settings.n_batch,
             flash_attn=settings.flash_attn,
             type_k=_KV_TYPES[settings.kv_cache_type],

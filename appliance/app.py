@@ -113,6 +113,32 @@ class Appliance:
         ):
             time.sleep(0.1)
 
+    def _watch_or_give_up(self, on_fatal, attempts: int = 3):
+        """Restart a stopped watcher; if that keeps failing (kb/ unusable), the appliance
+        cannot keep its promise to follow kb/: exit, and let the supervisor restart it."""
+        failures = 0
+
+        def check() -> None:
+            nonlocal failures
+            try:
+                self.watcher.ensure_running()
+                failures = 0
+            except Exception as err:
+                failures += 1
+                log.error(
+                    "cannot restart the kb/ watcher (%d/%d): %s",
+                    failures,
+                    attempts,
+                    err,
+                    extra={"event": "watcher_failed"},
+                )
+                if failures >= attempts:
+                    self.startup_error = f"the kb/ watcher cannot be restarted: {err}"
+                    self.ready.clear()
+                    on_fatal()
+
+        return check
+
     def _start(self, on_fatal) -> None:
         started = time.monotonic()
         try:
@@ -122,7 +148,7 @@ class Appliance:
                     self.settings.paths.kb, self.worker, self.settings.watcher.polling
                 )
                 self.watcher.start()
-                self.worker.health_checks.append(self.watcher.ensure_running)
+                self.worker.health_checks.append(self._watch_or_give_up(on_fatal))
             self.load_generator()
             self.worker.startup_done.wait()
         except Exception as err:

@@ -40,6 +40,8 @@ class EmbedderSettings:
     threads: int = 0
     batch_size: int = 16
     max_tokens: int = 256
+    query_prefix: str = ""
+    document_prefix: str = ""
 
 
 @dataclass(frozen=True)

@@ -82,4 +82,4 @@ def serve(settings: Settings) -> None:
         appliance.close()
         log.info("stopped", extra={"event": "stopped"})
     if appliance.startup_error:
-        raise ServeError(f"start-up failed: {appliance.startup_error}")
+        raise ServeError(f"the appliance cannot run: {appliance.startup_error}")

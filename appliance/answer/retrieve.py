@@ -16,6 +16,7 @@ SNIPPET_CHARS = 240
 class Citation:
     number: int
     source: str
+    chunk: int  # position in the document: /api/passage shows it with its neighbours
     page: int | None
     heading: str
     score: float
@@ -53,6 +54,7 @@ class Retriever:
             Citation(
                 n,
                 h.source,
+                h.chunk,
                 h.page,
                 h.heading,
                 round(h.score, 4),

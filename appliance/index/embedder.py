@@ -21,6 +21,8 @@ class Embedder:
     def __init__(self, settings: EmbedderSettings, model_dir: Path):
         self.dim = settings.dim
         self.batch_size = settings.batch_size
+        self.query_prefix = settings.query_prefix
+        self.document_prefix = settings.document_prefix
         name = _register(settings)
         self._dense = TextEmbedding(
             name,
@@ -35,11 +37,12 @@ class Embedder:
         self._bm25 = Bm25(Bm25Config(tokenizer=TokenizerType.Multilingual))
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        vectors = self._dense.embed(list(texts), batch_size=self.batch_size)
+        prefixed = [self.document_prefix + t for t in texts]
+        vectors = self._dense.embed(prefixed, batch_size=self.batch_size)
         return [vector.tolist() for vector in vectors]
 
     def embed_query(self, text: str) -> list[float]:
-        return next(iter(self._dense.query_embed(text))).tolist()
+        return next(iter(self._dense.query_embed(self.query_prefix + text))).tolist()
 
     def sparse_document(self, text: str) -> SparseVector:
         return self._bm25.embed_document(text)

@@ -39,6 +39,7 @@ def pipeline_version(settings: Settings) -> str:
     e, r = settings.embedder, settings.retrieval
     return (
         f"emb:{e.model_dir}/{e.model_file}:{e.dim}:{e.pooling}:{e.normalize}:{e.max_tokens}"
+        f":{e.document_prefix!r}"
         f"|chunk:v{CHUNKER_VERSION}:{r.chunk_words}/{r.chunk_overlap}"
         f"|context:{r.embed_context}"
     )

@@ -4,7 +4,7 @@ from appliance.answer.trust import assess, cited_numbers
 
 
 def passage(n, text, relevance=0.6):
-    return Citation(n, f"doc{n}.txt", None, "", 0.03, relevance, text[:40], text)
+    return Citation(n, f"doc{n}.txt", 0, None, "", 0.03, relevance, text[:40], text)
 
 
 LEAVE = passage(1, "Full-time staff get 25 days of annual leave per year.")

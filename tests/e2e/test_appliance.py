@@ -81,6 +81,7 @@ def test_drop_ask_edit_delete_restart(make_server):
     assert set(found["citations"][0]) == {
         "number",
         "source",
+        "chunk",
         "page",
         "heading",
         "score",

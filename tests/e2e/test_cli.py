@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -182,4 +183,13 @@ def test_serve_exits_non_zero_when_start_up_fails(tmp_path, models_dir):
         env={**os.environ, "APPLIANCE_GENERATOR__MODEL": "generator/broken.gguf"},
     )
     assert result.returncode == 2
-    assert "start-up failed" in result.stderr
+    assert "the appliance cannot run" in result.stderr and "broken.gguf" in result.stderr
+
+
+def test_serve_exits_non_zero_when_kb_becomes_unusable(make_server):
+    server = make_server()
+    server.start()
+    shutil.rmtree(server.kb)
+    server.kb.write_text("kb/ replaced by a file: nothing can be watched there")
+    assert server.proc.wait(30) == 2
+    assert "the kb/ watcher cannot be restarted" in server.logs()

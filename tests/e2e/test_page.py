@@ -9,11 +9,14 @@ the test (it is not skipped): the page is part of the product.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import sqlite3
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -68,8 +71,10 @@ new MutationObserver(() => {
 """
 
 # Records every fetch the page makes (URL, JSON body, status, and the whole response text, read
-# from a clone), and answers from window.__fakes instead of the server while any are queued:
-# that is how the rare cases (503, an error event, a citation of a missing source) are shown.
+# from a clone), and answers questions (/api/ask/stream) from window.__fakes instead of the
+# server while any are queued: that is how the rare cases (503, an error event, a citation of a
+# missing source) are shown. The page's background polls (/api/status, /api/documents) are
+# recorded but never faked.
 SPY_JS = """
 if (!window.__requests) {
   window.__requests = [];
@@ -79,7 +84,7 @@ if (!window.__requests) {
     const entry = {url: String(url), body: options && options.body ? String(options.body) : null,
                    status: null, text: null};
     window.__requests.push(entry);
-    const fake = window.__fakes.shift();
+    const fake = String(url).endsWith('/api/ask/stream') ? window.__fakes.shift() : undefined;
     const response = fake
       ? new Response(fake.body, {status: fake.status, headers: fake.headers})
       : await realFetch(url, options);
@@ -185,6 +190,43 @@ def _done(events) -> dict:
     done = [data for kind, data in events if kind == "done"]
     assert done, f"no done event: {events}"
     return done[-1]
+
+
+def _shown(text: str) -> str:
+    """An answer as the page shows it, for comparison: the page formats light Markdown (list
+    markers, code fences, `code`, **bold**, # headings become elements), so compare the words
+    without that markup and without whitespace."""
+    text = re.sub(r"(?m)^\s*```.*$", "", text)
+    text = re.sub(r"(?m)^\s*(?:[-*]|\d+\.)\s+", "", text)
+    return re.sub(r"[\s*`#]", "", text)
+
+
+def _requests_stay_home(driver, host: str) -> None:
+    """Every request the page made (fetches and loaded resources) went to the appliance."""
+    urls = [e["url"] for e in driver.execute_script("return window.__requests || [];")]
+    urls += driver.execute_script(RESOURCES_JS)["loaded"]
+    assert urls
+    for url in urls:
+        parts = urlsplit(url)
+        assert parts.scheme in ("", "http", "https", "data", "blob"), url
+        if parts.scheme in ("http", "https"):
+            assert parts.netloc == host, f"the page used an outside address: {url}"
+        if not parts.scheme:
+            assert url.startswith("/") and not url.startswith("//"), url
+
+
+def _screenshot(driver) -> None:
+    """With APPLIANCE_SCREENSHOT=path, a desktop screenshot of the page as it is now."""
+    path = os.environ.get("APPLIANCE_SCREENSHOT")
+    if not path:
+        return
+    size = driver.get_window_size()
+    driver.set_window_size(1280, 900)
+    driver.execute_script("window.scrollTo(0, 0); document.activeElement.blur();")
+    time.sleep(0.3)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(path)
+    driver.set_window_size(size["width"], size["height"])
 
 
 def _ids(driver, selector: str) -> list[str]:
@@ -325,7 +367,7 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     assert sent == {"question": QUESTION}  # a first question: no conversation yet
     first = _done(events)
     answer = _text(browser, "answer")
-    assert answer == first["answer"].strip() and "nothing" not in answer.lower(), answer
+    assert _shown(answer) == _shown(first["answer"]) and "nothing" not in answer.lower(), answer
     assert _text(browser, "asked") == QUESTION
     assert len(first["citations"]) >= 2, first["citations"]
     _check_sources_against(browser, first)
@@ -337,6 +379,52 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     assert not _visible(browser, "searched-for")  # searched for what was typed
     assert _visible(browser, "conversation") and _ids(browser, "#history li") == []
     browser.save_screenshot(str(tmp_path / "page.png"))
+
+    # The status line: ready, the model and where it runs.
+    wait_for(
+        lambda: re.fullmatch(
+            r"Ready · \S.* on (CPU|GPU|remote.*)", _text(browser, "server-status")
+        ),
+        10,
+        f"the status line to say ready (it says {_text(browser, 'server-status')!r})",
+    )
+
+    # A chip opens the side panel: the passage from the file, and a link to the original.
+    chip = leave.find_element("css selector", "button.chip")
+    chip.click()
+    wait_for(lambda: "25 days" in _text(browser, "panel-passages"), 10, "the passage in the panel")
+    assert _visible(browser, "passage-panel")
+    panel = browser.find_element("id", "passage-panel")
+    assert panel.get_attribute("role") == "dialog"
+    assert panel.get_attribute("aria-modal") is None  # a side column on a desktop screen
+    assert "25 days" in panel.find_element("css selector", "mark.passage-text").text
+    assert _text(browser, "panel-where").startswith("leave.txt")
+    link = browser.find_element("id", "panel-open")
+    assert link.text.startswith("Open original")
+    assert link.get_attribute("target") == "_blank" and "noopener" in link.get_attribute("rel")
+    assert urlsplit(link.get_attribute("href")).path == "/files/leave.txt"
+    with urllib.request.urlopen(link.get_attribute("href"), timeout=10) as original:
+        assert "25 days" in original.read().decode()
+    assert browser.execute_script(
+        "return document.getElementById('passage-panel').contains(document.activeElement);"
+    ), "focus did not move into the side panel"
+    _screenshot(browser)
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+    wait_for(lambda: not _visible(browser, "passage-panel"), 5, "Escape to close the panel")
+    assert browser.switch_to.active_element == chip, "focus did not come back to the chip"
+
+    # Thumbs down: stored with the answer's id, once.
+    down = browser.find_element("id", "vote-down")
+    down.click()
+    wait_for(lambda: "Thanks" in _text(browser, "feedback-status"), 10, "the thanks")
+    assert down.get_attribute("aria-pressed") == "true"
+    assert browser.find_element("id", "vote-up").get_attribute("aria-pressed") == "false"
+    assert down.get_attribute("disabled") and browser.find_element("id", "vote-up").get_attribute(
+        "disabled"
+    )
+    with sqlite3.connect(server.data / "feedback.sqlite3") as db:
+        votes = db.execute("SELECT query_id, rating FROM feedback").fetchall()
+    assert votes == [(first["id"], "down")]
 
     # A follow-up goes with the conversation id; the first turn moves up into the history.
     _ask(browser, FOLLOW_UP)
@@ -397,6 +485,12 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
         "[7]"
     ]
     assert len(browser.find_elements("css selector", "#history li.turn")) == 2
+    browser.find_element("css selector", "#answer a.cite").click()
+    wait_for(lambda: _visible(browser, "passage-panel"), 5, "the panel from [1] in the answer")
+    assert _text(browser, "panel-title") == "Source [1]"
+    wait_for(lambda: "25 days" in _text(browser, "panel-passages"), 5, "the snippet in the panel")
+    browser.find_element("id", "panel-close").click()
+    assert not _visible(browser, "passage-panel")
     browser.save_screenshot(str(tmp_path / "page-warning.png"))
     browser.execute_script("document.getElementById('sources').scrollIntoView();")
     browser.save_screenshot(str(tmp_path / "page-sources.png"))
@@ -426,6 +520,13 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     browser.find_element("css selector", "#documents-panel summary").click()
     wait_for(lambda: "leave.txt" in _text(browser, "documents"), 10, "the documents list")
     assert "indexed" in _text(browser, "documents")
+    wait_for(
+        lambda: re.fullmatch(r"2 indexed · \d+ chunks?", _text(browser, "documents-status")),
+        10,
+        f"the totals line (it says {_text(browser, 'documents-status')!r})",
+    )
+    assert re.search(r"1 chunk · indexed (just now|\d+ min ago)", _text(browser, "documents"))
+    _requests_stay_home(browser, host)
 
     # No script errors, no failed loads.
     severe = [
@@ -441,8 +542,12 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     _ask(browser, QUESTION)
     wait_for(lambda: "reach" in _text(browser, "error"), 15, "the network error in the page")
     wait_for(lambda: not button.get_attribute("disabled"), 5, "the Ask button to come back")
-    last = browser.execute_script("return window.__requests;")[-1]
-    assert json.loads(last["body"]) == {"question": QUESTION}
+    asks = [
+        e
+        for e in browser.execute_script("return window.__requests;")
+        if e["url"].endswith("/api/ask/stream")
+    ]
+    assert json.loads(asks[-1]["body"]) == {"question": QUESTION}
     assert time.monotonic() - started < 90
     browser.save_screenshot(str(tmp_path / "page-error.png"))
 
@@ -501,3 +606,109 @@ def test_page_shows_its_place_in_line(make_server, browser, tmp_path):
         holder.join(60)
     assert results == ["done", "done"], results
     browser.save_screenshot(str(tmp_path / "page-queued.png"))
+
+
+def test_page_library_uploads_and_untrusted_text(make_server, browser, tmp_path):
+    """The knowledge-base panel (a failed file and its reason, totals), an upload through the
+    file button that becomes indexed, a document holding markup shown as text, and the phone
+    layout with the side panel as a drawer."""
+    server = make_server(tmp_path / "appliance", extra_config="server:\n  uploads: true\n")
+    (server.kb / "broken.pdf").write_bytes(b"%PDF-1.4\nthis is not really a PDF\n")
+    (server.kb / "notice.txt").write_text(
+        "Cafeteria notice\n\nSoup is served on Mondays. <script>alert(1)</script> "
+        '<img src=x onerror="alert(2)"> Bring your own cup.\n'
+    )
+    server.start()
+    wait_for(
+        lambda: (
+            server.documents().get("notice.txt", {}).get("status") == "indexed"
+            and server.documents().get("broken.pdf", {}).get("status") not in (None, "pending")
+        ),
+        30,
+        "notice.txt and broken.pdf to be settled",
+    )
+    reason = server.documents()["broken.pdf"]["error"]
+    assert server.documents()["broken.pdf"]["status"] == "failed" and reason
+
+    browser.get(server.url + "/")
+    browser.execute_script(SPY_JS)
+    host = urlsplit(server.url).netloc
+    scripts = browser.execute_script("return document.querySelectorAll('script').length;")
+
+    # The failed file, with its reason, and the totals.
+    browser.find_element("css selector", "#documents-panel summary").click()
+    wait_for(lambda: "broken.pdf" in _text(browser, "documents"), 10, "the documents list")
+    broken = next(
+        e for e in browser.find_elements("css selector", "#documents li") if "broken.pdf" in e.text
+    )
+    assert broken.find_element("css selector", ".doc-status").text == "failed"
+    assert broken.find_element("css selector", ".doc-error").text == reason
+    assert _text(browser, "documents-status").startswith("1 indexed · 1 failed · ")
+
+    # An upload through the file button: saved into uploads/, then pending, then indexed.
+    note = tmp_path / "parking.txt"
+    note.write_text("Parking rules\n\nBicycles go in the basement, cars in the yard.\n")
+    browser.find_element("id", "upload-input").send_keys(str(note))
+    wait_for(
+        lambda: "uploads/parking.txt" in _text(browser, "upload-status"), 15, "the upload to finish"
+    )
+    assert (server.kb / "uploads" / "parking.txt").read_text() == note.read_text()
+
+    def uploaded_status():
+        for item in browser.find_elements("css selector", "#documents li"):
+            if item.find_element("css selector", ".doc-path").text == "uploads/parking.txt":
+                return item.find_element("css selector", ".doc-status").text
+        return None
+
+    wait_for(lambda: uploaded_status() == "indexed", 30, "the uploaded file to be indexed")
+    assert _text(browser, "documents-status").startswith("2 indexed · 1 failed · ")
+
+    # Markup in a document, in the answer and in a snippet is shown as text, never run.
+    passage = {"number": 1, "source": "notice.txt", "chunk": 0, "page": None,
+               "heading": "Cafeteria notice", "score": 0.8, "relevance": 0.7,
+               "snippet": "Soup is served on Mondays. <script>alert(1)</script>"}  # fmt: skip
+    answer = "Soup is served on **Mondays** [1]. <script>alert(3)</script>\n\n- `<b>cup</b>`"
+    done = {"id": "q-markup", "answer": answer, "citations": [{**passage, "cited": True}],
+            "timings": {"total_ms": 900.0, "queue_ms": 0.0},
+            "trust": {"score": 0.8, "support": 1.0, "citations": 1.0, "relevance": 0.5,
+                      "cited": [1], "invalid_citations": []},
+            "conversation_id": "c-markup", "standalone_question": "soup"}  # fmt: skip
+    _fake_answer(browser, [("citations", [passage]), ("token", answer), ("done", done)])
+    _ask(browser, "When is soup served?")
+    wait_for(lambda: _text(browser, "trust-value") == "80%", 15, "the faked answer")
+    assert "<script>alert(3)</script>" in _text(browser, "answer")
+    assert browser.find_element("css selector", "#answer strong").text == "Mondays"
+    assert browser.find_element("css selector", "#answer li code").text == "<b>cup</b>"
+    browser.find_element("css selector", "#citation-1 button.chip").click()
+    wait_for(lambda: "Bring your own cup" in _text(browser, "panel-passages"), 10, "the passage")
+    shown = browser.find_element("css selector", "#passage-panel mark.passage-text").text
+    assert '<script>alert(1)</script> <img src=x onerror="alert(2)">' in shown
+    assert browser.execute_script("return document.querySelectorAll('script').length;") == scripts
+    assert browser.execute_script("return document.querySelectorAll('#page img').length;") == 0
+    from selenium.common.exceptions import NoAlertPresentException
+
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text  # noqa: B018 (raises when there is no alert)
+    assert urlsplit(browser.find_element("id", "panel-open").get_attribute("href")).path == (
+        "/files/notice.txt"
+    )
+
+    # A phone, 360 px wide: the panel becomes a modal drawer, nothing is wider than the screen.
+    browser.set_window_size(360, 800)
+    width = browser.execute_script("return window.innerWidth;")
+    assert width <= 400, f"the window did not get narrow ({width}px)"
+    wait_for(
+        lambda: browser.find_element("id", "passage-panel").get_attribute("aria-modal") == "true",
+        5,
+        "the drawer to be modal",
+    )
+    overflow = "return document.documentElement.scrollWidth - document.documentElement.clientWidth;"
+    assert browser.execute_script(overflow) <= 0
+    browser.save_screenshot(str(tmp_path / "phone-drawer.png"))
+    browser.find_element("id", "panel-close").click()
+    assert not _visible(browser, "passage-panel")
+    browser.execute_script("document.getElementById('documents-panel').scrollIntoView();")
+    assert browser.execute_script(overflow) <= 0, "the page is wider than a 360 px phone"
+    browser.save_screenshot(str(tmp_path / "phone-library.png"))
+
+    _requests_stay_home(browser, host)

@@ -27,3 +27,19 @@ def test_text_past_max_tokens_does_not_change_the_dense_vector(embedder):
     assert not np.allclose(same, different, atol=1e-3)
     # BM25 still sees every word.
     assert len(embedder.sparse_document(long + " extra tail").indices) > 200
+
+
+def test_prefixes_for_models_trained_with_them(models_dir):
+    plain = Embedder(EmbedderSettings(), models_dir / "embedder")
+    e5_style = Embedder(
+        EmbedderSettings(query_prefix="query: ", document_prefix="passage: "),
+        models_dir / "embedder",
+    )
+    text = "Full-time staff get 25 days of annual leave."
+    assert np.allclose(e5_style.embed_query(text), plain.embed_query("query: " + text), atol=1e-5)
+    assert np.allclose(
+        e5_style.embed_documents([text])[0],
+        plain.embed_documents(["passage: " + text])[0],
+        atol=1e-5,
+    )
+    assert not np.allclose(e5_style.embed_query(text), plain.embed_query(text), atol=1e-3)

@@ -1,6 +1,8 @@
 // Knowledge appliance page: ask a question (or a follow-up), stream the answer, show which
-// sources it cites and how far to trust it. Plain JavaScript, nothing loaded from elsewhere.
-// Server text only ever goes in via textContent.
+// sources it cites (and each cited passage in a side panel) and how far to trust it; rate the
+// answer; see the knowledge base, its indexing progress, and add files to it. Plain JavaScript,
+// nothing loaded from elsewhere. Server text only ever goes in via textContent (the answer's
+// light formatting is built as DOM nodes, never as HTML).
 "use strict";
 
 (function () {
@@ -33,6 +35,20 @@
   const alsoHeading = alsoRetrieved.querySelector("h3");
   const uncitedList = $("uncited");
   const documentsPanel = $("documents-panel");
+  const feedbackBox = $("feedback");
+  const feedbackStatus = $("feedback-status");
+  const voteButtons = [$("vote-up"), $("vote-down")];
+  const serverStatus = $("server-status");
+  const serverStatusText = $("server-status-text");
+  const panel = $("passage-panel");
+  const panelBackdrop = $("panel-backdrop");
+  const panelTitle = $("panel-title");
+  const panelWhere = $("panel-where");
+  const panelOpen = $("panel-open");
+  const panelStatus = $("panel-status");
+  const panelPassages = $("panel-passages");
+  const panelClose = $("panel-close");
+  const pageBox = $("page");
 
   const NOT_FOUND = "I could not find anything about that in the indexed documents.";
 
@@ -42,6 +58,9 @@
   // which moves up into the history when the next question is asked.
   let conversationId = null;
   let currentTurn = null;
+  // The passages of the answer shown, by number, for the side panel; the answer's id, to rate it.
+  let citationsByNumber = new Map();
+  let answerId = null;
 
   function setStatus(text) {
     statusLine.textContent = text || "";
@@ -90,42 +109,140 @@
     return marks.slice(0, -1).join(", ") + " and " + marks[marks.length - 1];
   }
 
-  // ---- answer text, with [n] turned into links to the matching source ----
+  // ---- answer text: light Markdown (paragraphs, lists, code, bold), [n] links to sources ----
+  // Built from DOM nodes and text nodes only: whatever the model or a document says, a
+  // "<script>" in it is shown as text.
 
-  function renderAnswer(text) {
-    answerBox.replaceChildren();
-    const pattern = /\[(\d+)\]/g;
+  const FENCE = /^\s*```/;
+  const BULLET = /^\s*[-*]\s+(.*)$/;
+  const NUMBERED = /^\s*(\d+)\.\s+(.*)$/;
+  const HEADING = /^\s*#{1,6}\s+(.*)$/;
+  const INLINE = /`([^`\n]+)`|\*\*(?=\S)([^\n]*?\S)\*\*|\[(\d+)\]/g;
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function appendCitationMark(parent, n, raw) {
+    if (citationsByNumber.has(n) || document.getElementById("citation-" + n)) {
+      const link = el("a", "cite", raw);
+      link.href = "#citation-" + n;
+      link.title = "Show source " + n;
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        flashCitation(n);
+        openPassage(n, link);
+      });
+      parent.appendChild(link);
+    } else if (!answerBox.classList.contains("streaming")) {
+      const bad = el("span", "cite-invalid", raw);
+      bad.title = "Not one of the sources given to the model";
+      parent.appendChild(bad);
+    } else {
+      parent.appendChild(document.createTextNode(raw));
+    }
+  }
+
+  // Inline spans: `code`, **bold** (whose inside may hold [n]), and [n].
+  function appendInline(parent, text, inBold) {
+    const pattern = new RegExp(INLINE.source, "g");
     let last = 0;
     let match;
     while ((match = pattern.exec(text)) !== null) {
-      if (match.index > last) {
-        answerBox.appendChild(document.createTextNode(text.slice(last, match.index)));
-      }
-      const n = match[1];
-      if (document.getElementById("citation-" + n)) {
-        const link = document.createElement("a");
-        link.className = "cite";
-        link.href = "#citation-" + n;
-        link.textContent = "[" + n + "]";
-        link.addEventListener("click", (event) => {
-          event.preventDefault();
-          flashCitation(n);
-        });
-        answerBox.appendChild(link);
-      } else if (!answerBox.classList.contains("streaming")) {
-        const bad = document.createElement("span");
-        bad.className = "cite-invalid";
-        bad.title = "Not one of the sources given to the model";
-        bad.textContent = match[0];
-        answerBox.appendChild(bad);
+      if (match.index > last) parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+      if (match[1] !== undefined) {
+        parent.appendChild(el("code", null, match[1]));
+      } else if (match[2] !== undefined && !inBold) {
+        const strong = el("strong");
+        appendInline(strong, match[2], true);
+        parent.appendChild(strong);
+      } else if (match[3] !== undefined) {
+        appendCitationMark(parent, match[3], match[0]);
       } else {
-        answerBox.appendChild(document.createTextNode(match[0]));
+        parent.appendChild(document.createTextNode(match[0]));
       }
       last = pattern.lastIndex;
     }
-    if (last < text.length) {
-      answerBox.appendChild(document.createTextNode(text.slice(last)));
+    if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function renderMarkdown(text, into) {
+    const lines = String(text).replace(/\r\n?/g, "\n").split("\n");
+    let para = null; // the lines of the paragraph being gathered
+    let list = null; // the <ul>/<ol> being filled
+    const flushPara = () => {
+      if (para) {
+        const p = el("p");
+        appendInline(p, para.join("\n"));
+        into.appendChild(p);
+      }
+      para = null;
+    };
+    const endBlocks = () => {
+      flushPara();
+      list = null;
+    };
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      if (FENCE.test(line)) {
+        endBlocks();
+        const body = [];
+        i++;
+        while (i < lines.length && !FENCE.test(lines[i])) body.push(lines[i++]);
+        const pre = el("pre", "code-block");
+        pre.appendChild(el("code", null, body.join("\n")));
+        into.appendChild(pre);
+        continue;
+      }
+      if (!line.trim()) {
+        endBlocks();
+        continue;
+      }
+      const bullet = BULLET.exec(line);
+      const numbered = bullet ? null : NUMBERED.exec(line);
+      if (bullet || numbered) {
+        flushPara();
+        const tag = bullet ? "UL" : "OL";
+        if (!list || list.tagName !== tag) {
+          list = el(tag.toLowerCase());
+          if (numbered && numbered[1] !== "1") list.start = Number(numbered[1]);
+          into.appendChild(list);
+        }
+        const item = el("li");
+        appendInline(item, bullet ? bullet[1] : numbered[2]);
+        list.appendChild(item);
+        continue;
+      }
+      if (list && /^\s+\S/.test(line)) {
+        // an indented line under a list item continues it
+        const item = list.lastElementChild;
+        item.appendChild(document.createTextNode("\n"));
+        appendInline(item, line.trim());
+        continue;
+      }
+      const heading = HEADING.exec(line);
+      if (heading) {
+        endBlocks();
+        const p = el("p", "md-heading");
+        const strong = el("strong");
+        appendInline(strong, heading[1], true);
+        p.appendChild(strong);
+        into.appendChild(p);
+        continue;
+      }
+      list = null;
+      if (!para) para = [];
+      para.push(line);
     }
+    flushPara();
+  }
+
+  function renderAnswer(text) {
+    answerBox.replaceChildren();
+    if (text) renderMarkdown(text, answerBox);
   }
 
   function flashCitation(n) {
@@ -142,48 +259,49 @@
     return typeof score === "number" && isFinite(score) ? score.toFixed(3) : String(score);
   }
 
+  function where(c) {
+    let text = String(c.source);
+    if (c.page !== null && c.page !== undefined) text += ", page " + c.page;
+    return text;
+  }
+
+  // One passage: a chip (number, file, page, heading, score) that opens the side panel, and
+  // the start of the passage under it.
   function citationItem(c, state) {
     const item = document.createElement("li");
     item.id = "citation-" + c.number;
     item.className = state;
     if (typeof c.number === "number") item.value = c.number;
 
-    const head = document.createElement("div");
-    head.className = "cite-head";
-    const source = document.createElement("span");
-    source.className = "cite-source";
-    let where = String(c.source);
-    if (c.page !== null && c.page !== undefined) where += ", page " + c.page;
-    source.textContent = where;
-    head.appendChild(source);
-    if (state === "cited") {
-      const badge = document.createElement("span");
-      badge.className = "badge cited-badge";
-      badge.textContent = "cited";
-      head.appendChild(badge);
-    }
-    item.appendChild(head);
-
-    const meta = document.createElement("div");
-    meta.className = "cite-meta";
+    const chip = el("button", "chip");
+    chip.type = "button";
+    chip.dataset.n = String(c.number);
+    chip.setAttribute("aria-haspopup", "dialog");
+    chip.setAttribute("aria-controls", "passage-panel");
+    chip.title = "Show this passage with its context";
+    const source = el("span", "cite-source", where(c));
+    chip.appendChild(source);
+    const meta = el("span", "cite-meta");
     const parts = [];
     if (c.heading) parts.push(String(c.heading));
     parts.push("score " + formatScore(c.score));
     meta.textContent = parts.join(" · ");
-    item.appendChild(meta);
+    chip.appendChild(meta);
+    if (state === "cited") chip.appendChild(el("span", "badge cited-badge", "cited"));
+    chip.addEventListener("click", () => openPassage(String(c.number), chip));
+    item.appendChild(chip);
 
-    if (c.snippet) {
-      const snippet = document.createElement("p");
-      snippet.className = "cite-snippet";
-      snippet.textContent = String(c.snippet);
-      item.appendChild(snippet);
-    }
+    if (c.snippet) item.appendChild(el("p", "cite-snippet", c.snippet));
     return item;
   }
 
   // While the answer is written the passages are only "given to the model"; once it is done
   // they split into the ones the answer cites and the ones it does not (never shown as used).
   function renderCitations(citations, final) {
+    citationsByNumber = new Map();
+    if (Array.isArray(citations)) {
+      for (const c of citations) if (c && c.number !== undefined) citationsByNumber.set(String(c.number), c);
+    }
     citationList.replaceChildren();
     uncitedList.replaceChildren();
     alsoRetrieved.hidden = true;
@@ -301,6 +419,8 @@
     renderAnswer("");
     renderTrust(null, [], "");
     timing.textContent = "";
+    setFeedback(null);
+    closePanel(false);
     result.hidden = true;
   }
 
@@ -445,6 +565,7 @@
             renderTrust(data.trust, data.citations, answerText);
             renderTiming(data.timings);
             renderSearchedFor(text, data.standalone_question);
+            setFeedback(typeof data.id === "string" && data.id ? data.id : null);
             if (typeof data.conversation_id === "string" && data.conversation_id) {
               conversationId = data.conversation_id;
               currentTurn = { question: text, answer: answerText };
@@ -501,46 +622,420 @@
     }
   });
 
-  // ---- documents panel ----
+  // ---- feedback: thumbs up or down, once per answer ----
+
+  function setFeedback(id) {
+    answerId = id;
+    feedbackStatus.textContent = "";
+    for (const b of voteButtons) {
+      b.setAttribute("aria-pressed", "false");
+      b.disabled = false;
+    }
+    feedbackBox.hidden = !id;
+  }
+
+  async function vote(button) {
+    if (!answerId || voteButtons.some((b) => b.getAttribute("aria-pressed") === "true")) return;
+    const id = answerId;
+    button.setAttribute("aria-pressed", "true");
+    for (const b of voteButtons) b.disabled = true;
+    feedbackStatus.textContent = "Sending…";
+    try {
+      const response = await fetch("/api/feedback", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ id, rating: button.dataset.rating }),
+      });
+      if (id !== answerId) return; // another answer since
+      if (!response.ok) throw new Error(await errorFrom(response));
+      feedbackStatus.textContent = "Thanks for the feedback.";
+    } catch (err) {
+      if (id !== answerId) return;
+      button.setAttribute("aria-pressed", "false");
+      for (const b of voteButtons) b.disabled = false;
+      feedbackStatus.textContent = "Not sent: " + (err && err.message ? err.message : String(err));
+    }
+  }
+
+  for (const b of voteButtons) b.addEventListener("click", () => vote(b));
+
+  // ---- the side panel: a cited passage with its neighbours, and the original file ----
+
+  const narrow = window.matchMedia("(max-width: 899px)");
+  let panelReturnFocus = null;
+  let panelRequest = 0;
+
+  function fileUrl(source) {
+    return "/files/" + String(source).split("/").map(encodeURIComponent).join("/");
+  }
+
+  function passageNode(p, cited) {
+    const box = el("section", "passage" + (cited ? " cited" : ""));
+    const bits = [];
+    if (p.page !== null && p.page !== undefined) bits.push("page " + p.page);
+    if (p.heading) bits.push(String(p.heading));
+    if (cited) bits.push("the cited passage");
+    else if (p.chunk !== undefined) bits.push("passage " + (Number(p.chunk) + 1));
+    box.appendChild(el("p", "passage-meta", bits.join(" · ")));
+    box.appendChild(el(cited ? "mark" : "p", "passage-text", p.text));
+    if (cited) box.setAttribute("aria-current", "true");
+    return box;
+  }
+
+  function syncPanelMode() {
+    const modal = !panel.hidden && narrow.matches;
+    if (modal) panel.setAttribute("aria-modal", "true");
+    else panel.removeAttribute("aria-modal");
+    panelBackdrop.hidden = !modal;
+    document.body.classList.toggle("panel-open", !panel.hidden);
+    document.body.classList.toggle("drawer-open", modal);
+  }
+
+  async function openPassage(n, opener) {
+    const c = citationsByNumber.get(String(n));
+    if (!c) return;
+    const request = ++panelRequest;
+    if (panel.hidden) panelReturnFocus = opener || document.activeElement;
+    else if (opener) panelReturnFocus = opener;
+    panelTitle.textContent = "Source [" + c.number + "]";
+    const whereBits = [String(c.source)];
+    if (c.page !== null && c.page !== undefined) whereBits.push("page " + c.page);
+    if (c.heading) whereBits.push(String(c.heading));
+    whereBits.push("score " + formatScore(c.score));
+    panelWhere.textContent = whereBits.join(" · ");
+    panelOpen.href = fileUrl(c.source);
+    panelOpen.setAttribute("aria-label", "Open original: " + String(c.source) + " (new tab)");
+    panelPassages.replaceChildren();
+    panelStatus.textContent = "Loading the passage…";
+    panel.hidden = false;
+    syncPanelMode();
+    panelClose.focus();
+
+    const fallback = () => {
+      if (c.snippet) panelPassages.appendChild(passageNode({ page: c.page, heading: c.heading, text: c.snippet }, true));
+    };
+    const chunk = Number(c.chunk);
+    if (c.chunk === undefined || c.chunk === null || !Number.isInteger(chunk)) {
+      panelStatus.textContent = "Only the snippet is available for this source.";
+      fallback();
+      return;
+    }
+    try {
+      const query = "source=" + encodeURIComponent(String(c.source)) + "&chunk=" + chunk + "&around=1";
+      const response = await fetch("/api/passage?" + query);
+      if (request !== panelRequest) return;
+      if (!response.ok) {
+        panelStatus.textContent = await errorFrom(response);
+        fallback();
+        return;
+      }
+      const body = await response.json();
+      if (request !== panelRequest) return;
+      if (typeof body.file_url === "string" && body.file_url.startsWith("/files/")) {
+        panelOpen.href = fileUrl(body.source || c.source);
+      }
+      const passages = Array.isArray(body.passages) ? body.passages : [];
+      panelStatus.textContent = passages.length > 1 ? "The cited passage, highlighted, with the text around it." : "";
+      let cited = null;
+      for (const p of passages) {
+        const node = passageNode(p, p.cited === true);
+        if (p.cited === true) cited = node;
+        panelPassages.appendChild(node);
+      }
+      if (cited) cited.scrollIntoView({ block: "nearest" });
+    } catch (err) {
+      if (request !== panelRequest) return;
+      panelStatus.textContent = "Could not load the passage: " + (err && err.message ? err.message : String(err));
+      fallback();
+    }
+  }
+
+  function closePanel(restoreFocus) {
+    if (panel.hidden) return;
+    panelRequest++;
+    panel.hidden = true;
+    syncPanelMode();
+    const back = panelReturnFocus;
+    panelReturnFocus = null;
+    if (restoreFocus !== false) {
+      if (back && back.isConnected && typeof back.focus === "function") back.focus();
+      else question.focus();
+    }
+  }
+
+  panelClose.addEventListener("click", () => closePanel());
+  panelBackdrop.addEventListener("click", () => closePanel());
+  if (narrow.addEventListener) narrow.addEventListener("change", syncPanelMode);
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !panel.hidden) {
+      event.preventDefault();
+      closePanel();
+    }
+  });
+
+  // As a modal drawer, Tab stays inside the panel.
+  panel.addEventListener("keydown", (event) => {
+    if (event.key !== "Tab" || panel.getAttribute("aria-modal") !== "true") return;
+    const focusable = Array.from(panel.querySelectorAll("a[href], button:not([disabled])"));
+    if (focusable.length === 0) return;
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    if (event.shiftKey && document.activeElement === first) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && document.activeElement === last) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+
+  // ---- knowledge base: documents, totals, indexing progress ----
+
+  const STATUS_LABEL = {
+    indexed: "indexed",
+    pending: "pending",
+    failed: "failed",
+    unsupported: "unsupported",
+    too_large: "too large",
+  };
+  const docList = $("documents");
+  const docTotals = $("documents-status");
+  const docSummary = $("documents-summary");
+  const indexingBox = $("indexing");
+  const indexingLabel = $("indexing-label");
+  const indexingBar = $("indexing-bar");
+  let lastDocuments = "";
+  let docTimer = null;
+  let indexingNow = false;
+
+  function ago(seconds) {
+    const t = Number(seconds);
+    if (!Number.isFinite(t) || t <= 0) return "";
+    const s = Math.max(0, Date.now() / 1000 - t);
+    if (s < 45) return "just now";
+    if (s < 90) return "1 min ago";
+    if (s < 3600) return Math.round(s / 60) + " min ago";
+    if (s < 5400) return "1 h ago";
+    if (s < 86400) return Math.round(s / 3600) + " h ago";
+    const days = Math.round(s / 86400);
+    if (days < 30) return days + (days === 1 ? " day ago" : " days ago");
+    return new Date(t * 1000).toLocaleDateString();
+  }
+
+  function plural(n, one, many) {
+    return n + " " + (n === 1 ? one : many);
+  }
+
+  function renderProgress(indexing) {
+    const done = Number(indexing && indexing.done) || 0;
+    const total = Number(indexing && indexing.total) || 0;
+    indexingNow = total > 0 || (Number(indexing && indexing.waiting) || 0) > 0;
+    if (total > 0) {
+      indexingLabel.textContent = "Indexing " + Math.min(done, total) + " of " + total;
+      indexingBar.max = total;
+      indexingBar.value = Math.min(done, total);
+      indexingBox.hidden = false;
+    } else {
+      indexingBox.hidden = true;
+    }
+  }
+
+  function documentItem(d) {
+    const status = String(d.status || "");
+    const item = el("li", "doc doc-" + status.replace(/[^a-z_]/g, ""));
+    const head = el("div", "doc-head");
+    head.appendChild(el("span", "doc-path", d.path));
+    head.appendChild(el("span", "doc-status " + status.replace(/[^a-z_]/g, ""), STATUS_LABEL[status] || status.replace(/_/g, " ")));
+    item.appendChild(head);
+    const facts = [];
+    if (status === "indexed") facts.push(plural(Number(d.chunks) || 0, "chunk", "chunks"));
+    const when = ago(d.indexed_at);
+    if (when && status === "indexed") facts.push("indexed " + when);
+    if (facts.length) item.appendChild(el("span", "doc-facts", facts.join(" · ")));
+    if (d.error) item.appendChild(el("span", "doc-error", d.error));
+    return item;
+  }
 
   async function loadDocuments() {
-    const list = $("documents");
-    const status = $("documents-status");
-    status.textContent = "Loading…";
-    list.replaceChildren();
     try {
       const response = await fetch("/api/documents");
       if (!response.ok) {
-        status.textContent = await errorFrom(response);
+        docTotals.textContent = await errorFrom(response);
         return;
       }
       const body = await response.json();
       const docs = Array.isArray(body.documents) ? body.documents : [];
-      status.textContent = docs.length === 0 ? "No documents yet: put files in the knowledge folder." :
-        docs.length + (docs.length === 1 ? " document" : " documents");
-      for (const d of docs) {
-        const item = document.createElement("li");
-        const path = document.createElement("span");
-        path.textContent = String(d.path);
-        item.appendChild(path);
-        const badge = document.createElement("span");
-        badge.className = "doc-status " + String(d.status).replace(/[^a-z_]/g, "");
-        badge.textContent = String(d.status).replace(/_/g, " ");
-        item.appendChild(badge);
-        if (d.error) {
-          const error = document.createElement("span");
-          error.className = "doc-error";
-          error.textContent = String(d.error);
-          item.appendChild(error);
-        }
-        list.appendChild(item);
+      renderProgress(body.indexing);
+      const totals = body.totals && typeof body.totals === "object" ? body.totals : {};
+      const parts = [];
+      for (const key of ["indexed", "pending", "failed", "unsupported", "too_large"]) {
+        const n = Number(totals[key]) || 0;
+        if (n > 0 || key === "indexed") parts.push(n + " " + STATUS_LABEL[key]);
+      }
+      parts.push(plural(Number(body.chunks) || 0, "chunk", "chunks"));
+      docTotals.textContent = docs.length === 0 ? "No documents yet: put files in the knowledge folder, or add them here." : parts.join(" · ");
+      docSummary.textContent = indexingNow && body.indexing && body.indexing.total > 0
+        ? "indexing " + Math.min(body.indexing.done, body.indexing.total) + " of " + body.indexing.total
+        : plural(docs.length, "document", "documents");
+      // Rebuilt only when something changed (and once a minute for the "… ago" times).
+      const key = JSON.stringify(docs) + Math.floor(Date.now() / 60000);
+      if (key !== lastDocuments) {
+        lastDocuments = key;
+        docList.replaceChildren(...docs.map(documentItem));
       }
     } catch (err) {
-      status.textContent = "Could not load the documents: " + (err && err.message ? err.message : String(err));
+      docTotals.textContent = "Could not load the documents: " + (err && err.message ? err.message : String(err));
+    } finally {
+      scheduleDocuments();
     }
   }
 
+  // Every ~3 s while the panel is open or the appliance is indexing.
+  function scheduleDocuments() {
+    clearTimeout(docTimer);
+    docTimer = null;
+    if (documentsPanel.open || indexingNow) docTimer = setTimeout(loadDocuments, 3000);
+  }
+
   documentsPanel.addEventListener("toggle", () => {
-    if (documentsPanel.open) loadDocuments();
+    if (documentsPanel.open) {
+      if (!docList.childElementCount) docTotals.textContent = "Loading…";
+      loadDocuments();
+    } else {
+      scheduleDocuments();
+    }
   });
+
+  // ---- upload: drop files (or choose them) into kb/uploads/ ----
+
+  const dropZone = $("upload-zone");
+  const uploadInput = $("upload-input");
+  const uploadStatus = $("upload-status");
+  const uploadProgress = $("upload-progress");
+  let uploading = false;
+
+  function upload(files) {
+    if (uploading || !files || files.length === 0) return;
+    uploading = true;
+    const form = new FormData();
+    for (const f of files) form.append("file", f, f.name);
+    const names = Array.from(files, (f) => f.name).join(", ");
+    uploadStatus.className = "upload-status";
+    uploadStatus.textContent = "Uploading " + names + "…";
+    uploadProgress.value = 0;
+    uploadProgress.hidden = false;
+    dropZone.classList.add("busy");
+    // XMLHttpRequest, not fetch: it reports upload progress.
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/upload");
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) {
+        uploadProgress.value = event.loaded / event.total;
+        uploadStatus.textContent = "Uploading " + names + "… " + Math.round((100 * event.loaded) / event.total) + "%";
+      }
+    });
+    const finish = (ok, message) => {
+      uploading = false;
+      uploadInput.value = "";
+      uploadProgress.hidden = true;
+      dropZone.classList.remove("busy");
+      uploadStatus.className = "upload-status " + (ok ? "ok" : "failed");
+      uploadStatus.textContent = message;
+      if (ok) loadDocuments();
+    };
+    xhr.addEventListener("load", () => {
+      let body = {};
+      try {
+        body = JSON.parse(xhr.responseText || "{}");
+      } catch (_) {
+        /* not JSON */
+      }
+      if (xhr.status === 201 && Array.isArray(body.saved)) {
+        finish(true, "Added " + body.saved.join(", ") + ": it is indexed in a moment.");
+      } else if (xhr.status === 403) {
+        finish(false, "Uploads are turned off on this appliance: " + (body.error || "forbidden") + ".");
+      } else if (xhr.status === 413) {
+        finish(false, "Too large: " + (body.error || "the upload is over the limit") + ".");
+      } else {
+        finish(false, "Upload failed (error " + xhr.status + ")" + (body.error ? ": " + body.error : "."));
+      }
+    });
+    xhr.addEventListener("error", () => finish(false, "Upload failed: could not reach the appliance."));
+    xhr.send(form);
+  }
+
+  uploadInput.addEventListener("change", () => upload(uploadInput.files));
+  dropZone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    dropZone.classList.add("over");
+  });
+  dropZone.addEventListener("dragleave", () => dropZone.classList.remove("over"));
+  dropZone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    dropZone.classList.remove("over");
+    if (event.dataTransfer) upload(event.dataTransfer.files);
+  });
+
+  // ---- status line: ready, model and device, indexing, answers in progress ----
+
+  function deviceName(device) {
+    const d = String(device || "");
+    if (d === "cpu" || d === "gpu") return d.toUpperCase();
+    return d;
+  }
+
+  function setServerStatus(state, text) {
+    serverStatus.className = "server-status " + state;
+    if (serverStatusText.textContent !== text) serverStatusText.textContent = text;
+  }
+
+  let wasIndexing = false;
+
+  async function pollStatus() {
+    try {
+      const response = await fetch("/api/status", { cache: "no-store" });
+      if (response.status === 503) {
+        let reason = "";
+        try {
+          reason = String((await response.json()).error || "");
+        } catch (_) {
+          /* not JSON */
+        }
+        setServerStatus("starting", "Starting…" + (reason && !/still starting/.test(reason) ? " " + reason : ""));
+      } else if (!response.ok) {
+        setServerStatus("problem", "Status unavailable (error " + response.status + ")");
+      } else {
+        const s = await response.json();
+        const parts = [];
+        const ix = s.indexing || {};
+        const total = Number(ix.total) || 0;
+        const running = Number(ix.waiting) || 0;
+        if (total > 0) parts.push("Indexing " + Math.min(Number(ix.done) || 0, total) + " of " + total);
+        else if (!s.ready) parts.push("Starting…");
+        else parts.push("Ready");
+        const model = String(s.model || "");
+        if (model) parts.push(model + (s.device ? " on " + deviceName(s.device) : ""));
+        const answers = s.answers || {};
+        if (Number(answers.running) > 0) parts.push(plural(Number(answers.running), "answer", "answers") + " in progress");
+        if (Number(answers.waiting) > 0) parts.push(Number(answers.waiting) + " waiting");
+        setServerStatus(total > 0 ? "indexing" : s.ready ? "ready" : "starting", parts.join(" · "));
+        const indexing = total > 0 || running > 0;
+        if (indexing && !docTimer) {
+          indexingNow = true;
+          loadDocuments();
+        } else if (!indexing && wasIndexing && documentsPanel.open) {
+          loadDocuments(); // the last files just settled
+        }
+        wasIndexing = indexing;
+      }
+    } catch (_) {
+      setServerStatus("problem", "Cannot reach the appliance");
+    } finally {
+      setTimeout(pollStatus, 5000);
+    }
+  }
+
+  pollStatus();
 })();

@@ -17,7 +17,7 @@ from appliance.config import Settings
 from appliance.index.edge import EdgeIndex
 from appliance.index.embedder import Embedder
 from appliance.index.store import VectorStore
-from appliance.observe import FeedbackLog, QueryLog
+from appliance.observe import Metrics, QueryHistory
 from appliance.sync.manifest import Manifest
 from appliance.sync.pipeline import Pipeline
 from appliance.sync.watch import Watcher
@@ -28,6 +28,10 @@ log = logging.getLogger("appliance")
 
 def manifest_path(settings: Settings):
     return settings.paths.data / "manifest.sqlite3"
+
+
+def history_path(settings: Settings):
+    return settings.paths.data / "queries.sqlite3"
 
 
 def open_store(s: Settings) -> VectorStore:
@@ -62,7 +66,8 @@ class Appliance:
         self.watcher: Watcher | None = None
         self.retriever: Retriever | None = None
         self.assistant: Assistant | None = None
-        self.feedback: FeedbackLog | None = None
+        self.history: QueryHistory | None = None
+        self.metrics = Metrics()
         self.startup_error = ""
         self.ready = threading.Event()
 
@@ -73,11 +78,51 @@ class Appliance:
         s.paths.kb.mkdir(parents=True, exist_ok=True)
         self.index = open_store(s)
         self.manifest = Manifest(manifest_path(s))
-        self.feedback = FeedbackLog(s.paths.data / "feedback.sqlite3")
+        o = s.observe
+        self.history = QueryHistory(
+            history_path(s),
+            s.paths.data / "queries.jsonl" if o.query_log_file else None,
+            text=o.log_text,
+            retention_days=o.history_days,
+            max_rows=o.history_max_rows,
+        )
         self.embedder = Embedder(s.embedder, s.embedder_dir)
         self.retriever = Retriever(self.index, self.embedder, s.index)
         pipeline = Pipeline(s, self.manifest, self.index, self.embedder)
         self.worker = SyncWorker(pipeline, s.watcher)
+        pipeline.on_result = lambda status: self.metrics.files.labels(status).inc()
+        self.metrics.watch(self._gauges)
+
+    def _gauges(self) -> dict:
+        entries = self.manifest.entries()
+        by_status: dict[str, float] = {}
+        for e in entries:
+            by_status[e.status] = by_status.get(e.status, 0) + 1
+        done, total = self.worker.scan_progress
+        answers = self.assistant.admission.stats() if self.assistant else {}
+        return {
+            "appliance_ready": (
+                "1 once the appliance answers questions",
+                float(self.ready.is_set()),
+            ),
+            "appliance_documents": ("Files of kb/ by index status", by_status),
+            "appliance_chunks_indexed": (
+                "Chunks searchable",
+                float(sum(e.chunks for e in entries if e.status == "indexed")),
+            ),
+            "appliance_ingest_queue": (
+                "Files waiting to be indexed",
+                float(self.worker.pending() + total - done),
+            ),
+            "appliance_generations_active": (
+                "Answers being generated",
+                float(answers.get("running", 0)),
+            ),
+            "appliance_queue_depth": (
+                "Questions waiting for the generator",
+                float(answers.get("waiting", 0)),
+            ),
+        }
 
     def load_generator(self) -> None:
         s = self.settings
@@ -88,7 +133,8 @@ class Appliance:
             generator,
             Admission(limits.max_concurrent_requests, limits.max_waiting, limits.queue_timeout_s),
             Conversations(limits.history_turns, limits.conversations),
-            QueryLog(s.paths.data / "queries.jsonl"),
+            self.history,
+            self.metrics,
             k=s.retrieval.k,
             min_relevance=s.retrieval.min_relevance,
             max_question_chars=limits.max_question_chars,
@@ -192,5 +238,5 @@ class Appliance:
             self.index.close()
         if self.manifest:
             self.manifest.close()
-        if self.feedback:
-            self.feedback.close()
+        if self.history:
+            self.history.close()

@@ -90,6 +90,14 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--answer", action="store_true", help="also generate and check answers")
     ev.set_defaults(run=cmd_eval)
 
+    qs = sub.add_parser("queries", help="export weak answers as draft eval questions (JSON lines)")
+    _common(qs)
+    qs.add_argument("--low-trust", action="store_true", help="answers with a low trust score")
+    qs.add_argument("--below", type=float, default=0.5, help="the trust limit (default 0.5)")
+    qs.add_argument("--negative", action="store_true", help="answers rated thumbs down")
+    qs.add_argument("--out", type=Path, help="write here instead of standard output")
+    qs.set_defaults(run=cmd_queries)
+
     doc = sub.add_parser("doctor", help="check everything this box needs, and say how to fix it")
     _common(doc)
     doc.add_argument("--port", type=int, help="the port serve will use (server.port)")
@@ -225,6 +233,53 @@ def cmd_eval(args) -> int:
     if args.json_out:
         args.json_out.write_text(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
     return 0
+
+
+def cmd_queries(args) -> int:
+    from appliance.app import history_path
+    from appliance.observe import QueryHistory
+
+    if not (args.low_trust or args.negative):
+        raise ConfigError("choose what to export: --low-trust and/or --negative")
+    path = history_path(settings_from(args))
+    if not path.is_file():
+        print("no questions recorded yet", file=sys.stderr)
+        return 0
+    history = QueryHistory(path, None, readonly=True)
+    try:
+        weak = history.weak(args.below if args.low_trust else None, args.negative)
+    finally:
+        history.close()
+    lines = [json.dumps(_draft(entry), ensure_ascii=False) for entry in weak]
+    text = "\n".join(lines) + ("\n" if lines else "")
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(
+            f"{len(lines)} draft questions in {args.out}: fill in gold_file (and gold_page, "
+            "answer_phrases), then run appliance eval on it",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _draft(entry: dict) -> dict:
+    """A question in `appliance eval`'s format, with what happened beside it."""
+    return {
+        "id": entry["request_id"],
+        "question": entry["query"],
+        "gold_file": "",
+        "gold_page": None,
+        "answer_phrases": [],
+        "answer": entry.get("answer"),
+        "trust": (entry.get("trust") or {}).get("score"),
+        "feedback": entry.get("feedback", ""),
+        "retrieved": [
+            f"{r['source']}" + (f" p{r['page']}" if r["page"] else "")
+            for r in entry.get("retrieved", [])
+        ],
+    }
 
 
 def cmd_doctor(args) -> int:

@@ -125,6 +125,15 @@ class WatcherSettings:
 
 
 @dataclass(frozen=True)
+class ObserveSettings:
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_text: Literal["full", "snippets", "none"] = "full"
+    query_log_file: bool = True
+    history_days: float = 90.0
+    history_max_rows: int = 100_000
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathSettings = field(default_factory=PathSettings)
     embedder: EmbedderSettings = field(default_factory=EmbedderSettings)
@@ -134,6 +143,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     watcher: WatcherSettings = field(default_factory=WatcherSettings)
+    observe: ObserveSettings = field(default_factory=ObserveSettings)
 
     @property
     def generator_model_path(self) -> Path:
@@ -348,6 +358,8 @@ def _check_ranges(s: Settings) -> None:
         ),
         (-1 <= s.retrieval.min_relevance <= 1, "retrieval.min_relevance must be from -1 to 1"),
         (s.watcher.settle_s >= 0, "watcher.settle_s must not be negative"),
+        (s.observe.history_days > 0, "observe.history_days must be positive"),
+        (s.observe.history_max_rows >= 1, "observe.history_max_rows must be at least 1"),
         (s.watcher.rescan_interval_s > 0, "watcher.rescan_interval_s must be positive"),
     ]
     for ok, message in checks:

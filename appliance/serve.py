@@ -46,7 +46,7 @@ def _optimize_if_needed(appliance: Appliance, above: int) -> None:
 
 
 def serve(settings: Settings) -> None:
-    setup_logging()
+    setup_logging(settings.observe.log_level)
     appliance = Appliance(settings)
     # Wrong models or an index held by another process fail here, in plain words.
     appliance.open_index()

@@ -5,7 +5,7 @@
 #   scripts/backup.sh [--no-index] --volume appliance_appliance-data DEST_DIR   (as root)
 #
 # Writes DEST_DIR/appliance-data-<UTC time>/ (printed at the end) holding:
-# - every SQLite database (manifest.sqlite3, feedback.sqlite3): copied with SQLite's online
+# - every SQLite database (manifest.sqlite3, queries.sqlite3): copied with SQLite's online
 #   backup API, so each copy is consistent even while the appliance writes (WAL mode), then
 #   checked with PRAGMA integrity_check;
 # - the query log (queries.jsonl) and other plain files: copied as they are (the last line
@@ -14,7 +14,7 @@
 #   appliance may write it during the copy; the copy is repeated (3 tries) until no file
 #   changed while copying, and BACKUP_INFO says index_consistent=yes|no. The index can
 #   always be rebuilt from kb/ (restore.sh --no-index; the start-up sync re-embeds kb/), so
-#   the manifest, feedback and query log are what a backup must keep;
+#   the manifest and the query history with its feedback are what a backup must keep;
 # - BACKUP_INFO and SHA256SUMS (restore.sh checks them).
 # Needs python3 (its sqlite3 module) or the sqlite3 command on the host.
 set -euo pipefail

@@ -17,11 +17,12 @@ from appliance.answer.prompt import Turn, build_prompt, rewrite_messages
 from appliance.answer.retrieve import Retrieval, Retriever
 from appliance.answer.trust import assess
 from appliance.index.store import SearchFilter
-from appliance.observe import QueryLog
+from appliance.observe import Metrics, QueryHistory
 
 NOT_FOUND = "I could not find anything about that in the indexed documents."
 _LABEL = re.compile(r"^\s*(standalone question|rewritten question|question)\s*:\s*", re.I)
 QUEUE_POLL_S = 1.0
+SNIPPET_CHARS = 160
 log = logging.getLogger("appliance.answer")
 
 
@@ -52,7 +53,8 @@ class Assistant:
         generator: Generator,
         admission: Admission,
         conversations: Conversations,
-        query_log: QueryLog,
+        history: QueryHistory,
+        metrics: Metrics,
         k: int,
         min_relevance: float,
         max_question_chars: int,
@@ -61,7 +63,8 @@ class Assistant:
         self.generator = generator
         self.admission = admission
         self.conversations = conversations
-        self.query_log = query_log
+        self.history = history
+        self.metrics = metrics
         self.k = k
         self.min_relevance = min_relevance
         self.max_question_chars = max_question_chars
@@ -99,46 +102,58 @@ class Assistant:
     ) -> Iterator[Event]:
         """Events of one answer. BadQuestion, and Busy when the queue is full, are raised
         before the first event; Busy after a wait in line longer than the queue timeout.
-        The earlier turns come from `history` if given, else from the conversation id."""
+        The earlier turns come from `history` if given, else from the conversation id.
+        Every outcome is recorded: answered, no_knowledge, rejected, abandoned, error."""
         request = Request(self.check(question), k or self.k, where, conversation_id)
+        trace = Trace(request)
+        try:
+            yield from self._answer(request, history, trace)
+        except Busy as err:
+            self._record(trace, "rejected", error=str(err))
+            raise
+        except GeneratorExit:  # the client went away: generation stops, the slot frees
+            self._record(trace, "abandoned")
+            raise
+        except Exception as err:
+            self._record(trace, "error", error=f"{type(err).__name__}: {err}")
+            raise
+
+    def _answer(self, request: Request, history: list[Turn] | None, trace: Trace):
         remember = history is None
         if history is None:
-            history = self.conversations.history(conversation_id)
-        started = time.perf_counter()
-        retrieval = None
+            history = self.conversations.history(request.conversation_id)
         if not history:  # retrieval first: an irrelevant question never waits in line
-            retrieval = self.retriever.retrieve(request.question, request.k, where)
-            if not self._relevant(retrieval):
-                yield self._finish(
-                    request, request.question, NOT_FOUND, retrieval, [], started, remember
-                )
+            trace.retrieval = self.retriever.retrieve(request.question, request.k, request.where)
+            if not self._relevant(trace.retrieval):
+                yield self._finish(trace, NOT_FOUND, remember)
                 return
         entered = time.perf_counter()
         ticket = self.admission.enter()
         try:
             yield from self._wait_in_line(ticket)
-            queued_ms = (time.perf_counter() - entered) * 1000
-            standalone = request.question
+            trace.timings["queue_ms"] = round((time.perf_counter() - entered) * 1000, 1)
             if history:
-                standalone = self._standalone(request.question, history)
-                retrieval = self.retriever.retrieve(standalone, request.k, where)
-                if not self._relevant(retrieval):
-                    yield self._finish(
-                        request, standalone, NOT_FOUND, retrieval, [], started, remember
-                    )
+                trace.standalone = self._standalone(request.question, history)
+                trace.retrieval = self.retriever.retrieve(
+                    trace.standalone, request.k, request.where
+                )
+                if not self._relevant(trace.retrieval):
+                    yield self._finish(trace, NOT_FOUND, remember)
                     return
             prompt = build_prompt(
                 request.question,
-                retrieval.citations,
+                trace.retrieval.citations,
                 history,
                 self.generator.prompt_budget,
                 self.generator.count_tokens,
             )
+            trace.sent, trace.tokens_in = prompt.used, prompt.tokens
             if prompt.dropped:
                 log.info(
                     "passages dropped to fit the context",
                     extra={
                         "event": "prompt_trimmed",
+                        "request_id": trace.request_id,
                         "dropped": [c.number for c in prompt.dropped],
                         "prompt_tokens": prompt.tokens,
                     },
@@ -149,23 +164,16 @@ class Assistant:
             for text in self.generator.stream(prompt.messages):
                 first_token = first_token or time.perf_counter()
                 parts.append(text)
+                trace.tokens_out += 1
                 yield Event("token", text)
             done = time.perf_counter()
-        except GeneratorExit:  # the client went away: generation stops, the slot frees
-            log.info(
-                "answer abandoned by the client",
-                extra={"event": "abandoned", "query": request.question},
-            )
-            raise
         finally:
             ticket.leave()
-        retrieval.timings.update(
-            queue_ms=round(queued_ms, 1),
+        trace.timings.update(
             first_token_ms=round(((first_token or done) - generation_started) * 1000, 1),
             generate_ms=round((done - generation_started) * 1000, 1),
         )
-        answer = "".join(parts).strip() or NOT_FOUND
-        yield self._finish(request, standalone, answer, retrieval, prompt.used, started, remember)
+        yield self._finish(trace, "".join(parts).strip() or NOT_FOUND, remember)
 
     def _wait_in_line(self, ticket) -> Iterator[Event]:
         """Position reports at once and then every second: they also keep the stream alive."""
@@ -196,37 +204,82 @@ class Assistant:
             rewritten = f"{history[-1].question} {question}"  # the model did not help
         return rewritten
 
-    def _finish(self, request, standalone, answer, retrieval, used, started, remember) -> Event:
-        timings = dict(retrieval.timings)
-        timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    def _finish(self, trace: Trace, answer: str, remember: bool) -> Event:
+        request = trace.request
         gap = answer == NOT_FOUND
-        trust = assess(answer, used, self.min_relevance)
+        trust = assess(answer, trace.sent, self.min_relevance)
         if gap:
             trust = type(trust)(0.0, 0.0, 0.0, trust.relevance, [], [])
-        citations = [{**c.public(), "cited": c.number in trust.cited} for c in used]
+        citations = [{**c.public(), "cited": c.number in trust.cited} for c in trace.sent]
         conversation_id = request.conversation_id or self.conversations.new_id()
         if remember:
             self.conversations.add(conversation_id, Turn(request.question, answer))
-        query_id = uuid.uuid4().hex[:12]
-        self.query_log.record(
-            query_id,
-            request.question,
-            standalone,
-            retrieval.citations,
-            timings,
-            trust.as_dict(),
-            answer,
-            knowledge_gap=gap,
-        )
+        trace.conversation_id = conversation_id
+        entry = self._record(trace, "no_knowledge" if gap else "answered", answer, trust)
         return Event(
             "done",
             {
-                "id": query_id,
+                "id": trace.request_id,
                 "answer": answer,
                 "citations": citations,
-                "timings": timings,
+                "timings": entry["timings"],
                 "trust": trust.as_dict(),
                 "conversation_id": conversation_id,
-                "standalone_question": standalone,
+                "standalone_question": trace.standalone or request.question,
             },
         )
+
+    def _record(self, trace: Trace, outcome: str, answer: str = "", trust=None, error=""):
+        """The question's record: the log line, the history row, the metrics."""
+        timings = {**(trace.retrieval.timings if trace.retrieval else {}), **trace.timings}
+        timings["total_ms"] = round((time.perf_counter() - trace.started) * 1000, 1)
+        sent = {c.number for c in trace.sent}
+        cited = set(trust.cited) if trust else set()
+        retrieved = trace.retrieval.citations if trace.retrieval else []
+        entry = {
+            "ts": round(time.time(), 3),
+            "request_id": trace.request_id,
+            "conversation_id": trace.conversation_id or trace.request.conversation_id,
+            "query": trace.request.question,
+            "rewritten_query": trace.standalone,
+            "outcome": outcome,
+            "model": self.generator.name,
+            "retrieved": [
+                {
+                    "id": f"{c.source}#{c.chunk}",
+                    "source": c.source,
+                    "page": c.page,
+                    "score": c.score,
+                    "relevance": c.relevance,
+                    "sent": c.number in sent,
+                    "cited": c.number in cited,
+                    "text": c.text[:SNIPPET_CHARS],
+                }
+                for c in retrieved
+            ],
+            "timings": timings,
+            "tokens_in": trace.tokens_in,
+            "tokens_out": trace.tokens_out,
+            "trust": trust.as_dict() if trust else None,
+            "answer": answer,
+            "error": error,
+        }
+        self.history.record(entry)
+        self.metrics.observe_query(entry)
+        return entry
+
+
+class Trace:
+    """What is known about one question so far, whatever its outcome turns out to be."""
+
+    def __init__(self, request: Request):
+        self.request = request
+        self.request_id = uuid.uuid4().hex[:12]
+        self.started = time.perf_counter()
+        self.retrieval: Retrieval | None = None
+        self.standalone = ""
+        self.sent: list = []
+        self.tokens_in = 0
+        self.tokens_out = 0
+        self.timings: dict[str, float] = {}
+        self.conversation_id: str | None = None

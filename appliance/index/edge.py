@@ -107,6 +107,7 @@ class EdgeIndex(PublishedVersions):
         candidates: int,
         where: SearchFilter | None = None,
     ) -> list[Hit]:
+        published = self.snapshot()  # before the query: see PublishedVersions.publish
         selector = _filter(where)
         prefetches = [
             Prefetch(limit=candidates, query=Query.Nearest(dense, using=DENSE), filter=selector),
@@ -123,10 +124,11 @@ class EdgeIndex(PublishedVersions):
             hit(point.payload or {}, point.score, (point.vector or {}).get(DENSE), dense)
             for point in self._shard.query(request)
         ]
-        return self.visible(hits, limit)
+        return self.visible(hits, limit, published)
 
     def passages(self, source: str, chunks: Sequence[int]) -> list[Hit]:
         """Chunks of a document by position (a cited passage and its neighbours)."""
+        published = self.snapshot()
         wanted = Filter(
             must=[
                 _match("source", source),
@@ -136,7 +138,7 @@ class EdgeIndex(PublishedVersions):
         records, _ = self._shard.scroll(
             ScrollRequest(limit=4 * len(chunks) + 4, filter=wanted, with_payload=True)
         )
-        return self.current([hit(r.payload or {}, 0.0) for r in records])
+        return self.current([hit(r.payload or {}, 0.0) for r in records], published)
 
     def count(self, source: str | None = None) -> int:
         selector = Filter(must=[_match("source", source)]) if source else None

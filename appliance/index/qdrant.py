@@ -118,6 +118,7 @@ class QdrantIndex(PublishedVersions):
         candidates: int,
         where: SearchFilter | None = None,
     ) -> list[Hit]:
+        published = self.snapshot()  # before the query: see PublishedVersions.publish
         selector = _filter(where)
         response = self._client.query_points(
             self.collection,
@@ -136,9 +137,10 @@ class QdrantIndex(PublishedVersions):
             hit(point.payload or {}, point.score, (point.vector or {}).get(DENSE), dense)
             for point in response.points
         ]
-        return self.visible(hits, limit)
+        return self.visible(hits, limit, published)
 
     def passages(self, source: str, chunks: Sequence[int]) -> list[Hit]:
+        published = self.snapshot()
         wanted = models.Filter(
             must=[
                 _match("source", source),
@@ -148,7 +150,7 @@ class QdrantIndex(PublishedVersions):
         records, _ = self._client.scroll(
             self.collection, scroll_filter=wanted, limit=4 * len(chunks) + 4, with_payload=True
         )
-        return self.current([hit(r.payload or {}, 0.0) for r in records])
+        return self.current([hit(r.payload or {}, 0.0) for r in records], published)
 
     def count(self, source: str | None = None) -> int:
         selector = models.Filter(must=[_match("source", source)]) if source else None

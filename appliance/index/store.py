@@ -96,18 +96,37 @@ class PublishedVersions:
         self._published: dict[str, str] = {}
 
     def publish(self, source: str, doc_hash: str | None) -> None:
-        """Searches return `source` only from its `doc_hash` version (None: any version)."""
+        """Searches return `source` only from its `doc_hash` version (None: any version).
+        Copy-on-write, so that a search can hold on to the map it started with."""
+        published = dict(self._published)
         if doc_hash is None:
-            self._published.pop(source, None)
+            published.pop(source, None)
         else:
-            self._published[source] = doc_hash
+            published[source] = doc_hash
+        self._published = published
 
-    def current(self, hits: list[Hit]) -> list[Hit]:
-        """Only the published version of each document, ordered by position."""
-        return sorted(self.visible(hits, len(hits)), key=lambda h: h.chunk)
+    def snapshot(self) -> dict[str, str]:
+        """Take this before querying the engine, and give it to `visible` after."""
+        return self._published
 
-    def visible(self, hits: list[Hit], limit: int) -> list[Hit]:
-        return [h for h in hits if self._published.get(h.source, h.doc_hash) == h.doc_hash][:limit]
+    def current(self, hits: list[Hit], before: dict[str, str]) -> list[Hit]:
+        """One version of each document, ordered by position."""
+        return sorted(self.visible(hits, len(hits), before), key=lambda h: h.chunk)
+
+    def visible(self, hits: list[Hit], limit: int, before: dict[str, str]) -> list[Hit]:
+        """One version per document: the one published when the query started, if the
+        engine still had it; else the one published now. A writer stores a new version,
+        publishes it, then deletes the old one, so at least one of the two was there."""
+        after = self._published
+        found: dict[str, set[str]] = {}
+        for h in hits:
+            found.setdefault(h.source, set()).add(h.doc_hash)
+        chosen: dict[str, str | None] = {}
+        for source, hashes in found.items():
+            candidates = [c for c in (before.get(source), after.get(source)) if c]
+            if candidates:  # unpublished sources (not yet in the manifest) show as they are
+                chosen[source] = next((c for c in candidates if c in hashes), "")
+        return [h for h in hits if chosen.get(h.source, h.doc_hash) == h.doc_hash][:limit]
 
     @staticmethod
     def overfetch(limit: int) -> int:

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -91,6 +92,7 @@ class Pipeline:
         self.manifest = manifest
         self.index = index
         self.embedder = embedder
+        self.on_result: Callable[[str], None] = lambda status: None  # metrics hook
         for entry in manifest.entries():
             if entry.status == m.INDEXED:
                 index.publish(entry.path, entry.sha256)
@@ -120,6 +122,7 @@ class Pipeline:
                 rel, state.size, state.mtime_ns, "", skip.status, str(skip), 0, None, self.version
             )
             self.manifest.put(entry)
+        self.on_result(entry.status)
         log.info(
             entry.status,
             extra={
@@ -137,6 +140,7 @@ class Pipeline:
         self._unpublish(rel)
         if self.manifest.get(rel) is not None:
             self.manifest.remove(rel)
+            self.on_result("removed")
             log.info("removed", extra={"event": "document", "path": rel, "status": "removed"})
 
     def _unpublish(self, rel: str) -> None:

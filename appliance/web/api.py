@@ -105,7 +105,7 @@ def feedback():
         raise BadQuestion('rating must be "up" or "down"')
     if not isinstance(comment, str) or len(comment) > 2000:
         raise BadQuestion("comment must be text of at most 2000 characters")
-    ready_appliance().feedback.add(query_id, rating, comment)
+    ready_appliance().history.add_feedback(query_id, rating, comment)
     return jsonify(stored=True), 201
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, send_from_directory
+from flask import Blueprint, Response, current_app, jsonify, send_from_directory
 
 pages = Blueprint("pages", __name__)
 
@@ -23,3 +23,10 @@ def ready():
     """Models loaded, index open, start-up sync done: 503 until then."""
     state = current_app.config["APPLIANCE"].readiness()
     return jsonify(state), (200 if state["ready"] else 503)
+
+
+@pages.get("/metrics")
+def metrics():
+    """Prometheus text format."""
+    body = current_app.config["APPLIANCE"].metrics.exposition()
+    return Response(body, mimetype="text/plain; version=0.0.4")

@@ -545,7 +545,7 @@ def test_backup_restore_round_trip_while_in_use(tmp_path, models_dir):
     db.close()
 
     # a writer keeps writing (WAL mode) and a reader holds a read transaction during the backup
-    writer = sqlite3.connect(data / "feedback.sqlite3", isolation_level=None)
+    writer = sqlite3.connect(data / "queries.sqlite3", isolation_level=None)
     writer.execute("PRAGMA journal_mode=WAL")
     writer.execute("create table probe(n integer)")
     reader = sqlite3.connect(data / "manifest.sqlite3", isolation_level=None)
@@ -554,7 +554,7 @@ def test_backup_restore_round_trip_while_in_use(tmp_path, models_dir):
     stop = threading.Event()
 
     def write():
-        w = sqlite3.connect(data / "feedback.sqlite3", isolation_level=None)
+        w = sqlite3.connect(data / "queries.sqlite3", isolation_level=None)
         n = 0
         while not stop.is_set():
             w.execute("insert into probe values (?)", (n,))
@@ -573,12 +573,12 @@ def test_backup_restore_round_trip_while_in_use(tmp_path, models_dir):
     assert sorted(p.name for p in backup.iterdir()) == [
         "BACKUP_INFO",
         "SHA256SUMS",
-        "feedback.sqlite3",
         "index",
         "manifest.sqlite3",
         "queries.jsonl",
+        "queries.sqlite3",
     ]
-    copy = sqlite3.connect(backup / "feedback.sqlite3")
+    copy = sqlite3.connect(backup / "queries.sqlite3")
     assert copy.execute("pragma integrity_check").fetchone()[0] == "ok"
     copied = copy.execute("select count(*) from probe").fetchone()[0]
     copy.close()

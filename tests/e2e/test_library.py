@@ -122,7 +122,7 @@ def test_feedback_is_stored_and_status_reports_the_model(make_server):
     assert status == 201
     assert server.post("/api/feedback", {"id": answer["id"], "rating": "meh"})[0] == 400
     rows = (
-        sqlite3.connect(server.data / "feedback.sqlite3")
+        sqlite3.connect(server.data / "queries.sqlite3")
         .execute("SELECT query_id, rating, comment FROM feedback")
         .fetchall()
     )

@@ -215,6 +215,16 @@ def _requests_stay_home(driver, host: str) -> None:
             assert url.startswith("/") and not url.startswith("//"), url
 
 
+def _stored_votes(data: Path) -> list[tuple[str, str]]:
+    """The feedback rows, from whichever SQLite file in the data dir holds them."""
+    votes = []
+    for path in sorted(data.glob("*.sqlite3")):
+        with sqlite3.connect(path) as db:
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'feedback'").fetchone():
+                votes += db.execute("SELECT query_id, rating FROM feedback").fetchall()
+    return votes
+
+
 def _screenshot(driver) -> None:
     """With APPLIANCE_SCREENSHOT=path, a desktop screenshot of the page as it is now."""
     path = os.environ.get("APPLIANCE_SCREENSHOT")
@@ -422,9 +432,15 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     assert down.get_attribute("disabled") and browser.find_element("id", "vote-up").get_attribute(
         "disabled"
     )
-    with sqlite3.connect(server.data / "feedback.sqlite3") as db:
-        votes = db.execute("SELECT query_id, rating FROM feedback").fetchall()
-    assert votes == [(first["id"], "down")]
+    posted = [
+        e
+        for e in browser.execute_script("return window.__requests;")
+        if "/api/feedback" in e["url"]
+    ]
+    assert [(json.loads(e["body"]), e["status"]) for e in posted] == [
+        ({"id": first["id"], "rating": "down"}, 201)
+    ]
+    assert _stored_votes(server.data) == [(first["id"], "down")]
 
     # A follow-up goes with the conversation id; the first turn moves up into the history.
     _ask(browser, FOLLOW_UP)

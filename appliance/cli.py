@@ -88,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--k", type=int, default=5, help="passages retrieved per question")
     ev.add_argument("--json", dest="json_out", type=Path, help="write the full report here")
     ev.add_argument("--answer", action="store_true", help="also generate and check answers")
+    ev.add_argument("--html", type=Path, help="also write a self-contained HTML report here")
     ev.set_defaults(run=cmd_eval)
 
     qs = sub.add_parser("queries", help="export weak answers as draft eval questions (JSON lines)")
@@ -232,6 +233,10 @@ def cmd_eval(args) -> int:
     print(format_table(report))
     if args.json_out:
         args.json_out.write_text(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+    if args.html:
+        from appliance.report import to_html
+
+        args.html.write_text(to_html(report, f"Evaluation of {args.questions.name}"), "utf-8")
     return 0
 
 

@@ -27,6 +27,7 @@ class Question:
     gold_file: str
     gold_page: int | None = None
     answer_phrases: tuple[str, ...] = ()
+    kind: str = ""  # optional grouping for the report (e.g. "keyword", "paraphrase")
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Result:
     retrieved: list[dict]
     answer: str | None = None
     answer_has_phrases: bool | None = None
+    kind: str = ""
 
 
 @dataclass
@@ -80,6 +82,7 @@ def load_questions(path: Path) -> list[Question]:
                 raw["gold_file"].strip("/"),
                 page,
                 tuple(raw.get("answer_phrases") or ()),
+                str(raw.get("kind") or ""),
             )
         )
     if not questions:
@@ -113,6 +116,7 @@ def evaluate(
             rank,
             round(ms, 2),
             [{"source": c.source, "page": c.page, "score": c.score} for c in citations],
+            kind=q.kind,
         )
         if assistant is not None:
             text = assistant.ask(q.question, k)["answer"]

@@ -138,8 +138,21 @@ def test_eval_reports_recall_mrr_and_latency(tmp_path, models_dir):
     questions = tmp_path / "q.jsonl"
     questions.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     out = tmp_path / "report.json"
+    html_report = tmp_path / "report.html"
     result = appliance(
-        "eval", questions, "--kb", kb, "--models", models_dir, "--k", "1", "--json", out, "--answer"
+        "eval",
+        questions,
+        "--kb",
+        kb,
+        "--models",
+        models_dir,
+        "--k",
+        "1",
+        "--json",
+        out,
+        "--answer",
+        "--html",
+        html_report,
     )
     assert result.returncode == 0, result.stderr
     assert "recall@1=0.667" in result.stdout and "mrr=0.667" in result.stdout
@@ -149,6 +162,10 @@ def test_eval_reports_recall_mrr_and_latency(tmp_path, models_dir):
     assert [q["hit"] for q in report["questions"]] == [True, True, False]
     assert report["answer_phrase_rate"] is not None
     assert all(q["answer"] for q in report["questions"])
+    page = html_report.read_text()
+    assert page.startswith("<!doctype html>") and page.count("<svg") == 2
+    assert "recall@1" in page and "How do I reset the router?" in page
+    assert "<script" not in page and "http" not in page  # self-contained, nothing fetched
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": 1, "question": "no gold file"}\n')

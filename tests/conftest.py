@@ -35,3 +35,15 @@ def models_dir() -> Path:
     if not (MODELS / "generator").is_dir() or not (MODELS / "embedder").is_dir():
         pytest.fail(f'{MODELS} holds no models: run "appliance models fetch" first')
     return MODELS
+
+
+@pytest.fixture
+def models_copy(tmp_path, models_dir) -> Path:
+    """A models/ folder of links to the real files, so one can be broken without harm."""
+    from appliance import models
+
+    copy = tmp_path / "models"
+    for f in models.DEFAULT_MODEL_FILES:
+        (copy / f.path).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(models_dir / f.path, copy / f.path)
+    return copy

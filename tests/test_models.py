@@ -1,20 +1,9 @@
-import os
 import shutil
 
 import pytest
 
 from appliance import models
 from appliance.config import load_settings
-
-
-@pytest.fixture
-def models_copy(tmp_path, models_dir):
-    """A models/ folder of links to the real files, so one can be broken without harm."""
-    copy = tmp_path / "models"
-    for f in models.DEFAULT_MODEL_FILES:
-        (copy / f.path).parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(models_dir / f.path, copy / f.path)
-    return copy
 
 
 def settings_for(models_path):

@@ -1,13 +1,11 @@
 """`appliance doctor` on a healthy setup and on each kind of broken one."""
 
-import os
 import socket
 import subprocess
 import sys
 
 import pytest
 
-from appliance import models
 from tests.corpus import write_text
 
 pytestmark = pytest.mark.e2e
@@ -23,12 +21,9 @@ def doctor(*args):
 
 
 @pytest.fixture
-def box(tmp_path, models_dir):
+def box(tmp_path, models_copy):
     """A kb/, a data dir and a models/ of links to the real files (safe to break)."""
-    copy = tmp_path / "models"
-    for f in models.DEFAULT_MODEL_FILES:
-        (copy / f.path).parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(models_dir / f.path, copy / f.path)
+    copy = models_copy
     write_text(tmp_path / "kb/a.txt", "alpha")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

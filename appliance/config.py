@@ -93,6 +93,8 @@ class ServerSettings:
     threads: int = 16
     uploads: bool = False
     max_upload_mb: float = 50.0
+    access_token: str = ""
+    metrics_public: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class LimitsSettings:
     queue_timeout_s: float = 30.0
     history_turns: int = 3
     conversations: int = 1000
+    questions_per_minute: int = 30
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,8 @@ def load_settings(
         raw = _read_yaml(config_file)
     env = dict(env if env is not None else os.environ)
     env = {**read_dotenv(base_dir / ".env"), **env}
+    if env.get("APPLIANCE_ACCESS_TOKEN"):  # the documented name of the one common secret
+        env.setdefault("APPLIANCE_SERVER__ACCESS_TOKEN", env["APPLIANCE_ACCESS_TOKEN"])
     for dotted, value in _env_overrides(env).items():
         _set_dotted(raw, dotted, value, origin=f"environment variable {_env_name(dotted)}")
     for dotted, value in (overrides or {}).items():
@@ -335,6 +340,7 @@ def _check_ranges(s: Settings) -> None:
         (s.limits.max_question_chars >= 1, "limits.max_question_chars must be at least 1"),
         (s.limits.max_body_kb >= 1, "limits.max_body_kb must be at least 1"),
         (s.server.max_upload_mb > 0, "server.max_upload_mb must be positive"),
+        (s.limits.questions_per_minute >= 0, "limits.questions_per_minute must be 0 or more"),
         (
             s.limits.max_concurrent_requests >= 1,
             "limits.max_concurrent_requests must be at least 1",
@@ -379,7 +385,8 @@ def _resolve_paths(s: Settings, base_dir: Path) -> Settings:
 def describe(settings: Settings) -> dict[str, dict[str, Any]]:
     """Settings as plain data (for `appliance config` and logs)."""
     out = dataclasses.asdict(settings)
-    for section, key in (("index", "qdrant_api_key"), ("generator", "api_key")):
+    secrets = (("index", "qdrant_api_key"), ("generator", "api_key"), ("server", "access_token"))
+    for section, key in secrets:
         if out[section][key]:
             out[section][key] = "***"
     return {

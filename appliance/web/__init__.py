@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from appliance.web import errors
+from appliance.web import errors, guard
 from appliance.web.api import api
 from appliance.web.library import library
 from appliance.web.openai_api import openai_api
@@ -22,6 +22,8 @@ def create_app(appliance) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = appliance.settings.limits.max_body_kb * 1024
     app.json.sort_keys = False
     errors.register(app)
+    server, limits = appliance.settings.server, appliance.settings.limits
+    guard.install(app, server.access_token, server.metrics_public, limits.questions_per_minute)
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(library)

@@ -91,7 +91,12 @@ def original(rel: str):
     outside kb/. Served sandboxed: an HTML document cannot run scripts in our origin."""
     appliance = _appliance()
     entry = appliance.manifest.get(rel)
-    if entry is None or entry.status != INDEXED:
+    kb = appliance.settings.paths.kb.resolve()
+    if (
+        entry is None
+        or entry.status != INDEXED
+        or not (kb / rel).resolve().is_relative_to(kb)  # a symlink out of kb/
+    ):
         abort(404, description=f"{rel} is not an indexed document")
     response = send_from_directory(appliance.settings.paths.kb, rel)
     response.headers["Content-Security-Policy"] = "sandbox"

@@ -996,6 +996,10 @@
   async function pollStatus() {
     try {
       const response = await fetch("/api/status", { cache: "no-store" });
+      if (response.status === 401) {
+        window.location.assign("/login"); // an access token is set and this browser has none
+        return;
+      }
       if (response.status === 503) {
         let reason = "";
         try {

@@ -226,6 +226,7 @@ class Appliance:
             "checks": checks,
             "answers": self.assistant.admission.stats() if self.assistant else {},
             "pending_files": worker.pending() if worker else 0,
+            "ingestion": (worker.paused or "running") if worker else "not started",
             "error": self.startup_error or (worker.last_error if worker else ""),
         }
 

@@ -108,6 +108,7 @@ class LimitsSettings:
     history_turns: int = 3
     conversations: int = 1000
     questions_per_minute: int = 30
+    min_free_mb: float = 500.0
 
 
 @dataclass(frozen=True)
@@ -341,6 +342,7 @@ def _check_ranges(s: Settings) -> None:
         (s.limits.max_body_kb >= 1, "limits.max_body_kb must be at least 1"),
         (s.server.max_upload_mb > 0, "server.max_upload_mb must be positive"),
         (s.limits.questions_per_minute >= 0, "limits.questions_per_minute must be 0 or more"),
+        (s.limits.min_free_mb >= 0, "limits.min_free_mb must be 0 or more"),
         (
             s.limits.max_concurrent_requests >= 1,
             "limits.max_concurrent_requests must be at least 1",

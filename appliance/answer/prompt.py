@@ -40,7 +40,12 @@ class Prompt:
 def source_block(c: Citation) -> str:
     where = c.source + (f", page {c.page}" if c.page else "")
     heading = f" ({c.heading})" if c.heading else ""
-    return f"[{c.number}] {where}{heading}:\n<<<\n{c.text}\n>>>"
+    return f"[{c.number}] {where}{heading}:\n<<<\n{_quoted(c.text)}\n>>>"
+
+
+def _quoted(text: str) -> str:
+    """A document cannot close its own quotation and speak as the instructions."""
+    return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
 
 
 def build_prompt(

@@ -7,6 +7,7 @@ file still being copied is not read half-way, and a burst of events for one file
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,8 @@ class SyncWorker:
         self._thread: threading.Thread | None = None
         self.startup_done = threading.Event()
         self.last_error = ""
+        self.paused = ""  # why ingestion is paused, if it is
+        self.min_free_mb = pipeline.settings.limits.min_free_mb
         self.scan_progress = (0, 0)  # (files done, files to do) of the running full sync
         self.health_checks: list[Callable[[], None]] = []
 
@@ -82,12 +85,17 @@ class SyncWorker:
         return len(todo)
 
     def _run(self) -> None:
-        self._guard(self.sync_all)
-        self.startup_done.set()
+        if not self._storage_full():
+            self._guard(self.sync_all)
+        self.startup_done.set()  # questions are answered even while ingestion is paused
         next_scan = time.monotonic() + self.settings.rescan_interval_s
         while not self._stop.is_set():
             for check in self.health_checks:
                 self._guard(check)
+            if self._storage_full():
+                with self._wake:
+                    self._wake.wait(timeout=1.0)
+                continue
             if self._rescan.is_set() or time.monotonic() >= next_scan:
                 self._rescan.clear()
                 self._guard(self.sync_all)
@@ -96,6 +104,28 @@ class SyncWorker:
                 self._update(rel)
             with self._wake:
                 self._wake.wait(timeout=self._next_due_in())
+
+    def _storage_full(self) -> bool:
+        """Below limits.min_free_mb in the data dir, ingestion pauses (nothing is written
+        half-way) and resumes, with a rescan, once there is room again."""
+        data = self.pipeline.settings.paths.data
+        free_mb = shutil.disk_usage(data).free / 2**20
+        if free_mb < self.min_free_mb:
+            if not self.paused:
+                log.error(
+                    "ingestion paused: the data dir is full",
+                    extra={"event": "ingest_paused", "free_mb": round(free_mb), "path": str(data)},
+                )
+            self.paused = (
+                f"ingestion paused: {free_mb:.0f} MB free in {data}, below "
+                f"limits.min_free_mb ({self.min_free_mb:g} MB); free some space"
+            )
+            return True
+        if self.paused:
+            log.info("ingestion resumed", extra={"event": "ingest_resumed"})
+            self.paused = ""
+            self._rescan.set()
+        return False
 
     def _next_due_in(self, longest: float = 0.25) -> float:
         """Sleep until the next waiting file is due, or `longest` (health checks, rescans)."""

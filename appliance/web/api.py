@@ -123,4 +123,5 @@ def status():
         indexing={"done": done, "total": total, "waiting": state["pending_files"]},
         answers=state["answers"],
         watcher=state["checks"]["watcher"],
+        ingestion=state["ingestion"],
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 
 from tests.e2e.conftest import wait_for
 
@@ -654,11 +655,20 @@ def test_page_library_uploads_and_untrusted_text(make_server, browser, tmp_path)
     # The failed file, with its reason, and the totals.
     browser.find_element("css selector", "#documents-panel summary").click()
     wait_for(lambda: "broken.pdf" in _text(browser, "documents"), 10, "the documents list")
-    broken = next(
-        e for e in browser.find_elements("css selector", "#documents li") if "broken.pdf" in e.text
-    )
-    assert broken.find_element("css selector", ".doc-status").text == "failed"
-    assert broken.find_element("css selector", ".doc-error").text == reason
+
+    def broken_row():
+        try:
+            for e in browser.find_elements("css selector", "#documents li"):
+                if "broken.pdf" in e.text:
+                    return (
+                        e.find_element("css selector", ".doc-status").text,
+                        e.find_element("css selector", ".doc-error").text,
+                    )
+        except StaleElementReferenceException:  # the list re-rendered under us: look again
+            pass
+        return None
+
+    assert wait_for(broken_row, 10, "the failed row") == ("failed", reason)
     assert _text(browser, "documents-status").startswith("1 indexed · 1 failed · ")
 
     # An upload through the file button: saved into uploads/, then pending, then indexed.
@@ -671,9 +681,12 @@ def test_page_library_uploads_and_untrusted_text(make_server, browser, tmp_path)
     assert (server.kb / "uploads" / "parking.txt").read_text() == note.read_text()
 
     def uploaded_status():
-        for item in browser.find_elements("css selector", "#documents li"):
-            if item.find_element("css selector", ".doc-path").text == "uploads/parking.txt":
-                return item.find_element("css selector", ".doc-status").text
+        try:
+            for item in browser.find_elements("css selector", "#documents li"):
+                if item.find_element("css selector", ".doc-path").text == "uploads/parking.txt":
+                    return item.find_element("css selector", ".doc-status").text
+        except StaleElementReferenceException:  # the list re-rendered under us: look again
+            pass
         return None
 
     wait_for(lambda: uploaded_status() == "indexed", 30, "the uploaded file to be indexed")

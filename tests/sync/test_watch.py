@@ -64,3 +64,16 @@ def test_a_deleted_kb_root_empties_the_index_and_watching_resumes(running):
     write_text(kb / "b.txt", "beta")
     wait_for(lambda: paths(manifest) == {"b.txt": "indexed"}, 20, "b.txt after kb/ came back")
     assert watcher.alive()
+
+
+def test_ingestion_pauses_when_the_data_dir_is_full_and_resumes(running):
+    kb, manifest, watcher = running
+    worker = watcher.worker
+    worker.min_free_mb = 10**12  # "the disk is full"
+    write_text(kb / "while-full.txt", "written while the disk was full")
+    wait_for(lambda: worker.paused, 10, "ingestion to pause")
+    assert "limits.min_free_mb" in worker.paused
+    assert paths(manifest).get("while-full.txt") != "indexed"
+    worker.min_free_mb = 0  # space came back
+    wait_for(lambda: paths(manifest).get("while-full.txt") == "indexed", 20, "the resume")
+    assert worker.paused == ""

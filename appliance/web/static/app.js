@@ -1024,6 +1024,7 @@
         const answers = s.answers || {};
         if (Number(answers.running) > 0) parts.push(plural(Number(answers.running), "answer", "answers") + " in progress");
         if (Number(answers.waiting) > 0) parts.push(Number(answers.waiting) + " waiting");
+        if (s.ingestion && s.ingestion !== "running") parts.push(String(s.ingestion));
         setServerStatus(total > 0 ? "indexing" : s.ready ? "ready" : "starting", parts.join(" · "));
         const indexing = total > 0 || running > 0;
         if (indexing && !docTimer) {

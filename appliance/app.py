@@ -30,6 +30,14 @@ def manifest_path(settings: Settings):
     return settings.paths.data / "manifest.sqlite3"
 
 
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def history_path(settings: Settings):
     return settings.paths.data / "queries.sqlite3"
 
@@ -159,6 +167,25 @@ class Appliance:
         ):
             time.sleep(0.1)
 
+    def _models_unchanged(self, on_fatal):
+        """A model file replaced or removed under a running appliance: it keeps serving
+        what it loaded, which is no longer what models/ says. Exit, so that the restart
+        loads (or plainly refuses) what is there now."""
+        loaded = {path: _identity(path) for path in models.required_files(self.settings)}
+
+        def check() -> None:
+            changed = [p for p, seen in loaded.items() if _identity(p) != seen]
+            if changed and not self.startup_error:
+                self.startup_error = (
+                    f"{changed[0]} changed or was removed while running: restart the "
+                    "appliance to load the model files that are there now"
+                )
+                log.error(self.startup_error, extra={"event": "model_changed"})
+                self.ready.clear()
+                on_fatal()
+
+        return check
+
     def _watch_or_give_up(self, on_fatal, attempts: int = 3):
         """Restart a stopped watcher; if that keeps failing (kb/ unusable), the appliance
         cannot keep its promise to follow kb/: exit, and let the supervisor restart it."""
@@ -196,6 +223,7 @@ class Appliance:
                 self.watcher.start()
                 self.worker.health_checks.append(self._watch_or_give_up(on_fatal))
             self.load_generator()
+            self.worker.health_checks.append(self._models_unchanged(on_fatal))
             self.worker.startup_done.wait()
         except Exception as err:
             self.startup_error = f"{type(err).__name__}: {err}"

@@ -210,3 +210,15 @@ def test_serve_exits_non_zero_when_kb_becomes_unusable(make_server):
     server.kb.write_text("kb/ replaced by a file: nothing can be watched there")
     assert server.proc.wait(30) == 2
     assert "the kb/ watcher cannot be restarted" in server.logs()
+
+
+def test_a_model_file_replaced_while_running_stops_the_appliance(make_server, models_copy):
+    server = make_server()
+    server.models = models_copy
+    server.start()
+    target = models_copy / "embedder/tokenizer_config.json"
+    content = target.read_bytes()
+    target.unlink()
+    target.write_bytes(content)  # same bytes, but a new file: what was loaded is gone
+    assert server.proc.wait(30) == 2
+    assert "tokenizer_config.json changed or was removed while running" in server.logs()

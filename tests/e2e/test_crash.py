@@ -6,12 +6,14 @@ import random
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
 from appliance.index.edge import EdgeIndex
 from tests.corpus import make_pdf, write_text
+from tests.e2e.conftest import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -95,3 +97,46 @@ def test_kill_9_during_ingest_never_corrupts_the_index(make_server, tmp_path, mo
     assert crashed_manifest == fresh_manifest
     assert crashed_manifest["broken.pdf"][0] == "failed"
     assert len(fresh_counts) == FILES - 1
+
+
+def test_kill_9_during_generation_and_sigterm_during_a_burst(make_server):
+    server = make_server(extra_config="generator:\n  max_tokens: 400\n  temperature: 1.0\n")
+    write_text(server.kb / "leave.txt", "Full-time staff get 25 days of annual leave per year.")
+    server.start()
+    before = server.documents()
+    question = {"question": "How many days of annual leave do full-time staff get?"}
+
+    threads = [
+        threading.Thread(target=lambda: _quietly(server.post, "/api/ask", question))
+        for _ in range(3)
+    ]
+    for t in threads:
+        t.start()
+    wait_for(lambda: server.get("/ready")[1]["answers"].get("running") == 1, 30, "generation")
+    server.kill()  # kill -9 mid-answer
+    for t in threads:
+        t.join(60)
+    server.start()
+    assert server.documents() == before
+    assert server.post("/api/ask", question)[0] == 200
+
+    threads = [
+        threading.Thread(target=lambda: _quietly(server.post, "/api/ask", question))
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    wait_for(lambda: server.get("/ready")[1]["answers"].get("running") == 1, 30, "generation")
+    assert server.stop() == 0  # SIGTERM during a burst: a clean exit
+    for t in threads:
+        t.join(60)
+    assert '"event": "stopped"' in server.logs()
+    server.start()
+    assert server.documents() == before
+
+
+def _quietly(call, *args):
+    try:
+        call(*args)
+    except OSError:
+        pass  # the server went away mid-request: that is the point

@@ -59,6 +59,10 @@ def serve(settings: Settings) -> None:
             port=port,
             threads=settings.server.threads,
             ident="appliance",
+            # waitress's defaults (100 connections, 120 s idle) let 101 half-sent requests
+            # lock every other client out for two minutes.
+            connection_limit=1000,
+            channel_timeout=30,
         )
     except OSError as err:
         appliance.close()

@@ -32,3 +32,22 @@ def check_office_package(path: Path, format_name: str) -> None:
             "package (damaged, only partly copied, or another kind of file); "
             "replace it with a good copy."
         )
+    _refuse_bombs(path, format_name)
+
+
+MAX_UNPACKED = 256 * 1024 * 1024
+MAX_RATIO = 100
+
+
+def _refuse_bombs(path: Path, format_name: str) -> None:
+    """A package that unpacks to far more than its size is a zip bomb, not a document:
+    parsing one would take gigabytes and hours and stall the indexer for every other file."""
+    with zipfile.ZipFile(path) as package:
+        unpacked = sum(info.file_size for info in package.infolist())
+        packed = sum(info.compress_size for info in package.infolist()) or 1
+    if unpacked > MAX_UNPACKED or (unpacked > 10 * 1024 * 1024 and unpacked / packed > MAX_RATIO):
+        raise UnreadableDocument(
+            f"{path.name} could not be read as {format_name}: it unpacks to "
+            f"{unpacked / 2**20:.0f} MB from {path.stat().st_size / 2**20:.1f} MB, which "
+            "looks like a zip bomb; it was not opened."
+        )

@@ -218,11 +218,8 @@ class Pipeline:
             log.exception("reader crashed on %s", rel)
             raise Skip(m.FAILED, f"{rel} could not be read: {type(err).__name__}: {err}") from None
         if not chunks:
-            raise Skip(
-                m.FAILED,
-                f"no text could be extracted from {path.name} (a scanned "
-                "PDF without a text layer?)",
-            )
+            hint = " (a scanned PDF without a text layer?)" if path.suffix.lower() == ".pdf" else ""
+            raise Skip(m.FAILED, f"no text could be extracted from {path.name}{hint}")
         return chunks
 
     def _embed(self, rel, state, sha, chunks) -> list[IndexedChunk]:

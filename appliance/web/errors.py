@@ -37,8 +37,13 @@ def json_body() -> dict:
         )
     try:
         body = json.loads(request.get_data(cache=True) or b"null")
-    except (ValueError, UnicodeDecodeError) as err:
-        raise BadQuestion(f"the body is not valid JSON: {err}") from None
+        # Lone surrogates (\ud800) are valid JSON but not text: refuse them here, not deep
+        # inside the tokenizer, SQLite or the index.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError) as err:
+        raise BadQuestion(f"the body is not valid JSON text: {err}") from None
+    except RecursionError:
+        raise BadQuestion("the body is nested too deeply") from None
     if not isinstance(body, dict):
         raise BadQuestion("the body must be a JSON object")
     return body

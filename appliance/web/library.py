@@ -15,6 +15,7 @@ from appliance.web.errors import NotReady, ready_appliance
 
 library = Blueprint("library", __name__)
 UPLOAD_FOLDER = "uploads"
+MAX_CHUNK = 10**7
 
 
 def _appliance():
@@ -60,8 +61,8 @@ def passage():
     source = request.args.get("source", "")
     chunk = request.args.get("chunk", type=int)
     around = min(request.args.get("around", 1, type=int), 5)
-    if not source or chunk is None or chunk < 0:
-        raise BadQuestion("give source (a kb/ path) and chunk (a number from 0)")
+    if not source or chunk is None or not 0 <= chunk < MAX_CHUNK:
+        raise BadQuestion(f"give source (a kb/ path) and chunk (a number from 0 to {MAX_CHUNK})")
     appliance = ready_appliance()
     wanted = range(max(0, chunk - around), chunk + around + 1)
     found = appliance.index.passages(source, list(wanted))

@@ -1,0 +1,1 @@
+"""Reliability catalogue: many bad documents and bad requests against the real server."""

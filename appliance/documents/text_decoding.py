@@ -40,6 +40,13 @@ def detect_encoding(data: bytes, complete: bool = True) -> str:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return encoding
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(data, final=complete)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if _looks_gb2312(data):
+        return "gb18030"
     for encoding in _FALLBACKS:
         try:
             codecs.getincrementaldecoder(encoding)().decode(data, final=complete)
@@ -47,6 +54,25 @@ def detect_encoding(data: bytes, complete: bool = True) -> str:
         except UnicodeDecodeError:
             continue
     return "latin-1"
+
+
+def _looks_gb2312(data: bytes, min_pairs: int = 4) -> bool:
+    """Simplified Chinese in GB2312/GBK/GB18030: every byte above ASCII comes in a pair,
+    both in 0xA1-0xFE. Western legacy text (cp1252) puts accented letters before ASCII
+    letters, which breaks that rule at once, so it is not mistaken for Chinese."""
+    pairs, i, end = 0, 0, len(data)
+    while i < end:
+        byte = data[i]
+        if byte < 0x80:
+            i += 1
+        elif 0xA1 <= byte <= 0xFE and i + 1 < end and 0xA1 <= data[i + 1] <= 0xFE:
+            pairs += 1
+            i += 2
+        elif i + 1 == end:
+            break  # a prefix cut in the middle of a pair
+        else:
+            return False
+    return pairs >= min_pairs
 
 
 def decode_text(data: bytes) -> str:

@@ -229,3 +229,11 @@ def test_deeply_nested_json_is_unreadable_not_a_crash(tmp_path: Path) -> None:
     path = write_text(tmp_path / "deep.json", "[" * 100_000 + "]" * 100_000)
     with pytest.raises(UnreadableDocument, match=r"^deep\.json could not be read as JSON: .+"):
         read_document(path)
+
+
+def test_simplified_chinese_in_gb18030_is_detected_and_western_text_is_not():
+    from appliance.documents.text_decoding import detect_encoding
+
+    assert detect_encoding("路由器的默认密码是管理员。".encode("gb18030")) == "gb18030"
+    assert detect_encoding("Le café est prêt, à bientôt.".encode("cp1252")) == "cp1252"
+    assert detect_encoding("Grüße aus Köln".encode("cp1252")) == "cp1252"

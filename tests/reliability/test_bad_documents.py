@@ -346,12 +346,6 @@ def test_good_documents_are_indexed_and_found(run: Run):
         assert sources and sources[0] == rel, (rel, sources)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: GB18030/GBK text is silently indexed as cp1252 mojibake (status indexed, no "
-    "error), so none of its words can be found; text_decoding.detect_encoding knows only "
-    "BOMs, UTF-8, cp1252 and latin-1",
-)
 def test_gb18030_text_is_searchable(run: Run):
     """A GB18030 (Simplified Chinese Windows) text file: its words should be findable like
     the same text saved as UTF-8 (the control)."""

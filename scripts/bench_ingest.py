@@ -144,7 +144,7 @@ def instrument(app: Appliance, clock: Clock):
     for name in ("get", "put", "entries", "mark_pending", "remove"):
         clock.wrap(app.manifest, name, "manifest")
     # module globals looked up at call time by pipeline.py / worker.py
-    original_sha = pipeline_module.file_sha256
+    original_sha = pipeline_module.sha256_of
     original_stale = sys.modules["appliance.sync.worker"].stale_paths
 
     def sha(path):
@@ -163,7 +163,7 @@ def instrument(app: Appliance, clock: Clock):
             clock.seconds["stale_paths"] += now() - started
             clock.calls["stale_paths"] += 1
 
-    pipeline_module.file_sha256 = sha
+    pipeline_module.sha256_of = sha
     sys.modules["appliance.sync.worker"].stale_paths = stale
     return raw_embed
 
@@ -253,7 +253,7 @@ def fill_big_index(app: Appliance, total: int, vocab: list[str], rng: random.Ran
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"synthetic document {f}\n", encoding="utf-8")
         st = path.stat()
-        sha = pipeline_module.file_sha256(path)
+        sha = pipeline_module.sha256_of(path)
         n = min(per_file, total - written)
         vectors = np_rng.standard_normal((n, dim)).astype("float32")
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)

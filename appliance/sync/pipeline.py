@@ -28,6 +28,7 @@ from appliance.documents import (
     read_document,
 )
 from appliance.index.store import IndexedChunk, VectorStore
+from appliance.models import sha256_of
 from appliance.sync import manifest as m
 
 log = logging.getLogger("appliance.sync")
@@ -64,14 +65,6 @@ def stat_file(path: Path) -> FileState | None:
     except OSError:
         return UNREADABLE
     return FileState(st.st_size, st.st_mtime_ns)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Skip(Exception):
@@ -151,7 +144,7 @@ class Pipeline:
     def _index(self, rel: str, path: Path, state: FileState, previous: m.Entry | None):
         self._check_indexable(path, state)
         try:
-            sha = file_sha256(path)
+            sha = sha256_of(path)
         except OSError as err:
             raise Skip(m.FAILED, f"{rel} could not be opened: {err.strerror or err}") from None
         if (

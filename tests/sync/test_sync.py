@@ -211,9 +211,9 @@ def test_crash_leftovers_are_repaired_without_embedding(env):
     # A crash after the new chunks were stored, before the manifest named them:
     chunks = pipeline._read("a.txt", pipeline.kb / "a.txt")
     state = pipeline.kb.joinpath("a.txt").stat()
-    from appliance.sync.pipeline import FileState, file_sha256
+    from appliance.sync.pipeline import FileState, sha256_of
 
-    new_sha = file_sha256(pipeline.kb / "a.txt")
+    new_sha = sha256_of(pipeline.kb / "a.txt")
     points = pipeline._embed("a.txt", FileState(state.st_size, state.st_mtime_ns), new_sha, chunks)
     pipeline.index.upsert(points)
     embedded = embedder.embedded

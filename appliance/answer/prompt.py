@@ -4,6 +4,7 @@ when they do not fit (never cut mid-way), and the caller logs which."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -45,7 +46,22 @@ def source_block(c: Citation) -> str:
 
 def _quoted(text: str) -> str:
     """A document cannot close its own quotation and speak as the instructions."""
-    return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
+    return plain(text).replace("<<<", "‹‹‹").replace(">>>", "›››")
+
+
+# Chat-template control markers (ChatML, Llama-3, Phi, Llama-2/Mistral, Gemma). llama.cpp
+# renders the messages to one string and tokenizes it with special tokens on, so such a
+# marker inside a document or a question would become a real turn boundary: a forged
+# system message.
+_CONTROL_MARKER = re.compile(
+    r"<\|[A-Za-z0-9_ .:-]{0,40}\|>|</?s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>"
+)
+_LOOKALIKE = str.maketrans({"<": "‹", ">": "›", "[": "⟦", "]": "⟧"})
+
+
+def plain(text: str) -> str:
+    """Untrusted text with every chat-template control marker made harmless lookalikes."""
+    return _CONTROL_MARKER.sub(lambda m: m[0].translate(_LOOKALIKE), text)
 
 
 def build_prompt(
@@ -71,22 +87,23 @@ def build_prompt(
         if spent + cost > budget_tokens:
             break
         turns[:0] = [
-            {"role": "user", "content": turn.question},
-            {"role": "assistant", "content": turn.answer},
+            {"role": "user", "content": plain(turn.question)},
+            {"role": "assistant", "content": plain(turn.answer)},
         ]
         spent += cost
     sources = "\n\n".join(source_block(c) for c in used)
     messages = [
         {"role": "system", "content": f"{SYSTEM}\n\nSources:\n\n{sources}"},
         *turns,
-        {"role": "user", "content": question},
+        {"role": "user", "content": plain(question)},
     ]
     return Prompt(messages, used, dropped, spent)
 
 
 def rewrite_messages(question: str, history: Sequence[Turn]) -> list[dict]:
     conversation = "\n".join(f"User: {t.question}\nAssistant: {t.answer}" for t in history)
+    text = f"{conversation}\nUser: {question}\n\nStandalone question:"
     return [
         {"role": "system", "content": REWRITE},
-        {"role": "user", "content": f"{conversation}\nUser: {question}\n\nStandalone question:"},
+        {"role": "user", "content": plain(text)},
     ]

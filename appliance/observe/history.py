@@ -67,22 +67,32 @@ class QueryHistory:
         if self._file is not None:
             self._file.info("query", extra={"event": "query", **entry})
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO queries VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry["request_id"],
-                    entry["ts"],
-                    entry.get("conversation_id"),
-                    entry.get("query"),
-                    entry["outcome"],
-                    (entry.get("trust") or {}).get("score"),
-                    json.dumps(entry, ensure_ascii=False),
-                ),
-            )
-            self._recorded += 1
-            if self._recorded % 100 == 1:
-                self._prune()
+            try:
+                self._store(entry)
+            except sqlite3.Error as err:  # a full or read-only disk must not fail the answer
+                self._log.error(
+                    "query history not written: %s",
+                    err,
+                    extra={"event": "history_write_failed", "request_id": entry["request_id"]},
+                )
         return entry
+
+    def _store(self, entry: dict) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO queries VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry["request_id"],
+                entry["ts"],
+                entry.get("conversation_id"),
+                entry.get("query"),
+                entry["outcome"],
+                (entry.get("trust") or {}).get("score"),
+                json.dumps(entry, ensure_ascii=False),
+            ),
+        )
+        self._recorded += 1
+        if self._recorded % 100 == 1:
+            self._prune()
 
     def add_feedback(self, query_id: str, rating: str, comment: str = "") -> None:
         with self._lock:

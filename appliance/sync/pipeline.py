@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import stat
 import time
 from collections.abc import Callable
@@ -67,6 +68,26 @@ def stat_file(path: Path) -> FileState | None:
     return FileState(st.st_size, st.st_mtime_ns)
 
 
+def manifest_key(rel: str) -> str:
+    """The name a kb/ path is known by in the manifest, the index and the logs. Linux file
+    names are bytes; one that is not UTF-8 (copied from an old Windows share) reaches Python
+    with surrogate escapes, which SQLite and JSON refuse, so its bad bytes are spelled `\\xe9`."""
+    try:
+        rel.encode()
+    except UnicodeEncodeError:
+        return rel.encode(errors="surrogateescape").decode(errors="backslashreplace")
+    return rel
+
+
+def kb_path(kb: Path, key: str) -> Path:
+    """The file a manifest key names (the inverse of `manifest_key`)."""
+    path = kb / key
+    if "\\x" in key and not path.exists() and not path.is_symlink():
+        raw = re.sub(r"\\x([89a-f][0-9a-f])", lambda m: chr(0xDC00 + int(m[1], 16)), key)
+        return kb / raw
+    return path
+
+
 class Skip(Exception):
     """A file that gets a status other than indexed, with the reason."""
 
@@ -99,9 +120,12 @@ class Pipeline:
             and entry.version == self.version
         )
 
+    def path(self, rel: str) -> Path:
+        return kb_path(self.kb, rel)
+
     def update(self, rel: str) -> m.Entry | None:
         """Index, re-index or forget `rel`; returns its new manifest entry (None if gone)."""
-        path = self.kb / rel
+        path = self.path(rel)
         state = stat_file(path)
         if state is None:
             self.forget(rel)
@@ -142,7 +166,7 @@ class Pipeline:
         self.index.publish(rel, None)
 
     def _index(self, rel: str, path: Path, state: FileState, previous: m.Entry | None):
-        self._check_indexable(path, state)
+        self._check_indexable(rel, path, state)
         try:
             sha = sha256_of(path)
         except OSError as err:
@@ -180,7 +204,13 @@ class Pipeline:
         self.manifest.put(entry)
         return entry
 
-    def _check_indexable(self, path: Path, state: FileState) -> None:
+    def _check_indexable(self, rel: str, path: Path, state: FileState) -> None:
+        if manifest_key(str(path)) != str(path):
+            raise Skip(
+                m.FAILED,
+                f"the file name '{Path(rel).name}' is not valid UTF-8 (bad bytes shown as \\xNN); "
+                "rename it",
+            )
         if state == UNREADABLE:
             raise Skip(
                 m.FAILED,

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from appliance.sync import manifest as m
-from appliance.sync.pipeline import UNREADABLE, FileState, Pipeline
+from appliance.sync.pipeline import UNREADABLE, FileState, Pipeline, manifest_key
 
 
 def is_ignored(rel: str, patterns: tuple[str, ...]) -> bool:
@@ -30,7 +30,7 @@ def scan(kb: Path, ignore: tuple[str, ...]) -> dict[str, FileState]:
         dirs[:] = [d for d in dirs if not is_ignored(d, ignore)]
         for name in files:
             path = base / name
-            rel = path.relative_to(kb).as_posix()
+            rel = manifest_key(path.relative_to(kb).as_posix())
             if is_ignored(rel, ignore):
                 continue
             try:

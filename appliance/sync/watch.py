@@ -5,12 +5,14 @@ replaced by a new one."""
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from appliance.sync.pipeline import manifest_key
 from appliance.sync.worker import SyncWorker
 
 log = logging.getLogger("appliance.sync")
@@ -44,9 +46,9 @@ class _Forward(FileSystemEventHandler):
     def _relative(self, raw: str | bytes) -> str | None:
         if not raw:
             return None
-        path = Path(raw.decode() if isinstance(raw, bytes) else raw)
+        path = Path(os.fsdecode(raw))
         try:
-            return path.relative_to(self.kb).as_posix()
+            return manifest_key(path.relative_to(self.kb).as_posix())
         except ValueError:
             return None
 

@@ -7,10 +7,11 @@ file still being copied is not read half-way, and a burst of events for one file
 from __future__ import annotations
 
 import logging
-import shutil
+import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from appliance.config import WatcherSettings
 from appliance.sync.pipeline import FileState, Pipeline, stat_file
@@ -40,8 +41,8 @@ class SyncWorker:
         """A hint that `rel` may have changed; it is looked at once it has settled."""
         if is_ignored(rel, self.settings.ignore):
             return
-        state = stat_file(self.pipeline.kb / rel)
-        if state is not None and (self.pipeline.kb / rel).is_file():
+        state = stat_file(self.pipeline.path(rel))
+        if state is not None and not self.paused and self.pipeline.path(rel).is_file():
             self.pipeline.manifest.mark_pending(rel, state.size, state.mtime_ns)
         with self._wake:
             self._waiting[rel] = (time.monotonic() + self.settings.settle_s, state)
@@ -106,20 +107,21 @@ class SyncWorker:
                 self._wake.wait(timeout=self._next_due_in())
 
     def _storage_full(self) -> bool:
-        """Below limits.min_free_mb in the data dir, ingestion pauses (nothing is written
-        half-way) and resumes, with a rescan, once there is room again."""
-        data = self.pipeline.settings.paths.data
-        free_mb = shutil.disk_usage(data).free / 2**20
-        if free_mb < self.min_free_mb:
+        """While the data dir is full (below limits.min_free_mb) or read-only, ingestion
+        pauses, so nothing is written half-way, and resumes with a rescan once it can write.
+        Questions are answered all the while."""
+        problem = storage_problem(self.pipeline.settings.paths.data, self.min_free_mb)
+        if problem:
             if not self.paused:
                 log.error(
-                    "ingestion paused: the data dir is full",
-                    extra={"event": "ingest_paused", "free_mb": round(free_mb), "path": str(data)},
+                    "ingestion paused: %s",
+                    problem,
+                    extra={
+                        "event": "ingest_paused",
+                        "path": str(self.pipeline.settings.paths.data),
+                    },
                 )
-            self.paused = (
-                f"ingestion paused: {free_mb:.0f} MB free in {data}, below "
-                f"limits.min_free_mb ({self.min_free_mb:g} MB); free some space"
-            )
+            self.paused = f"ingestion paused: {problem}"
             return True
         if self.paused:
             log.info("ingestion resumed", extra={"event": "ingest_resumed"})
@@ -141,14 +143,14 @@ class SyncWorker:
             for rel, (due, seen) in list(self._waiting.items()):
                 if due > now:
                     continue
-                current = stat_file(self.pipeline.kb / rel)
+                current = stat_file(self.pipeline.path(rel))
                 if current != seen:  # still being written: wait for it to settle
                     self._waiting[rel] = (now + self.settings.settle_s, current)
                     continue
                 del self._waiting[rel]
                 ready.append(rel)
         # Files that exist first: a moved file's vectors are reused before its old name goes.
-        return sorted(ready, key=lambda rel: stat_file(self.pipeline.kb / rel) is None)
+        return sorted(ready, key=lambda rel: stat_file(self.pipeline.path(rel)) is None)
 
     def _update(self, rel: str) -> None:
         self._guard(lambda: self.pipeline.update(rel))
@@ -159,3 +161,22 @@ class SyncWorker:
         except Exception as err:  # the worker must outlive any single failure
             self.last_error = f"{type(err).__name__}: {err}"
             log.exception("sync step failed")
+
+
+def storage_problem(data: Path, min_free_mb: float) -> str:
+    """Why nothing can be written to the data dir now, or "" when it can."""
+    try:
+        st = os.statvfs(data)
+    except OSError as err:
+        return f"the data dir {data} cannot be looked at: {err.strerror or err}"
+    if st.f_flag & os.ST_RDONLY:
+        return f"the data dir {data} is on a read-only file system; remount it read-write"
+    if not os.access(data, os.W_OK):
+        return f"the data dir {data} is not writable by this user; fix its permissions"
+    free_mb = st.f_bavail * st.f_frsize / 2**20
+    if free_mb < min_free_mb:
+        return (
+            f"{free_mb:.0f} MB free in {data}, below limits.min_free_mb "
+            f"({min_free_mb:g} MB); free some space"
+        )
+    return ""

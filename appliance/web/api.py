@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
@@ -105,7 +106,11 @@ def feedback():
         raise BadQuestion('rating must be "up" or "down"')
     if not isinstance(comment, str) or len(comment) > 2000:
         raise BadQuestion("comment must be text of at most 2000 characters")
-    ready_appliance().history.add_feedback(query_id, rating, comment)
+    try:
+        ready_appliance().history.add_feedback(query_id, rating, comment)
+    except sqlite3.Error as err:
+        message = f"feedback not stored ({err}): the data dir may be full or read-only"
+        return jsonify(error=message), 503, {"Retry-After": "60"}
     return jsonify(stored=True), 201
 
 

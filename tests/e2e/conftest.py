@@ -55,9 +55,10 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
         self.log = root / "server.log"
+        self.prefix: list[str] = []  # e.g. unshare: the server in its own mount namespace
 
     def start(self, wait: bool = True) -> Server:
-        command = [
+        command = self.prefix + [
             sys.executable,
             "-m",
             "appliance",

@@ -22,6 +22,10 @@ from appliance.sync.manifest import Manifest
 from appliance.sync.pipeline import Pipeline
 from appliance.sync.watch import Watcher
 from appliance.sync.worker import SyncWorker
+from appliance.tools import Tool
+from appliance.tools.actions import Actions
+from appliance.tools.audit import AuditLog
+from appliance.tools.registry import load_tools
 
 log = logging.getLogger("appliance")
 
@@ -40,6 +44,10 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
 
 def history_path(settings: Settings):
     return settings.paths.data / "queries.sqlite3"
+
+
+def audit_path(settings: Settings):
+    return settings.paths.data / "tools-audit.jsonl"
 
 
 def open_store(s: Settings) -> VectorStore:
@@ -74,6 +82,8 @@ class Appliance:
         self.watcher: Watcher | None = None
         self.retriever: Retriever | None = None
         self.assistant: Assistant | None = None
+        self.tools: dict[str, Tool] = {}
+        self.actions: Actions | None = None  # tools.enabled: the conversation may act
         self.history: QueryHistory | None = None
         self.metrics = Metrics()
         self.startup_error = ""
@@ -82,6 +92,7 @@ class Appliance:
     def open_index(self) -> None:
         s = self.settings
         models.ensure_ready(s)
+        self.tools = load_tools(s.tools) if s.tools.enabled else {}
         s.paths.data.mkdir(parents=True, exist_ok=True)
         s.paths.kb.mkdir(parents=True, exist_ok=True)
         self.index = open_store(s)
@@ -147,6 +158,15 @@ class Appliance:
             min_relevance=s.retrieval.min_relevance,
             max_question_chars=limits.max_question_chars,
         )
+        if self.tools:
+            self.actions = Actions(
+                self.tools,
+                generator,
+                self.assistant.admission,
+                self.assistant.conversations,
+                AuditLog(audit_path(s)),
+                s.tools.proposal_ttl_s,
+            )
 
     def start_serving(self, on_fatal=lambda: None) -> threading.Thread:
         """After open_index(): sync and load the LLM in the background, so that /health

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -138,6 +139,27 @@ class ObserveSettings:
 
 
 @dataclass(frozen=True)
+class HttpToolSettings:
+    """One internal HTTP API the conversation may call, once the user confirms."""
+
+    name: str = ""
+    description: str = ""
+    url: str = ""
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    parameters: dict = field(default_factory=lambda: {"type": "object", "properties": {}})
+    headers: dict = field(default_factory=dict)  # values may name ${SECRETS} from .env
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class ToolsSettings:
+    enabled: bool = False
+    plugins: bool = True
+    proposal_ttl_s: float = 600.0
+    http: tuple[HttpToolSettings, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathSettings = field(default_factory=PathSettings)
     embedder: EmbedderSettings = field(default_factory=EmbedderSettings)
@@ -148,6 +170,7 @@ class Settings:
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     watcher: WatcherSettings = field(default_factory=WatcherSettings)
     observe: ObserveSettings = field(default_factory=ObserveSettings)
+    tools: ToolsSettings = field(default_factory=ToolsSettings)
 
     @property
     def generator_model_path(self) -> Path:
@@ -185,6 +208,7 @@ def load_settings(
         if value is not None:
             _set_dotted(raw, dotted, value, origin="command line")
     settings = _build(raw, source=str(config_file or "defaults"))
+    settings = _with_secrets(settings, env)
     _check_ranges(settings)
     return _resolve_paths(settings, base_dir)
 
@@ -282,6 +306,21 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
         if value not in allowed:
             raise ConfigError(f"{key} is {value!r}; allowed: {', '.join(map(str, allowed))}")
         return value
+    if origin is tuple and dataclasses.is_dataclass(typing.get_args(hint)[0]):
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} must be a list of mappings, got {value!r}")
+        item_cls = typing.get_args(hint)[0]
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise ConfigError(f"{key}[{i}] must be a mapping, got {item!r}")
+        return tuple(
+            _build_section(f"{key}[{i}]", item_cls, item, "the config")
+            for i, item in enumerate(value)
+        )
+    if hint is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a mapping, got {value!r}")
+        return value
     if origin is tuple:
         if isinstance(value, str):
             value = [value]
@@ -309,6 +348,36 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
             raise ConfigError(f"{key} must be a string, got {value!r}")
         return value
     raise ConfigError(f"{key}: unsupported setting type {hint}")  # pragma: no cover
+
+
+_SECRET = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _with_secrets(s: Settings, env: Mapping[str, str]) -> Settings:
+    """${NAME} in a tool's headers or URL comes from the environment or .env, so that
+    secrets stay out of the YAML file."""
+
+    def expand(key: str, text: str) -> str:
+        def value(match: re.Match) -> str:
+            if match[1] not in env:
+                raise ConfigError(
+                    f"{key} names ${{{match[1]}}}, which is not set in .env or the environment"
+                )
+            return env[match[1]]
+
+        return _SECRET.sub(value, text)
+
+    tools = tuple(
+        dataclasses.replace(
+            t,
+            url=expand(f"tools.http[{i}].url", t.url),
+            headers={
+                h: expand(f"tools.http[{i}].headers.{h}", str(v)) for h, v in t.headers.items()
+            },
+        )
+        for i, t in enumerate(s.tools.http)
+    )
+    return dataclasses.replace(s, tools=dataclasses.replace(s.tools, http=tools))
 
 
 def _check_ranges(s: Settings) -> None:
@@ -369,7 +438,30 @@ def _check_ranges(s: Settings) -> None:
         (s.observe.history_days > 0, "observe.history_days must be positive"),
         (s.observe.history_max_rows >= 1, "observe.history_max_rows must be at least 1"),
         (s.watcher.rescan_interval_s > 0, "watcher.rescan_interval_s must be positive"),
+        (s.tools.proposal_ttl_s > 0, "tools.proposal_ttl_s must be positive"),
     ]
+    for i, t in enumerate(s.tools.http):
+        checks += [
+            (
+                bool(re.fullmatch(r"[a-z][a-z0-9_]{0,63}", t.name)),
+                f"tools.http[{i}].name must be lower_snake_case, got {t.name!r}",
+            ),
+            (
+                bool(t.description.strip()),
+                f"tools.http[{i}].description is needed: the model chooses by it",
+            ),
+            (
+                t.url.startswith(("http://", "https://")),
+                f"tools.http[{i}].url must be an http(s) URL",
+            ),
+            (t.timeout_s > 0, f"tools.http[{i}].timeout_s must be positive"),
+            (
+                t.parameters.get("type") == "object",
+                f"tools.http[{i}].parameters must be a JSON schema of type object",
+            ),
+        ]
+    names = [t.name for t in s.tools.http]
+    checks.append((len(names) == len(set(names)), f"tools.http names must be unique: {names}"))
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
@@ -391,6 +483,8 @@ def describe(settings: Settings) -> dict[str, dict[str, Any]]:
     for section, key in secrets:
         if out[section][key]:
             out[section][key] = "***"
+    for tool in out["tools"]["http"]:
+        tool["headers"] = dict.fromkeys(tool["headers"], "***")
     return {
         section: {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items()}
         for section, values in out.items()

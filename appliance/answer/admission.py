@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class Busy(Exception):
@@ -57,6 +59,21 @@ class Admission:
             self._line.append(ticket)
             self._admit()
             return ticket
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """A slot for a short generation that streams nothing (e.g. choosing a tool): waits
+        in line up to `timeout_s`, then Busy."""
+        ticket = self.enter()
+        try:
+            if not ticket.wait(self.timeout_s):
+                raise Busy(
+                    f"no slot came free within {self.timeout_s:g} s (limits.queue_timeout_s); "
+                    "try again shortly"
+                )
+            yield
+        finally:
+            ticket.leave()
 
     def stats(self) -> dict:
         with self._lock:

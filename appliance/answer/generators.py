@@ -41,6 +41,9 @@ class Generator(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
     def stream(self, messages: list[dict], max_tokens: int | None = None) -> Iterator[str]: ...
+    def complete_json(self, messages: list[dict], schema: dict, max_tokens: int) -> str:
+        """A reply that the decoder constrains to JSON matching `schema` (a grammar)."""
+        ...
 
 
 class LlamaGenerator:
@@ -116,6 +119,19 @@ class LlamaGenerator:
                 chunks.close()  # a client that went away stops its generation here
             self._free.put(llm)
 
+    def complete_json(self, messages: list[dict], schema: dict, max_tokens: int) -> str:
+        llm = self._free.get()
+        try:
+            reply = llm.create_chat_completion(
+                messages=messages,
+                response_format={"type": "json_object", "schema": schema},
+                max_tokens=max_tokens,
+                temperature=0.0,
+            )
+        finally:
+            self._free.put(llm)
+        return reply["choices"][0]["message"]["content"] or ""
+
 
 class OpenAIGenerator:
     """A remote OpenAI-compatible chat completions endpoint."""
@@ -157,6 +173,27 @@ class OpenAIGenerator:
             raise GeneratorError(
                 f"the generator at {self.settings.api_base} failed: {type(err).__name__}: {err}"
             ) from None
+
+    def complete_json(self, messages: list[dict], schema: dict, max_tokens: int) -> str:
+        """Structured output (llama.cpp server, vLLM and most gateways take json_schema)."""
+        import openai
+
+        try:
+            reply = self._client.chat.completions.create(
+                model=self.settings.api_model or "default",
+                messages=messages,
+                max_tokens=max_tokens,
+                temperature=0.0,
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": "reply", "schema": schema},
+                },
+            )
+        except openai.OpenAIError as err:
+            raise GeneratorError(
+                f"the generator at {self.settings.api_base} failed: {type(err).__name__}: {err}"
+            ) from None
+        return reply.choices[0].message.content or ""
 
 
 def open_generator(settings: GeneratorSettings, models_dir: Path, instances: int) -> Generator:

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from appliance.web import errors, guard
+from appliance.web.actions import actions_api
 from appliance.web.api import api
 from appliance.web.library import library
 from appliance.web.openai_api import openai_api
@@ -26,6 +27,7 @@ def create_app(appliance) -> Flask:
     guard.install(app, server.access_token, server.metrics_public, limits.questions_per_minute)
     app.register_blueprint(pages)
     app.register_blueprint(api)
+    app.register_blueprint(actions_api)
     app.register_blueprint(library)
     app.register_blueprint(openai_api)
     return app

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from appliance.answer.admission import Busy
-from appliance.answer.assistant import BadQuestion
+from appliance.answer.assistant import BadQuestion, Event
 from appliance.index.store import SearchFilter
+from appliance.web import actions
 from appliance.web.errors import json_body, ready_appliance
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -48,14 +49,29 @@ def _where(folder: object, types: object) -> SearchFilter:
     return SearchFilter(folder=folder or None, types=cleaned)
 
 
+def _proposal(arguments: dict) -> dict | None:
+    """With tools on, a question that asks for an action gets a proposal (web/actions.py)."""
+    tool = json_body().get("tool")
+    return actions.propose(arguments["question"], arguments["conversation_id"], tool)
+
+
 @api.post("/ask")
 def ask():
-    return jsonify(ready_appliance().assistant.ask(**_ask_arguments()))
+    arguments = _ask_arguments()
+    proposal = _proposal(arguments)
+    if proposal is not None:
+        return jsonify(proposal)
+    return jsonify(ready_appliance().assistant.ask(**arguments))
 
 
 @api.post("/ask/stream")
 def ask_stream():
-    events = ready_appliance().assistant.stream(**_ask_arguments())
+    arguments = _ask_arguments()
+    proposal = _proposal(arguments)
+    if proposal is not None:
+        events = iter([Event("proposal", proposal["proposal"]), Event("done", proposal)])
+    else:
+        events = ready_appliance().assistant.stream(**arguments)
     first = next(events)  # raises BadQuestion/Busy here, while a JSON error can still be sent
     return Response(
         stream_with_context(sse(first, events)),

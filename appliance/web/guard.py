@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from flask import Flask, jsonify, redirect, request, session
 
 OPEN_PATHS = ("/health", "/ready", "/login", "/static/")
-QUESTION_PATHS = ("/api/ask", "/api/ask/stream", "/v1/chat/completions")
+QUESTION_PATHS = ("/api/ask", "/api/ask/stream", "/v1/chat/completions", "/api/actions/confirm")
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

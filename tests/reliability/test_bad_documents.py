@@ -444,32 +444,22 @@ def codeword(n: int) -> str:
     return "zor" + "".join("bdfgklmnpt"[int(digit)] for digit in str(n)) + "ix"
 
 
-def timed_documents(server: Server) -> tuple[float, dict]:
-    started = time.monotonic()
-    status, body = server.get("/api/documents")
-    assert status == 200, body
-    return time.monotonic() - started, body
-
-
-def test_many_tiny_files_are_all_indexed_and_the_list_stays_fast(tmp_path, models_dir):
+def test_many_tiny_files_are_all_indexed(tmp_path, models_dir):
+    """How fast 100,000 of them go, and how the list endpoint holds up meanwhile, is
+    measured by scripts/bench_tiny_files.py."""
     server = Server(tmp_path, models_dir)
     try:
         server.start()
         for n in range(TINY_FILES):
             write_text(server.kb / f"tiny/{n // 100}/note-{n}.txt", f"Tiny note: {codeword(n)}.")
-        slowest = 0.0
 
         def all_indexed():
-            nonlocal slowest
-            seconds, body = timed_documents(server)
-            slowest = max(slowest, seconds)
+            status, body = server.get("/api/documents")
+            assert status == 200, body
             return body["totals"].get("indexed", 0) == TINY_FILES and body
 
         body = wait_for(all_indexed, 120, f"{TINY_FILES} tiny files indexed")
         assert len(body["documents"]) == TINY_FILES
-        assert slowest < 2.0, f"/api/documents took {slowest:.2f} s during the ingest"
-        seconds, _ = timed_documents(server)
-        assert seconds < 0.5, f"/api/documents took {seconds:.2f} s for {TINY_FILES} files"
         hits = search(server, codeword(321))
         assert any(c["source"] == "tiny/3/note-321.txt" for c in hits), hits
     finally:

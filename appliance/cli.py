@@ -105,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
     doc.add_argument("--host", help="the address serve will use (server.host)")
     doc.set_defaults(run=cmd_doctor)
 
+    tl = sub.add_parser("tools", help="list the actions (tools) or read their audit log")
+    _common(tl)
+    tl.add_argument("action", choices=["list", "audit"])
+    tl.add_argument("--last", type=int, default=50, help="audit: the last N records")
+    tl.add_argument("--json", action="store_true")
+    tl.set_defaults(run=cmd_tools)
+
     cfg = sub.add_parser("config", help="print the effective configuration")
     _common(cfg)
     cfg.set_defaults(run=lambda a: print(json.dumps(describe(settings_from(a)), indent=2)) or 0)
@@ -295,6 +302,52 @@ def cmd_doctor(args) -> int:
     except ConfigError as err:
         return report([Check("config", False, str(err), "correct the key named above")])
     return report([Check("config", True, "valid"), *run_checks(settings)])
+
+
+def cmd_tools(args) -> int:
+    """`list` loads every tool as `serve` would (config and plugins), so a broken plugin or
+    schema is found before start-up; `audit` prints the last calls, proposals and declines."""
+    from appliance.app import audit_path
+    from appliance.tools.audit import AuditLog
+    from appliance.tools.registry import load_tools
+
+    settings = settings_from(args)
+    if args.action == "audit":
+        records = AuditLog(audit_path(settings)).read(args.last)
+        for record in records:
+            if args.json:
+                print(json.dumps(record, ensure_ascii=False))
+                continue
+            outcome = record.get("status", "") if record["event"] == "executed" else ""
+            arguments = json.dumps(record.get("arguments", {}), ensure_ascii=False)
+            who = record.get("who", {}).get("address", "")
+            print(
+                f"{record['ts']}  {record['event']:<9} {record['tool']} {arguments} {outcome}"
+                f"  by {who}"
+            )
+        return 0
+    tools = load_tools(settings.tools)
+    state = "enabled" if settings.tools.enabled else "disabled (tools.enabled: false)"
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "enabled": settings.tools.enabled,
+                    "tools": [
+                        {"name": t.name, "description": t.description, "parameters": t.parameters}
+                        for t in tools.values()
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    print(f"tools: {state}")
+    for tool in tools.values():
+        required = tool.parameters.get("required", [])
+        names = [p + ("*" if p in required else "") for p in tool.parameters.get("properties", {})]
+        print(f"  {tool.name}({', '.join(names)}): {tool.description}")
+    return 0
 
 
 def cmd_docs(args) -> int:

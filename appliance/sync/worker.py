@@ -79,11 +79,20 @@ class SyncWorker:
             if self._stop.is_set():
                 break
             self.scan_progress = (done - 1, len(todo))
+            self._settled_by_scan(rel)
             self._update(rel)
             if progress:
                 progress(done, len(todo), rel)
         self.scan_progress = (0, 0)
         return len(todo)
+
+    def _settled_by_scan(self, rel: str) -> None:
+        """A watcher event for a file the scan is about to index, unchanged since the event,
+        needs no second visit after the scan."""
+        with self._wake:
+            waiting = self._waiting.get(rel)
+            if waiting and waiting[1] == stat_file(self.pipeline.path(rel)):
+                del self._waiting[rel]
 
     def _run(self) -> None:
         if not self._storage_full():

@@ -1,5 +1,6 @@
 """Propose → confirm → call → report. A proposal is kept (in memory, single use, for
-`tools.proposal_ttl_s`) until the same client confirms or declines it; only a confirmation
+`tools.proposal_ttl_s`) until the same client confirms or declines it, or a newer proposal in
+the same conversation supersedes it; only a confirmation
 runs the tool, with arguments validated against its schema once more; all three steps are
 written to the audit log."""
 
@@ -82,7 +83,7 @@ class Actions:
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
         self._proposals: dict[str, Proposal] = {}
-        self._incomplete: dict[str, str] = {}  # conversation id → its incomplete proposal
+        self._open: dict[str, str] = {}  # conversation id → its one open proposal
 
     def catalogue(self) -> list[dict]:
         return [
@@ -132,11 +133,9 @@ class Actions:
         proposal.conversation_id, proposal.who = conversation_id, who
         with self._lock:
             self._expire()
-            old = self._incomplete.pop(conversation_id, None)
-            self._proposals.pop(old, None)
+            self._proposals.pop(self._open.pop(conversation_id, ""), None)  # superseded
             self._proposals[proposal.id] = proposal
-            if proposal.missing or proposal.problems:
-                self._incomplete[conversation_id] = proposal.id
+            self._open[conversation_id] = proposal.id
         self.audit.write(
             "proposed",
             proposal_id=proposal.id,
@@ -237,22 +236,24 @@ class Actions:
             if proposal.who != who:
                 raise ProposalError("this call was proposed to another client", 403)
             del self._proposals[proposal_id]
-            if self._incomplete.get(proposal.conversation_id) == proposal_id:
-                del self._incomplete[proposal.conversation_id]
+            if self._open.get(proposal.conversation_id) == proposal_id:
+                del self._open[proposal.conversation_id]
             return proposal
 
     def _incomplete_proposal(self, conversation_id: str, who: dict) -> Proposal | None:
         with self._lock:
             self._expire()
-            proposal = self._proposals.get(self._incomplete.get(conversation_id, ""))
-            return proposal if proposal and proposal.who == who else None
+            proposal = self._proposals.get(self._open.get(conversation_id, ""))
+            if proposal and proposal.who == who and (proposal.missing or proposal.problems):
+                return proposal
+            return None
 
     def _expire(self) -> None:
         now = time.monotonic()
         for pid in [p.id for p in self._proposals.values() if now - p.created > self.ttl_s]:
             proposal = self._proposals.pop(pid)
-            if self._incomplete.get(proposal.conversation_id) == pid:
-                del self._incomplete[proposal.conversation_id]
+            if self._open.get(proposal.conversation_id) == pid:
+                del self._open[proposal.conversation_id]
 
     # -- step 3: report ---------------------------------------------------------------------
     def _report(self, proposal: Proposal, tool: Tool, arguments: dict, result: ToolResult) -> str:

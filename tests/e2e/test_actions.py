@@ -281,6 +281,25 @@ def test_invalid_arguments_are_refused_and_can_be_corrected(server, tickets):
     assert tickets.requests[-1]["body"] == fixed
 
 
+def test_a_follow_up_completes_an_incomplete_proposal(server, tickets):
+    question = {"question": "Something is broken", "tool": "report_broken_device"}
+    _, first = post(server, "/api/ask", question)
+    conversation = first["conversation_id"]
+    follow_up = {
+        "question": "The fax machine in room 7 on floor 2",
+        "conversation_id": conversation,
+        "tool": "report_broken_device",
+    }
+    _, second = post(server, "/api/ask", follow_up)
+    assert second["kind"] == "proposal" and second["conversation_id"] == conversation
+    assert second["proposal"]["id"] != first["proposal"]["id"]
+    valid_so_far(second["proposal"])
+    if first["proposal"]["missing"]:  # completed: what was filled before is kept
+        assert set(first["proposal"]["arguments"]) <= set(second["proposal"]["arguments"])
+    # The earlier proposal was superseded, not left to be confirmed as well.
+    assert post(server, "/api/actions/confirm", {"proposal_id": first["proposal"]["id"]})[0] == 404
+
+
 def test_another_client_cannot_confirm(server):
     _, body = post(server, "/api/ask", {"question": "Broken lamp", "tool": "report_broken_device"})
     pid = body["proposal"]["id"]

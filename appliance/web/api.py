@@ -69,7 +69,7 @@ def ask_stream():
     arguments = _ask_arguments()
     proposal = _proposal(arguments)
     if proposal is not None:
-        events = iter([Event("proposal", proposal["proposal"]), Event("done", proposal)])
+        events = _proposal_events(proposal)
     else:
         events = ready_appliance().assistant.stream(**arguments)
     first = next(events)  # raises BadQuestion/Busy here, while a JSON error can still be sent
@@ -78,6 +78,11 @@ def ask_stream():
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def _proposal_events(proposal: dict) -> Iterator[Event]:
+    yield Event("proposal", proposal["proposal"])
+    yield Event("done", proposal)
 
 
 def sse(first, events) -> Iterator[str]:

@@ -5,6 +5,7 @@ API, another client, a plugin found through its entry point, and tools being off
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import threading
@@ -227,6 +228,12 @@ def test_streamed_questions_get_the_proposal_as_an_event(server, tickets):
     assert kinds == ["proposal", "done"], events
     assert events[1][1]["proposal"]["tool"] == "report_broken_device"
     assert len(tickets.requests) == before
+    # The chunked response is ended properly (browsers report a cut one as a network error).
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    body = json.dumps({"question": "Please report that the screen in room 12 is broken."})
+    connection.request("POST", "/api/ask/stream", body, {"Content-Type": "application/json"})
+    raw = connection.getresponse().read()  # IncompleteRead if the stream was cut
+    assert raw.rstrip().endswith(b"}") and b"event: done" in raw
 
 
 def test_a_question_is_still_answered_from_the_documents(server, tickets):

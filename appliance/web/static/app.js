@@ -19,6 +19,8 @@
   const asked = $("asked");
   const searchedFor = $("searched-for");
   const answerBox = $("answer");
+  const answerHeading = $("answer-heading");
+  const actionBox = $("action");
   const trustBox = $("trust");
   const trustMeter = $("trust-meter");
   const trustFill = $("trust-fill");
@@ -421,6 +423,7 @@
     timing.textContent = "";
     setFeedback(null);
     closePanel(false);
+    clearAction();
     result.hidden = true;
   }
 
@@ -555,9 +558,26 @@
             answerText += String(event.data);
             renderAnswer(answerText);
             break;
+          case "proposal":
+            setStatus("Preparing the action…"); // its "done" follows right away
+            break;
           case "done": {
             const data = event.data || {};
             result.hidden = false;
+            if (data.kind === "proposal") {
+              // An action, not an answer: nothing runs until the user confirms it.
+              answerBox.classList.remove("streaming");
+              answerText = "";
+              renderProposal(text, data);
+              if (typeof data.conversation_id === "string" && data.conversation_id) {
+                conversationId = data.conversation_id;
+                conversation.hidden = false;
+              }
+              currentTurn = { question: text, answer: String(data.answer || "") };
+              if (question.value.trim() === text) question.value = "";
+              finished = true;
+              return false;
+            }
             answerBox.classList.remove("streaming");
             renderCitations(data.citations || [], true);
             answerText = typeof data.answer === "string" ? data.answer : answerText;
@@ -600,6 +620,314 @@
       setStatus("");
       setBusy(false);
     }
+  }
+
+  // ---- actions: a proposed call that runs only once the user confirms it ----
+  // The card: the tool, what the assistant said, one field per argument (prefilled, the
+  // missing ones marked), Confirm and Cancel; then the result. Server text via textContent only.
+
+  let actionCard = 0; // which card is shown: a late response for an older one is dropped
+
+  function clearAction() {
+    actionCard++;
+    actionBox.replaceChildren();
+    actionBox.hidden = true;
+    actionBox.className = "action-card";
+    answerBox.hidden = false;
+    answerHeading.textContent = "Answer";
+  }
+
+  function isObject(value) {
+    return value !== null && typeof value === "object" && !Array.isArray(value);
+  }
+
+  function schemaType(spec) {
+    const t = spec.type;
+    if (Array.isArray(t)) return String(t.find((x) => x !== "null") || "string");
+    return typeof t === "string" ? t : "string";
+  }
+
+  function sameValue(a, b) {
+    return JSON.stringify(a) === JSON.stringify(b);
+  }
+
+  // One argument: a <select> for an enum (or a yes/no), a number input, or a text input.
+  function actionField(name, spec, value, id) {
+    const type = schemaType(spec);
+    const present = value !== undefined && value !== null;
+    const field = { name, type, options: null, control: null };
+    if (Array.isArray(spec.enum) || type === "boolean") {
+      field.options = Array.isArray(spec.enum) ? spec.enum.slice() : [true, false];
+      const select = el("select");
+      const blank = el("option", null, "—");
+      blank.value = "";
+      select.appendChild(blank);
+      field.options.forEach((choice, i) => {
+        const label = type === "boolean" && !Array.isArray(spec.enum) ? (choice ? "yes" : "no") : String(choice);
+        const option = el("option", null, label);
+        option.value = String(i);
+        if (present && sameValue(choice, value)) option.selected = true;
+        select.appendChild(option);
+      });
+      field.control = select;
+    } else {
+      const input = el("input");
+      if (type === "integer" || type === "number") {
+        input.type = "number";
+        input.step = type === "integer" ? "1" : "any";
+        if (typeof value === "number") input.value = String(value);
+      } else {
+        input.type = "text";
+        if (present) input.value = typeof value === "string" ? value : JSON.stringify(value);
+        if (type === "array" || type === "object") input.placeholder = "JSON";
+      }
+      input.autocomplete = "off";
+      field.control = input;
+    }
+    field.control.id = id;
+    field.control.name = name;
+    return field;
+  }
+
+  // The form's arguments: empty fields left out, numbers as numbers.
+  function actionArguments(fields) {
+    const args = {};
+    for (const f of fields) {
+      const c = f.control;
+      if (f.options) {
+        if (c.value !== "") args[f.name] = f.options[Number(c.value)];
+        continue;
+      }
+      if (c.type === "number" && c.validity && c.validity.badInput) throw new Error(f.name + ": not a number");
+      const text = c.value.trim();
+      if (!text) continue;
+      if (f.type === "integer" || f.type === "number") {
+        const n = Number(text);
+        if (!Number.isFinite(n)) throw new Error(f.name + ": not a number");
+        args[f.name] = n;
+      } else if (f.type === "array" || f.type === "object") {
+        try {
+          args[f.name] = JSON.parse(text);
+        } catch (_) {
+          throw new Error(f.name + ": not valid JSON");
+        }
+      } else {
+        args[f.name] = text;
+      }
+    }
+    return args;
+  }
+
+  function renderProposal(askedText, data) {
+    clearAction();
+    const card = actionCard;
+    const proposal = isObject(data.proposal) ? data.proposal : {};
+    const tool = String(proposal.tool || "action");
+    const schema = isObject(proposal.parameters) ? proposal.parameters : {};
+    const properties = isObject(schema.properties) ? schema.properties : {};
+    const required = new Set(Array.isArray(schema.required) ? schema.required.map(String) : []);
+    const missing = new Set(Array.isArray(proposal.missing) ? proposal.missing.map(String) : []);
+    const given = isObject(proposal.arguments) ? proposal.arguments : {};
+    const prefix = "action-" + card;
+
+    answerHeading.textContent = "Proposed action";
+    answerBox.hidden = true;
+
+    const head = el("p", "action-head");
+    head.appendChild(el("span", "action-badge", "Needs your confirmation"));
+    const toolName = el("code", "action-tool", tool);
+    toolName.id = prefix + "-tool";
+    head.appendChild(toolName);
+    actionBox.appendChild(head);
+    if (proposal.description) actionBox.appendChild(el("p", "action-description", proposal.description));
+    if (data.answer) actionBox.appendChild(el("p", "action-message", data.answer));
+
+    const form = el("form", "action-form");
+    form.noValidate = true;
+    form.setAttribute("aria-labelledby", prefix + "-tool");
+    const fieldset = el("fieldset", "action-fields");
+    fieldset.appendChild(el("legend", null, "Details"));
+    const fields = [];
+    Object.keys(properties).forEach((name, i) => {
+      const spec = isObject(properties[name]) ? properties[name] : {};
+      const id = prefix + "-arg-" + i;
+      const row = el("div", "action-field");
+      const label = el("label", null, name);
+      label.htmlFor = id;
+      const field = actionField(name, spec, given[name], id);
+      const control = field.control;
+      if (required.has(name)) {
+        label.appendChild(el("span", "action-required", " (required)"));
+        control.required = true;
+      }
+      const described = [];
+      if (missing.has(name)) {
+        row.classList.add("missing");
+        control.setAttribute("aria-invalid", "true");
+        const note = el("span", "action-missing", "Missing: please fill this in.");
+        note.id = id + "-missing";
+        described.push(note);
+      }
+      if (spec.description) {
+        const hint = el("span", "action-hint", spec.description);
+        hint.id = id + "-hint";
+        described.push(hint);
+      }
+      if (described.length) control.setAttribute("aria-describedby", described.map((n) => n.id).join(" "));
+      control.addEventListener("input", () => {
+        if (control.getAttribute("aria-invalid") === "true" && control.value !== "") {
+          control.removeAttribute("aria-invalid");
+          row.classList.remove("missing");
+        }
+      });
+      row.append(label, control, ...described);
+      fieldset.appendChild(row);
+      fields.push(field);
+    });
+    if (fields.length === 0) fieldset.appendChild(el("p", "action-hint", "This action takes no details."));
+    form.appendChild(fieldset);
+
+    const problems = Array.isArray(proposal.problems) ? proposal.problems : [];
+    if (problems.length) {
+      const list = el("ul", "action-problems");
+      for (const p of problems) list.appendChild(el("li", null, p));
+      form.appendChild(list);
+    }
+
+    const errorLine = el("p", "action-error");
+    errorLine.setAttribute("role", "alert");
+    errorLine.hidden = true;
+    form.appendChild(errorLine);
+
+    const buttons = el("div", "action-buttons");
+    const confirmButton = el("button", "action-confirm", "Confirm");
+    confirmButton.type = "submit";
+    const cancelButton = el("button", "secondary action-cancel", "Cancel");
+    cancelButton.type = "button";
+    const progress = el("span", "action-progress");
+    progress.setAttribute("role", "status");
+    progress.setAttribute("aria-live", "polite");
+    buttons.append(confirmButton, cancelButton, progress);
+    form.appendChild(buttons);
+    const ttl = Number(proposal.expires_in_s);
+    if (Number.isFinite(ttl) && ttl > 0) {
+      const minutes = Math.max(1, Math.round(ttl / 60));
+      form.appendChild(el("p", "action-expiry", "Nothing runs until you confirm. This proposal expires in about " + minutes + " min."));
+    }
+    actionBox.appendChild(form);
+
+    const outcome = el("div", "action-outcome");
+    outcome.setAttribute("aria-live", "polite");
+    outcome.hidden = true;
+    actionBox.appendChild(outcome);
+    actionBox.hidden = false;
+
+    let settled = false;
+
+    function showActionError(message) {
+      errorLine.textContent = message;
+      errorLine.hidden = false;
+    }
+
+    function settle(kind, body) {
+      settled = true;
+      fieldset.disabled = true;
+      confirmButton.disabled = true;
+      cancelButton.disabled = true;
+      actionBox.classList.add("settled");
+      answerHeading.textContent = kind === "declined" ? "Action cancelled" : "Action";
+      outcome.className = "action-outcome " + kind;
+      outcome.replaceChildren();
+      const answer = typeof body.answer === "string" ? body.answer : "";
+      currentTurn = { question: askedText, answer };
+      if (kind === "declined") {
+        outcome.appendChild(el("p", "action-answer", answer || "Cancelled: " + tool + " was not run."));
+      } else {
+        const r = isObject(body.result) ? body.result : {};
+        outcome.className = "action-outcome " + (r.ok === true ? "result ok" : "result failed");
+        const bits = [r.ok === true ? "Done" : "Failed"];
+        if (r.status !== undefined && r.status !== null && r.status !== "") bits.push("status " + r.status);
+        if (typeof r.took_ms === "number") bits.push(Math.round(r.took_ms) + " ms");
+        outcome.appendChild(el("p", "action-outcome-title", bits.join(" · ")));
+        if (answer) outcome.appendChild(el("p", "action-answer", answer));
+        if (r.ok !== true && r.error && !answer.includes(String(r.error))) {
+          outcome.appendChild(el("p", "action-result-error", r.error));
+        }
+        if (r.output !== undefined && r.output !== null) {
+          const pre = el("pre", "action-output", JSON.stringify(r.output, null, 2));
+          pre.setAttribute("aria-label", "Output of " + tool);
+          pre.tabIndex = 0; // scrollable: reachable by keyboard
+          outcome.appendChild(pre);
+        }
+        if (typeof body.conversation_id === "string" && body.conversation_id) {
+          conversationId = body.conversation_id;
+          conversation.hidden = false;
+        }
+      }
+      outcome.hidden = false;
+    }
+
+    async function send(path, payload, progressText, kind) {
+      if (busy || settled) return;
+      errorLine.hidden = true;
+      errorLine.textContent = "";
+      setBusy(true);
+      confirmButton.disabled = true;
+      cancelButton.disabled = true;
+      progress.textContent = progressText;
+      let usable = true; // can the proposal still be confirmed or cancelled?
+      try {
+        const response = await fetch(path, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(payload),
+        });
+        if (card !== actionCard) return;
+        if (!response.ok) {
+          const message = await errorFrom(response);
+          if (card !== actionCard) return;
+          // 404: used, cancelled or expired; 403: proposed to another client. Ask again.
+          usable = response.status !== 404 && response.status !== 403;
+          showActionError(message + (usable ? "" : " Ask again to get a new proposal."));
+          return;
+        }
+        const body = await response.json();
+        if (card !== actionCard) return;
+        settle(kind, isObject(body) ? body : {});
+      } catch (err) {
+        if (card !== actionCard) return;
+        const detail = err && err.message ? err.message : String(err);
+        showActionError(err instanceof TypeError ? "Could not reach the appliance: " + detail : "Error: " + detail);
+      } finally {
+        if (card === actionCard) {
+          progress.textContent = "";
+          if (!settled && usable) {
+            confirmButton.disabled = false;
+            cancelButton.disabled = false;
+          }
+        }
+        setBusy(false);
+      }
+    }
+
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (busy || settled) return;
+      let args;
+      try {
+        args = actionArguments(fields);
+      } catch (err) {
+        showActionError(err.message);
+        return;
+      }
+      send("/api/actions/confirm", { proposal_id: proposal.id, arguments: args }, "Running " + tool + "…", "result");
+    });
+    cancelButton.addEventListener("click", () => {
+      send("/api/actions/decline", { proposal_id: proposal.id }, "Cancelling…", "declined");
+    });
+
+    const first = fields.find((f) => missing.has(f.name));
+    if (first) first.control.focus();
   }
 
   newConversation.addEventListener("click", startNewConversation);

@@ -22,32 +22,22 @@ the repository is written. The embedder does ~20 short chunks/s on 2 cores, so t
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the tests' server harness
+
+from tests.e2e.conftest import Server, document_events  # noqa: E402
+
 PER_FOLDER = 1000
-CONFIG = """
-watcher:
-  settle_s: 0.3
-  rescan_interval_s: 5
-generator:
-  max_tokens: 48
-  temperature: 0.0
-"""
 ONSETS = ["b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "kr", "tr"]
 VOWELS = ["a", "e", "i", "o", "u"]
 SYLLABLES = [o + v for o in ONSETS for v in VOWELS]  # 85
@@ -86,89 +76,12 @@ def proc_status(pid: int) -> dict[str, float]:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def document_events(log_text: str) -> list[str]:
-    """Paths of the log's JSON lines with "event": "document" (as the reliability tests do)."""
-    paths = []
-    for line in log_text.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and record.get("event") == "document":
-            paths.append(record.get("path"))
-    return paths
-
-
-class Server:
-    def __init__(self, root: Path, models: Path):
-        self.kb, self.data, self.log = root / "kb", root / "data", root / "server.log"
-        self.config = root / "appliance.yaml"
-        self.kb.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(CONFIG)
-        self.models = models
-        self.url = f"http://127.0.0.1:{free_port()}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> float:
-        """Start and wait for /ready; returns the seconds it took."""
-        started = now()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "appliance",
-                "serve",
-                "--config",
-                str(self.config),
-                "--kb",
-                str(self.kb),
-                "--data",
-                str(self.data),
-                "--models",
-                str(self.models),
-                "--port",
-                self.url.rsplit(":", 1)[1],
-            ],
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                sys.exit(f"server exited with {self.proc.returncode}; log: {self.log}")
-            try:
-                if self.get("/ready", timeout=5)[0] == 200:
-                    return now() - started
-            except OSError:
-                pass
-            time.sleep(0.1)
-        sys.exit(f"server not ready after 600 s; log: {self.log}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def logs(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def get(self, path: str, timeout: float = 120) -> tuple[int, dict]:
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
-                return response.status, json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as err:
-            return err.code, {}
+def timed_start(server: Server) -> float:
+    """Start the server and wait for /ready (a start-up reconcile of 100,000 files takes a
+    while); returns the seconds it took."""
+    started = now()
+    server.start(timeout=600)
+    return now() - started
 
 
 class Poller(threading.Thread):
@@ -255,7 +168,7 @@ def main():
         work = Path(tempfile.mkdtemp(prefix="bench-tiny-"))
     server = Server(work, args.models)
     try:
-        first_ready_s = server.start()
+        first_ready_s = timed_start(server)
         rss_start = proc_status(server.proc.pid).get("VmRSS", float("nan"))
         print(f"server ready in {first_ready_s:.1f} s at {server.url}, RSS {rss_start:.0f} MiB")
         poller = Poller(server)
@@ -310,7 +223,7 @@ def main():
         # restart: start-up reconcile of n unchanged files
         server.stop()
         before = len(server.logs())
-        restart_s = server.start()
+        restart_s = timed_start(server)
         rss_restart = proc_status(server.proc.pid).get("VmRSS", float("nan"))
         # let the watcher's first periodic rescan pass (rescan_interval_s 5) before counting
         deadline = time.monotonic() + 60

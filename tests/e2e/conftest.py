@@ -42,6 +42,19 @@ def wait_for(condition: Callable[[], object], timeout: float = 60, what: str = "
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def document_events(log_text: str) -> list[str]:
+    """The paths of a server log's "document" events (one per file indexed or skipped)."""
+    paths = []
+    for line in log_text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("event") == "document":
+            paths.append(record.get("path"))
+    return paths
+
+
 class Server:
     def __init__(self, root: Path, models: Path, extra_config: str = ""):
         self.root = root
@@ -57,7 +70,7 @@ class Server:
         self.log = root / "server.log"
         self.prefix: list[str] = []  # e.g. unshare: the server in its own mount namespace
 
-    def start(self, wait: bool = True) -> Server:
+    def start(self, wait: bool = True, timeout: float = 120) -> Server:
         command = self.prefix + [
             sys.executable,
             "-m",
@@ -78,7 +91,7 @@ class Server:
             command, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, env=os.environ.copy()
         )
         if wait:
-            wait_for(self._ready, 120, f"{self.url}/ready (log: {self.log})")
+            wait_for(self._ready, timeout, f"{self.url}/ready (log: {self.log})")
         return self
 
     def kill(self) -> None:
@@ -160,3 +173,13 @@ def make_server(tmp_path, models_dir):
     yield make
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def tickets():
+    """The ticket API the actions tests call, on loopback (tests/e2e/ticket_api.py)."""
+    from tests.e2e.ticket_api import TicketApi
+
+    api = TicketApi()
+    yield api
+    api.close()

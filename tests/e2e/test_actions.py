@@ -8,10 +8,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import threading
-import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import jsonschema
@@ -20,57 +17,7 @@ import yaml
 
 from tests.corpus import write_text
 from tests.e2e.conftest import Server, free_port, wait_for
-
-TOKEN = "s3cret-ticket-token"
-REPORT = {
-    "type": "object",
-    "properties": {
-        "device": {"type": "string", "description": "what is broken"},
-        "location": {"type": "string", "description": "building, floor and room"},
-        "priority": {"type": "string", "enum": ["low", "normal", "high"]},
-    },
-    "required": ["device", "location"],
-}
-
-
-class TicketApi:
-    """The internal ticket service: POST /tickets files one (with the right bearer token);
-    POST /slow answers after 3 s."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                api.requests.append(
-                    {"path": self.path, "body": body, "auth": self.headers["Authorization"]}
-                )
-                if self.path == "/slow":
-                    time.sleep(3)
-                if self.headers["Authorization"] != f"Bearer {TOKEN}":
-                    return self._send(401, {"error": "bad token"})
-                self._send(201, {"ticket": f"T-{1000 + len(api.requests)}", "filed": body})
-
-            def _send(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-
+from tests.e2e.ticket_api import REPORT, TOKEN
 
 PLUGIN = """
 class AssetLookup:
@@ -96,13 +43,6 @@ def install_plugin(folder: Path) -> None:
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-assets\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[appliance.tools]\nassets = acme_assets:tools\n")
-
-
-@pytest.fixture(scope="module")
-def tickets():
-    api = TicketApi()
-    yield api
-    api.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ form's arguments and shows the result, Cancel calls nothing. Browser set-up as i
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
@@ -23,55 +21,11 @@ from tests.e2e.test_page import (  # noqa: F401 (browser: the fixture)
     _visible,
     browser,
 )
+from tests.e2e.ticket_api import REPORT, TOKEN
 
 pytestmark = pytest.mark.e2e
 
 REQUEST = "The printer on floor 3 is broken, please report it."
-REPORT = {
-    "type": "object",
-    "properties": {
-        "device": {"type": "string", "description": "what is broken"},
-        "location": {"type": "string", "description": "building, floor and room"},
-        "priority": {"type": "string", "enum": ["low", "normal", "high"]},
-    },
-    "required": ["device", "location"],
-}
-
-
-class TicketApi:
-    """POST /tickets files a ticket: the body is recorded and echoed back with a 201."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                api.requests.append({"path": self.path, "body": body})
-                data = json.dumps({"ticket": f"T-{1000 + len(api.requests)}", "filed": body})
-                self.send_response(201)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data.encode())
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def tickets():
-    api = TicketApi()
-    yield api
-    api.close()
 
 
 @pytest.fixture
@@ -81,6 +35,7 @@ def page(make_server, browser, tmp_path, tickets):  # noqa: F811 (the fixture im
         "name": "report_broken_device",
         "description": "Report broken office equipment (printers, screens) to facilities",
         "url": f"{tickets.url}/tickets",
+        "headers": {"Authorization": f"Bearer {TOKEN}"},
         "parameters": REPORT,
     }
     config = yaml.safe_dump({"tools": {"enabled": True, "http": [tool]}})
@@ -206,7 +161,9 @@ def test_page_confirms_an_action(page, tickets, tmp_path):
     Select(_control(driver, "priority")).select_by_visible_text("high")
     confirm.click()
     wait_for(lambda: _visible(driver, "action") and _outcome(driver), 60, "the result")
-    assert tickets.requests[before:] == [{"path": "/tickets", "body": arguments}]
+    assert tickets.requests[before:] == [
+        {"path": "/tickets", "body": arguments, "auth": f"Bearer {TOKEN}"}
+    ]
     posted = _posted(driver, "/api/actions/confirm")
     pid = done["proposal"]["id"]
     assert [body for body, _ in posted] == [

@@ -28,7 +28,7 @@ from tests.corpus import (
     make_xlsx,
     write_text,
 )
-from tests.e2e.conftest import Server, wait_for
+from tests.e2e.conftest import Server, document_events, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -226,18 +226,6 @@ def search(server: Server, query: str) -> list[dict]:
     status, body = server.get("/api/search?" + urllib.parse.urlencode({"q": query, "k": 5}))
     assert status == 200, body
     return body["citations"]
-
-
-def document_events(log_text: str) -> list[str]:
-    paths = []
-    for line in log_text.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if record.get("event") == "document":
-            paths.append(record.get("path"))
-    return paths
 
 
 def settled(server: Server):

@@ -309,7 +309,7 @@ def cmd_tools(args) -> int:
     schema is found before start-up; `audit` prints the last calls, proposals and declines."""
     from appliance.app import audit_path
     from appliance.tools.audit import AuditLog
-    from appliance.tools.registry import load_tools
+    from appliance.tools.registry import catalogue, load_tools
 
     settings = settings_from(args)
     if args.action == "audit":
@@ -329,18 +329,7 @@ def cmd_tools(args) -> int:
     tools = load_tools(settings.tools)
     state = "enabled" if settings.tools.enabled else "disabled (tools.enabled: false)"
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "enabled": settings.tools.enabled,
-                    "tools": [
-                        {"name": t.name, "description": t.description, "parameters": t.parameters}
-                        for t in tools.values()
-                    ],
-                },
-                indent=2,
-            )
-        )
+        print(json.dumps({"enabled": settings.tools.enabled, "tools": catalogue(tools)}, indent=2))
         return 0
     print(f"tools: {state}")
     for tool in tools.values():

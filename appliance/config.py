@@ -138,6 +138,9 @@ class ObserveSettings:
     history_max_rows: int = 100_000
 
 
+TOOL_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")  # a tool's name: lower_snake_case
+
+
 @dataclass(frozen=True)
 class HttpToolSettings:
     """One internal HTTP API the conversation may call, once the user confirms."""
@@ -443,7 +446,7 @@ def _check_ranges(s: Settings) -> None:
     for i, t in enumerate(s.tools.http):
         checks += [
             (
-                bool(re.fullmatch(r"[a-z][a-z0-9_]{0,63}", t.name)),
+                bool(TOOL_NAME.fullmatch(t.name)),
                 f"tools.http[{i}].name must be lower_snake_case, got {t.name!r}",
             ),
             (

@@ -85,12 +85,6 @@ class Actions:
         self._proposals: dict[str, Proposal] = {}
         self._open: dict[str, str] = {}  # conversation id → its one open proposal
 
-    def catalogue(self) -> list[dict]:
-        return [
-            {"name": t.name, "description": t.description, "parameters": t.parameters}
-            for t in self.tools.values()
-        ]
-
     # -- step 1: propose ------------------------------------------------------------------------
     def propose(
         self, message: str, conversation_id: str | None, who: dict, tool: str | None = None

@@ -40,17 +40,13 @@ class HttpTool:
             return ToolResult(
                 False, str(err.code), output, f"{where} answered {err.code} {err.reason}"
             )
-        except TimeoutError:
-            message = f"{where} did not answer within {spec.timeout_s:g} s (timeout_s)"
-            return ToolResult(False, "timeout", None, message)
-        except urllib.error.URLError as err:
-            reason = err.reason
+        except OSError as err:  # URLError (refused, no route), a timeout, a reset connection
+            reason = err.reason if isinstance(err, urllib.error.URLError) else err
             if isinstance(reason, TimeoutError):
                 message = f"{where} did not answer within {spec.timeout_s:g} s (timeout_s)"
                 return ToolResult(False, "timeout", None, message)
-            return ToolResult(False, "unreachable", None, f"{where} could not be reached: {reason}")
-        except OSError as err:
-            return ToolResult(False, "unreachable", None, f"{where} failed: {err}")
+            verb = "could not be reached" if isinstance(err, urllib.error.URLError) else "failed"
+            return ToolResult(False, "unreachable", None, f"{where} {verb}: {reason}")
 
 
 def _body(raw: bytes) -> object:

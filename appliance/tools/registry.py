@@ -10,17 +10,15 @@ object, or a callable returning one Tool or a list of them:
 from __future__ import annotations
 
 import logging
-import re
 from importlib.metadata import entry_points
 
 import jsonschema
 
-from appliance.config import ConfigError, ToolsSettings
+from appliance.config import TOOL_NAME, ConfigError, ToolsSettings
 from appliance.tools import Tool
 from appliance.tools.http import HttpTool
 
 ENTRY_POINT_GROUP = "appliance.tools"
-_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 log = logging.getLogger("appliance.tools")
 
 
@@ -41,6 +39,14 @@ def load_tools(settings: ToolsSettings) -> dict[str, Tool]:
     return found
 
 
+def catalogue(tools: dict[str, Tool]) -> list[dict]:
+    """The tools as the API and `appliance tools list --json` show them."""
+    return [
+        {"name": t.name, "description": t.description, "parameters": t.parameters}
+        for t in tools.values()
+    ]
+
+
 def _plugin_tools(point, origin: str) -> list[Tool]:
     try:
         loaded = point.load()
@@ -54,7 +60,7 @@ def check_tool(tool: object, origin: str) -> None:
     """A tool has a lower_snake_case name, a description, a JSON schema of type object for
     its parameters and a call(arguments) method."""
     name = getattr(tool, "name", None)
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
+    if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
         raise ConfigError(f"{origin}: the tool name must be lower_snake_case, got {name!r}")
     if not isinstance(getattr(tool, "description", None), str) or not tool.description.strip():
         raise ConfigError(f"{origin}: tool {name} needs a description (the model chooses by it)")

@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify, request
 
 from appliance.answer.assistant import BadQuestion
 from appliance.tools.actions import ProposalError
+from appliance.tools.registry import catalogue
 from appliance.web.errors import json_body, ready_appliance
 
 actions_api = Blueprint("actions", __name__, url_prefix="/api/actions")
@@ -32,9 +33,9 @@ def propose(question: object, conversation_id: str | None, tool: object) -> dict
 
 
 @actions_api.get("")
-def catalogue():
+def list_tools():
     appliance = ready_appliance()
-    tools = appliance.actions.catalogue() if appliance.actions else []
+    tools = catalogue(appliance.actions.tools) if appliance.actions else []
     return jsonify(enabled=appliance.actions is not None, tools=tools)
 
 

@@ -41,8 +41,9 @@ class SyncWorker:
         """A hint that `rel` may have changed; it is looked at once it has settled."""
         if is_ignored(rel, self.settings.ignore):
             return
-        state = stat_file(self.pipeline.path(rel))
-        if state is not None and not self.paused and self.pipeline.path(rel).is_file():
+        path = self.pipeline.path(rel)
+        state = stat_file(path)
+        if state is not None and not self.paused and path.is_file():
             self.pipeline.manifest.mark_pending(rel, state.size, state.mtime_ns)
         with self._wake:
             self._waiting[rel] = (time.monotonic() + self.settings.settle_s, state)

@@ -19,8 +19,7 @@ api = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger("appliance.web")
 
 
-def _ask_arguments() -> dict:
-    body = json_body()
+def _ask_arguments(body: dict) -> dict:
     k = body.get("k")
     if k is not None and (not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 50):
         raise BadQuestion("k must be an integer from 1 to 50")
@@ -49,16 +48,18 @@ def _where(folder: object, types: object) -> SearchFilter:
     return SearchFilter(folder=folder or None, types=cleaned)
 
 
-def _proposal(arguments: dict) -> dict | None:
-    """With tools on, a question that asks for an action gets a proposal (web/actions.py)."""
-    tool = json_body().get("tool")
-    return actions.propose(arguments["question"], arguments["conversation_id"], tool)
+def _question() -> tuple[dict, dict | None]:
+    """The question's arguments; and, with tools on, the proposal when it asks for an action
+    (web/actions.py)."""
+    body = json_body()
+    arguments = _ask_arguments(body)
+    tool = body.get("tool")
+    return arguments, actions.propose(arguments["question"], arguments["conversation_id"], tool)
 
 
 @api.post("/ask")
 def ask():
-    arguments = _ask_arguments()
-    proposal = _proposal(arguments)
+    arguments, proposal = _question()
     if proposal is not None:
         return jsonify(proposal)
     return jsonify(ready_appliance().assistant.ask(**arguments))
@@ -66,8 +67,7 @@ def ask():
 
 @api.post("/ask/stream")
 def ask_stream():
-    arguments = _ask_arguments()
-    proposal = _proposal(arguments)
+    arguments, proposal = _question()
     if proposal is not None:
         events = _proposal_events(proposal)
     else:

@@ -157,6 +157,7 @@ class Appliance:
             k=s.retrieval.k,
             min_relevance=s.retrieval.min_relevance,
             max_question_chars=limits.max_question_chars,
+            max_question_tokens=limits.max_question_tokens,
         )
         if self.tools:
             self.actions = Actions(

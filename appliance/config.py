@@ -7,6 +7,7 @@ each one. A wrong key or value stops start-up with a message naming the key and 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import typing
@@ -96,12 +97,17 @@ class ServerSettings:
     max_upload_mb: float = 50.0
     access_token: str = ""
     metrics_public: bool = False
+    session_hours: float = 168.0
+    allowed_hosts: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+    request_timeout_s: float = 30.0
 
 
 @dataclass(frozen=True)
 class LimitsSettings:
     max_file_mb: float = 100.0
     max_question_chars: int = 2000
+    max_question_tokens: int = 600
     max_body_kb: int = 64
     max_concurrent_requests: int = 1
     max_waiting: int = 8
@@ -109,6 +115,9 @@ class LimitsSettings:
     history_turns: int = 3
     conversations: int = 1000
     questions_per_minute: int = 30
+    searches_per_minute: int = 120
+    failed_sign_ins_per_minute: int = 5
+    connections_per_client: int = 64
     min_free_mb: float = 500.0
 
 
@@ -411,9 +420,19 @@ def _check_ranges(s: Settings) -> None:
         ),
         (s.limits.max_file_mb > 0, "limits.max_file_mb must be positive"),
         (s.limits.max_question_chars >= 1, "limits.max_question_chars must be at least 1"),
+        (s.limits.max_question_tokens >= 1, "limits.max_question_tokens must be at least 1"),
         (s.limits.max_body_kb >= 1, "limits.max_body_kb must be at least 1"),
         (s.server.max_upload_mb > 0, "server.max_upload_mb must be positive"),
         (s.limits.questions_per_minute >= 0, "limits.questions_per_minute must be 0 or more"),
+        (s.limits.searches_per_minute >= 0, "limits.searches_per_minute must be 0 or more"),
+        (
+            s.limits.failed_sign_ins_per_minute >= 1,
+            "limits.failed_sign_ins_per_minute must be at least 1",
+        ),
+        (s.limits.connections_per_client >= 1, "limits.connections_per_client must be at least 1"),
+        (s.server.session_hours > 0, "server.session_hours must be positive"),
+        (s.server.request_timeout_s > 0, "server.request_timeout_s must be positive"),
+        *_network_checks("server.trusted_proxies", s.server.trusted_proxies),
         (s.limits.min_free_mb >= 0, "limits.min_free_mb must be 0 or more"),
         (
             s.limits.max_concurrent_requests >= 1,
@@ -468,6 +487,20 @@ def _check_ranges(s: Settings) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+
+
+def _network_checks(key: str, entries: tuple[str, ...]) -> list[tuple[bool, str]]:
+    def is_network(entry: str) -> bool:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            return False
+        return True
+
+    return [
+        (is_network(e), f"{key}: {e!r} is not an IP address or network (like 10.0.0.0/8)")
+        for e in entries
+    ]
 
 
 def _resolve_paths(s: Settings, base_dir: Path) -> Settings:

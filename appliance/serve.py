@@ -7,12 +7,11 @@ import logging
 import signal
 import time
 
-from waitress.server import create_server
-
 from appliance.app import Appliance
 from appliance.config import Settings
 from appliance.observe import setup_logging
 from appliance.web import create_app
+from appliance.web.http_server import make_server
 
 log = logging.getLogger("appliance")
 DRAIN_S = 10  # running answers get this long to finish on SIGTERM (compose waits 30 s)
@@ -53,17 +52,7 @@ def serve(settings: Settings) -> None:
     _optimize_if_needed(appliance, settings.index.optimize_above)
     host, port = settings.server.host, settings.server.port
     try:
-        server = create_server(
-            create_app(appliance),
-            host=host,
-            port=port,
-            threads=settings.server.threads,
-            ident="appliance",
-            # waitress's defaults (100 connections, 120 s idle) let 101 half-sent requests
-            # lock every other client out for two minutes.
-            connection_limit=1000,
-            channel_timeout=30,
-        )
+        server = make_server(create_app(appliance), settings)
     except OSError as err:
         appliance.close()
         raise ServeError(

@@ -12,14 +12,29 @@ fi
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-# A GPU box with the CUDA toolkit gets llama.cpp built with CUDA; everything else the CPU build.
-if [ -z "${CMAKE_ARGS:-}" ] && command -v nvidia-smi >/dev/null && command -v nvcc >/dev/null; then
-    export CMAKE_ARGS="-DGGML_CUDA=on"
+# A GPU box with the CUDA toolkit gets llama.cpp built with CUDA. Everything else gets a
+# portable CPU build (AVX2, as on every x86 server since 2013), not one for this very CPU:
+# the appliance is copied to other boxes, and a CPU may report instructions its virtual
+# machine does not allow (AMX on some cloud hosts: "Illegal instruction" at the first answer).
+if [ -z "${CMAKE_ARGS:-}" ]; then
+    if command -v nvidia-smi >/dev/null && command -v nvcc >/dev/null; then
+        export CMAKE_ARGS="-DGGML_CUDA=on"
+    elif [ "$(uname -m)" = x86_64 ]; then
+        export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+    fi
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+stamp=.venv/.installed-$( (cat pyproject.toml; echo "${CMAKE_ARGS:-}") | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
     echo "installing the appliance and its dependencies (the first time compiles llama.cpp: minutes)"
     .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+    # Built here with these CMAKE_ARGS, never taken from pip's wheel cache (a wheel cached by
+    # an earlier build with other flags would be reused silently).
+    llama=$(grep -o '"llama-cpp-python[^"[]*' pyproject.toml | head -1 | tr -d '"')
+    if ! .venv/bin/python -m pip install -q --disable-pip-version-check --no-cache-dir \
+        --force-reinstall --no-deps "$llama"; then
+        echo "error: llama-cpp-python did not build (CMAKE_ARGS=${CMAKE_ARGS:-})" >&2
+        exit 2
+    fi
     .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
     rm -f .venv/.installed-* && touch "$stamp"
 fi

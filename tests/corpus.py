@@ -6,8 +6,12 @@ content stream per page, and a correct cross-reference table.
 
 from __future__ import annotations
 
+import io
 import textwrap
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import docx
 import openpyxl
@@ -67,6 +71,34 @@ def make_docx(path: Path, blocks: list[tuple[str, str]]) -> Path:
         else:
             raise ValueError(f"unknown block kind {kind!r}; use 'h1', 'h2' or 'p'")
     document.save(str(path))
+    return path
+
+
+DOCX_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<w:document xmlns:w='
+    b'"http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+)
+DOCX_TAIL = b"</w:body></w:document>"
+
+
+def docx_with_body(path: Path, write_body: Callable[[IO[bytes]], None], level: int = 6) -> Path:
+    """A real DOCX package (python-docx's own parts) whose word/document.xml is
+    DOCX_HEAD + what `write_body` writes + DOCX_TAIL, streamed: it may be hundreds of MB."""
+    parts = io.BytesIO()
+    docx.Document().save(parts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        zipfile.ZipFile(parts) as src,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as dst,
+    ):
+        for item in src.infolist():
+            if item.filename != "word/document.xml":
+                dst.writestr(item, src.read(item.filename))
+                continue
+            with dst.open("word/document.xml", "w", force_zip64=True) as xml:
+                xml.write(DOCX_HEAD)
+                write_body(xml)
+                xml.write(DOCX_TAIL)
     return path
 
 

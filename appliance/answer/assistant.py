@@ -22,6 +22,7 @@ from appliance.observe import Metrics, QueryHistory
 NOT_FOUND = "I could not find anything about that in the indexed documents."
 _LABEL = re.compile(r"^\s*(standalone question|rewritten question|question)\s*:\s*", re.I)
 QUEUE_POLL_S = 1.0
+REWRITE_TOKENS = 64
 SNIPPET_CHARS = 160
 log = logging.getLogger("appliance.answer")
 
@@ -58,6 +59,7 @@ class Assistant:
         k: int,
         min_relevance: float,
         max_question_chars: int,
+        max_question_tokens: int,
     ):
         self.retriever = retriever
         self.generator = generator
@@ -68,6 +70,8 @@ class Assistant:
         self.k = k
         self.min_relevance = min_relevance
         self.max_question_chars = max_question_chars
+        # A question may take at most half the prompt: the passages need the rest.
+        self.max_question_tokens = min(max_question_tokens, generator.prompt_budget // 2)
 
     def check(self, question: object) -> str:
         if not isinstance(question, str) or not question.strip():
@@ -76,6 +80,12 @@ class Assistant:
             raise BadQuestion(
                 f"the question is {len(question)} characters long; the limit is "
                 f"{self.max_question_chars} (limits.max_question_chars)"
+            )
+        tokens = self.generator.count_tokens(question)
+        if tokens > self.max_question_tokens:
+            raise BadQuestion(
+                f"the question is {tokens} tokens long for the model; the limit is "
+                f"{self.max_question_tokens} (limits.max_question_tokens): shorten it"
             )
         return question.strip()
 
@@ -193,7 +203,10 @@ class Assistant:
 
     def _standalone(self, question: str, history: list[Turn]) -> str:
         """A follow-up rewritten into a question that retrieval can use on its own."""
-        output = "".join(self.generator.stream(rewrite_messages(question, history), 64))
+        messages = rewrite_messages(
+            question, history, self.generator.prompt_budget, self.generator.count_tokens
+        )
+        output = "".join(self.generator.stream(messages, REWRITE_TOKENS))
         first_line = next((line for line in output.splitlines() if line.strip()), "")
         rewritten = _LABEL.sub("", first_line).strip(' "')
         if (

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
+from appliance.answer.markers import GENERIC_MARKERS, marker_pattern, plain, plain_messages
 from appliance.config import GeneratorSettings
 
 log = logging.getLogger("appliance.answer")
@@ -95,11 +96,19 @@ class LlamaGenerator:
             )
         # Token counting comes from every thread (prompt budgets): a vocabulary-only copy.
         self._vocab = Llama(model_path=str(model_path), vocab_only=True, verbose=False)
+        self.markers = marker_pattern(control_tokens(self._vocab))
 
     def count_tokens(self, text: str) -> int:
+        """Tokens of `text` as the model will get it (control markers defused)."""
+        text = plain(text, self.markers)
         return len(self._vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
+    def prepare(self, messages: list[dict]) -> list[dict]:
+        """The messages as the model gets them: every control marker of this model defused."""
+        return plain_messages(messages, self.markers)
+
     def stream(self, messages: list[dict], max_tokens: int | None = None) -> Iterator[str]:
+        messages = self.prepare(messages)
         llm = self._free.get()
         chunks = None
         try:
@@ -120,6 +129,7 @@ class LlamaGenerator:
             self._free.put(llm)
 
     def complete_json(self, messages: list[dict], schema: dict, max_tokens: int) -> str:
+        messages = self.prepare(messages)
         llm = self._free.get()
         try:
             reply = llm.create_chat_completion(
@@ -131,6 +141,20 @@ class LlamaGenerator:
         finally:
             self._free.put(llm)
         return reply["choices"][0]["message"]["content"] or ""
+
+
+def control_tokens(vocab) -> list[str]:
+    """The texts of a vocabulary's control and user-defined tokens: with special tokens on,
+    the tokenizer turns each of them, written out in plain text, into that token."""
+    from llama_cpp import LLAMA_TOKEN_ATTR_CONTROL, LLAMA_TOKEN_ATTR_USER_DEFINED
+
+    model = vocab._model
+    wanted = LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_USER_DEFINED
+    return [
+        model.token_get_text(token)
+        for token in range(model.n_vocab())
+        if model.token_get_attr(token) & wanted
+    ]
 
 
 class OpenAIGenerator:
@@ -151,12 +175,18 @@ class OpenAIGenerator:
         )
 
     def count_tokens(self, text: str) -> int:
-        """No tokenizer here: a conservative estimate (3 characters a token)."""
-        return len(text) // 3 + 1
+        """No tokenizer here: a conservative estimate. ASCII text runs 3-4 characters a
+        token; other scripts about a token per 2 bytes of UTF-8 (1.5 a Chinese character,
+        2 an emoji)."""
+        text = plain(text)
+        ascii_chars = sum(1 for c in text if c.isascii())
+        other_bytes = len(text.encode("utf-8")) - ascii_chars
+        return ascii_chars // 3 + other_bytes // 2 + 1
 
     def stream(self, messages: list[dict], max_tokens: int | None = None) -> Iterator[str]:
         import openai
 
+        messages = plain_messages(messages, GENERIC_MARKERS)
         try:
             chunks = self._client.chat.completions.create(
                 model=self.settings.api_model or "default",
@@ -178,6 +208,7 @@ class OpenAIGenerator:
         """Structured output (llama.cpp server, vLLM and most gateways take json_schema)."""
         import openai
 
+        messages = plain_messages(messages, GENERIC_MARKERS)
         try:
             reply = self._client.chat.completions.create(
                 model=self.settings.api_model or "default",

@@ -4,7 +4,6 @@ when they do not fit (never cut mid-way), and the caller logs which."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ REWRITE = (
     "without the conversation. Reply with the question only."
 )
 _SLACK = 16  # chat-template tokens around each message
+REWRITE_ANSWER_CHARS = 600  # of an earlier answer, enough to know what "it" refers to
 
 
 @dataclass(frozen=True)
@@ -45,23 +45,9 @@ def source_block(c: Citation) -> str:
 
 
 def _quoted(text: str) -> str:
-    """A document cannot close its own quotation and speak as the instructions."""
-    return plain(text).replace("<<<", "‹‹‹").replace(">>>", "›››")
-
-
-# Chat-template control markers (ChatML, Llama-3, Phi, Llama-2/Mistral, Gemma). llama.cpp
-# renders the messages to one string and tokenizes it with special tokens on, so such a
-# marker inside a document or a question would become a real turn boundary: a forged
-# system message.
-_CONTROL_MARKER = re.compile(
-    r"<\|[A-Za-z0-9_ .:-]{0,40}\|>|</?s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>"
-)
-_LOOKALIKE = str.maketrans({"<": "‹", ">": "›", "[": "⟦", "]": "⟧"})
-
-
-def plain(text: str) -> str:
-    """Untrusted text with every chat-template control marker made harmless lookalikes."""
-    return _CONTROL_MARKER.sub(lambda m: m[0].translate(_LOOKALIKE), text)
+    """A document cannot close its own quotation and speak as the instructions. (Chat
+    control markers, in this and every other text, are defused by the generator.)"""
+    return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
 
 
 def build_prompt(
@@ -87,23 +73,43 @@ def build_prompt(
         if spent + cost > budget_tokens:
             break
         turns[:0] = [
-            {"role": "user", "content": plain(turn.question)},
-            {"role": "assistant", "content": plain(turn.answer)},
+            {"role": "user", "content": turn.question},
+            {"role": "assistant", "content": turn.answer},
         ]
         spent += cost
     sources = "\n\n".join(source_block(c) for c in used)
     messages = [
         {"role": "system", "content": f"{SYSTEM}\n\nSources:\n\n{sources}"},
         *turns,
-        {"role": "user", "content": plain(question)},
+        {"role": "user", "content": question},
     ]
     return Prompt(messages, used, dropped, spent)
 
 
-def rewrite_messages(question: str, history: Sequence[Turn]) -> list[dict]:
-    conversation = "\n".join(f"User: {t.question}\nAssistant: {t.answer}" for t in history)
-    text = f"{conversation}\nUser: {question}\n\nStandalone question:"
+def rewrite_messages(
+    question: str,
+    history: Sequence[Turn],
+    budget_tokens: int,
+    count_tokens: Callable[[str], int],
+) -> list[dict]:
+    """The follow-up rewrite prompt: the most recent turns that fit the budget (a long
+    earlier answer is shortened; older turns go first), then the question."""
+    tail = f"User: {question}\n\nStandalone question:"
+    spent = count_tokens(REWRITE) + count_tokens(tail) + 2 * _SLACK
+    kept: list[str] = []
+    for turn in reversed(history):
+        answer = (
+            turn.answer
+            if len(turn.answer) <= REWRITE_ANSWER_CHARS
+            else (turn.answer[:REWRITE_ANSWER_CHARS] + " …")
+        )
+        text = f"User: {turn.question}\nAssistant: {answer}"
+        cost = count_tokens(text) + 1
+        if spent + cost > budget_tokens:
+            break
+        kept.insert(0, text)
+        spent += cost
     return [
         {"role": "system", "content": REWRITE},
-        {"role": "user", "content": plain(text)},
+        {"role": "user", "content": "\n".join([*kept, tail])},
     ]

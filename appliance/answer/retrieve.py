@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
+from appliance.answer.markers import plain
 from appliance.config import IndexSettings
 from appliance.index.embedder import Embedder
 from appliance.index.store import SearchFilter, VectorStore
@@ -25,9 +26,11 @@ class Citation:
     text: str
 
     def public(self) -> dict:
-        """What the API shows: everything but the full chunk text."""
+        """What the API shows: everything but the full chunk text. The heading is shown with
+        control markers defused: API clients may put it in prompts of their own."""
         out = asdict(self)
         del out["text"]
+        out["heading"] = plain(self.heading)
         return out
 
 

@@ -15,11 +15,16 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from appliance.documents.model import UnreadableDocument
+
 # pdfium reports a line-end hyphen it joined across lines as one of these.
 _HYPHENATION_MARKS = frozenset({"\x02", "\ufffe", "\xad"})
 _WORD_GAP_EM = 0.25  # wider than kerning, narrower than a word space in any common font
 _BASELINE_JUMP_EM = 0.4
 _DEFAULT_FONT_SIZE = 10.0
+# A dense page of 6-point text holds about 15,000 characters. A "page" of millions is a crafted
+# glyph run (a few KB of compressed operators): reading it char by char would take minutes.
+MAX_PAGE_CHARS = 200_000
 
 
 def pdf_page_texts(path: Path) -> list[str]:
@@ -36,6 +41,12 @@ def _page_text(document: pdfium.PdfDocument, index: int) -> str:
     try:
         textpage = page.get_textpage()
         try:
+            count = textpage.count_chars()
+            if count > MAX_PAGE_CHARS:
+                raise UnreadableDocument(
+                    f"page {index + 1} holds {count:,} characters, far more than any real page "
+                    f"({MAX_PAGE_CHARS:,}); the PDF looks crafted and was not indexed"
+                )
             return _spaced_text(textpage)
         finally:
             textpage.close()

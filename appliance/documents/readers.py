@@ -128,7 +128,7 @@ def read_document(path: Path) -> list[Section]:
         return []
     try:
         return reader(path)
-    except DocumentError:
+    except (DocumentError, MemoryError):  # out of memory is not a fault of the file
         raise
     except Exception as error:
         # An OSError with an errno is the file system (the file went away or changed

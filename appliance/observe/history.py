@@ -94,11 +94,24 @@ class QueryHistory:
         if self._recorded % 100 == 1:
             self._prune()
 
-    def add_feedback(self, query_id: str, rating: str, comment: str = "") -> None:
+    def add_feedback(self, query_id: str, rating: str, comment: str = "") -> bool:
+        """Store a vote on an answer, replacing an earlier vote on it; False when no answer
+        with that id is in the history (never asked, or pruned)."""
         with self._lock:
-            self._db.execute(
-                "INSERT INTO feedback VALUES (?, ?, ?, ?)", (time.time(), query_id, rating, comment)
-            )
+            if not self._db.execute("SELECT 1 FROM queries WHERE id = ?", (query_id,)).fetchone():
+                return False
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute("DELETE FROM feedback WHERE query_id = ?", (query_id,))
+                self._db.execute(
+                    "INSERT INTO feedback VALUES (?, ?, ?, ?)",
+                    (time.time(), query_id, rating, comment),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return True
 
     def feedback(self) -> list[dict]:
         with self._lock:
@@ -141,6 +154,7 @@ class QueryHistory:
             "LIMIT -1 OFFSET ?)",
             (self.max_rows,),
         )
+        self._db.execute("DELETE FROM feedback WHERE query_id NOT IN (SELECT id FROM queries)")
 
     def _trimmed(self, entry: dict) -> dict:
         if self.text == "full":

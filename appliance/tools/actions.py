@@ -17,7 +17,7 @@ from appliance.answer.admission import Admission
 from appliance.answer.assistant import BadQuestion
 from appliance.answer.conversations import Conversations
 from appliance.answer.generators import Generator
-from appliance.answer.prompt import Turn, plain
+from appliance.answer.prompt import Turn
 from appliance.tools import Tool, ToolResult, choose
 from appliance.tools.audit import AuditLog
 
@@ -262,7 +262,7 @@ class Actions:
         )
         messages = [
             {"role": "system", "content": REPORT},
-            {"role": "user", "content": plain(facts)},
+            {"role": "user", "content": facts},
         ]
         fallback = f"{tool.name} succeeded (status {result.status})."
         try:

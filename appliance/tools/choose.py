@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 
 import jsonschema
 
-from appliance.answer.prompt import plain
 from appliance.tools import Tool
 
 NONE = "none"
@@ -38,7 +37,7 @@ def route_messages(tools: Mapping[str, Tool], message: str) -> list[dict]:
     catalogue = "\n".join(f"- {t.name}: {t.description}" for t in tools.values())
     return [
         {"role": "system", "content": ROUTE.format(catalogue=catalogue)},
-        {"role": "user", "content": plain(message)},
+        {"role": "user", "content": message},
     ]
 
 
@@ -61,7 +60,7 @@ def fill_messages(tool: Tool, said: Sequence[str]) -> list[dict]:
     system = FILL.format(name=tool.name, description=tool.description, parameters=parameters)
     return [
         {"role": "system", "content": system},
-        {"role": "user", "content": plain("\n".join(said))},
+        {"role": "user", "content": "\n".join(said)},
     ]
 
 

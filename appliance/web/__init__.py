@@ -7,27 +7,41 @@ from pathlib import Path
 from flask import Flask
 
 from appliance.web import errors, guard
+from appliance.web.access_log import AccessLog
 from appliance.web.actions import actions_api
 from appliance.web.api import api
 from appliance.web.library import library
 from appliance.web.openai_api import openai_api
 from appliance.web.pages import pages
+from appliance.web.proxies import TrustedProxies
+from appliance.web.sessions import Sessions
+from appliance.web.signin import signin
 
 STATIC = Path(__file__).parent / "static"
 
 
+def sessions_path(data: Path) -> Path:
+    return data / "sessions.sqlite3"
+
+
 def create_app(appliance) -> Flask:
     """`appliance` is the composition root's Appliance, already built (maybe still loading)."""
+    settings = appliance.settings
     app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.config["APPLIANCE"] = appliance
-    app.config["MAX_CONTENT_LENGTH"] = appliance.settings.limits.max_body_kb * 1024
+    app.config["MAX_CONTENT_LENGTH"] = settings.limits.max_body_kb * 1024
     app.json.sort_keys = False
     errors.register(app)
-    server, limits = appliance.settings.server, appliance.settings.limits
-    guard.install(app, server.access_token, server.metrics_public, limits.questions_per_minute)
-    app.register_blueprint(pages)
-    app.register_blueprint(api)
-    app.register_blueprint(actions_api)
-    app.register_blueprint(library)
-    app.register_blueprint(openai_api)
+    token = settings.server.access_token
+    sessions = None
+    if token:
+        sessions = Sessions(
+            sessions_path(settings.paths.data), token, settings.server.session_hours * 3600
+        )
+        app.extensions["appliance.sessions"] = sessions
+    guard.install(app, settings, sessions)
+    for blueprint in (pages, signin, api, actions_api, library, openai_api):
+        app.register_blueprint(blueprint)
+    # Outermost first: the proxy's headers say who the client is, then each request is logged.
+    app.wsgi_app = TrustedProxies(AccessLog(app.wsgi_app), settings.server.trusted_proxies)
     return app

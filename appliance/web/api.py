@@ -117,7 +117,8 @@ def search():
 
 @api.post("/feedback")
 def feedback():
-    """Thumbs up or down on an answer, stored with its query id."""
+    """Thumbs up or down on an answer, stored with its query id (a new vote replaces the
+    earlier one)."""
     body = json_body()
     query_id, rating = body.get("id"), body.get("rating")
     comment = body.get("comment") or ""
@@ -128,10 +129,12 @@ def feedback():
     if not isinstance(comment, str) or len(comment) > 2000:
         raise BadQuestion("comment must be text of at most 2000 characters")
     try:
-        ready_appliance().history.add_feedback(query_id, rating, comment)
+        stored = ready_appliance().history.add_feedback(query_id, rating, comment)
     except sqlite3.Error as err:
         message = f"feedback not stored ({err}): the data dir may be full or read-only"
         return jsonify(error=message), 503, {"Retry-After": "60"}
+    if not stored:
+        return jsonify(error=f"no answer has the id {query_id!r} (or it is too old)"), 404
     return jsonify(stored=True), 201
 
 
@@ -150,4 +153,5 @@ def status():
         answers=state["answers"],
         watcher=state["checks"]["watcher"],
         ingestion=state["ingestion"],
+        signed_in=bool(appliance.settings.server.access_token),  # the page offers Sign out
     )

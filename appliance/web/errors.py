@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -78,5 +79,12 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(err):
-        log.exception("request failed: %s %s", request.method, request.path)
-        return jsonify(error=f"internal error: {type(err).__name__}: {err}"), 500
+        # The details (paths, library messages) go to the log, never to the client.
+        reference = uuid.uuid4().hex[:8]
+        log.exception(
+            "request failed: %s %s",
+            request.method,
+            request.path,
+            extra={"event": "request_failed", "reference": reference},
+        )
+        return jsonify(error=f"internal error (reference {reference}): see the server log"), 500

@@ -1,29 +1,39 @@
 """Who may come in, and what every response carries.
 
+- Host names: only requests addressed to a known name are served: an IP address, a loopback
+  name, server.host, this machine's name, or a name in server.allowed_hosts. A DNS-rebinding
+  page (an attacker's name that resolves to this box) is refused, whatever its Origin says.
 - Access token (server.access_token, or APPLIANCE_ACCESS_TOKEN in .env): when set, the API,
-  the page and the files need it: `Authorization: Bearer <token>`, or a session cookie
-  (HttpOnly, SameSite=Strict) from signing in at /login. /health and /ready stay open, and
-  /metrics when server.metrics_public is true.
-- Cross-site requests: a state-changing request whose Origin is another site is refused
-  (together with SameSite=Strict cookies and JSON bodies, this is the CSRF defence).
-- Rate limit: questions per client address per minute (limits.questions_per_minute).
+  the page and the files need it: `Authorization: Bearer <token>`, or a session cookie from
+  signing in at /login (web/signin.py). /health and /ready stay open, and /metrics when
+  server.metrics_public is true. Wrong tokens are logged and throttled per client.
+- Cross-site requests: a state-changing request from another site is refused (with
+  SameSite=Strict cookies and JSON bodies, this is the CSRF defence).
+- Rate limits per client address: questions, searches and feedback.
 - Headers: a strict Content-Security-Policy (only this origin, no inline script), no
-  framing, no MIME sniffing, no referrer.
+  framing, no MIME sniffing, no referrer to other sites.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import html
+import ipaddress
+import logging
+import socket
 import threading
 import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Flask, jsonify, redirect, request, session
+from flask import Flask, current_app, jsonify, redirect, request
+
+from appliance.config import Settings
+
+log = logging.getLogger("appliance.web")
 
 OPEN_PATHS = ("/health", "/ready", "/login", "/static/")
 QUESTION_PATHS = ("/api/ask", "/api/ask/stream", "/v1/chat/completions", "/api/actions/confirm")
+SESSION_COOKIE = "appliance_session"
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -32,45 +42,55 @@ HEADERS = {
     ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # Not "no-referrer": with it, browsers send `Origin: null` on our own sign-in form, which
+    # the cross-site check must refuse. "same-origin" still sends nothing to other sites.
+    "Referrer-Policy": "same-origin",
 }
 
 
-def install(app: Flask, token: str, metrics_public: bool, questions_per_minute: int) -> None:
-    app.secret_key = hashlib.sha256(f"appliance-session\0{token}".encode()).digest()
-    app.config.update(
-        SESSION_COOKIE_NAME="appliance_session",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Strict",
+@dataclass(frozen=True)
+class Limiters:
+    questions: RateLimiter
+    searches: RateLimiter
+    feedback: RateLimiter
+    sign_in_failures: RateLimiter
+
+
+def limiters() -> Limiters:
+    return current_app.extensions["appliance.limiters"]
+
+
+def install(app: Flask, settings: Settings, sessions) -> None:
+    """`sessions`: the signed-in browsers (web/sessions.py), or None without a token."""
+    server, limits = settings.server, settings.limits
+    token = server.access_token
+    hosts = known_host_names(server.host, server.allowed_hosts)
+    app.extensions["appliance.limiters"] = Limiters(
+        questions=RateLimiter(limits.questions_per_minute),
+        searches=RateLimiter(limits.searches_per_minute),
+        feedback=RateLimiter(limits.questions_per_minute),
+        sign_in_failures=RateLimiter(limits.failed_sign_ins_per_minute),
     )
-    limiter = RateLimiter(questions_per_minute)
 
     @app.before_request
     def _guard():
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin():
-            return jsonify(error="cross-site request refused"), 403
-        if token and not _allowed(token, metrics_public):
-            if request.method == "GET" and request.path == "/":
-                return redirect("/login")
-            return (
-                jsonify(
-                    error="sign in: send Authorization: Bearer <token>, or sign in on the page"
-                ),
-                401,
-                {"WWW-Authenticate": "Bearer"},
+        if not is_known_host(request.host, hosts):
+            log.warning(
+                "request for an unknown host name refused",
+                extra={"event": "unknown_host", "host": request.host, "client": _client()},
             )
-        if request.path in QUESTION_PATHS and request.method == "POST":
-            wait = limiter.take(request.remote_addr or "?")
-            if wait:
-                return (
-                    jsonify(
-                        error=f"too many questions from this address; try again in "
-                        f"{wait} s (limits.questions_per_minute)"
-                    ),
-                    429,
-                    {"Retry-After": str(wait)},
-                )
-        return None
+            return _error(
+                400,
+                f"this appliance does not answer to the name {request.host!r}; an operator "
+                "can add it to server.allowed_hosts",
+            )
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin():
+            return _error(403, "cross-site request refused")
+        if token and not request.path.startswith(OPEN_PATHS):
+            refused = _authenticate(token, server.metrics_public, sessions)
+            if refused is not None:
+                return refused
+        return _rate_limited()
 
     @app.after_request
     def _headers(response):
@@ -78,57 +98,121 @@ def install(app: Flask, token: str, metrics_public: bool, questions_per_minute: 
             response.headers.setdefault(name, value)
         return response
 
-    @app.route("/login", methods=["GET", "POST"])
-    def login():
-        if not token:
-            return redirect("/")
-        if request.method == "POST":
-            if hmac.compare_digest(request.form.get("token", "").encode(), token.encode()):
-                session["signed_in"] = True
-                return redirect("/")
-            return _login_page("That token is not right."), 401
-        return _login_page("")
 
-    @app.post("/logout")
-    def logout():
-        session.clear()
-        return redirect("/login")
-
-
-def _allowed(token: str, metrics_public: bool) -> bool:
-    path = request.path
-    if path.startswith(OPEN_PATHS) or (path == "/metrics" and metrics_public):
-        return True
-    if session.get("signed_in"):
-        return True
+def _authenticate(token: str, metrics_public: bool, sessions):
+    """None when the request may go on; else the refusal."""
+    if request.path == "/metrics" and metrics_public:
+        return None
+    if sessions is not None and sessions.valid(request.cookies.get(SESSION_COOKIE, "")):
+        return None
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
+    if scheme.lower() == "bearer" and given:
+        # Throttled clients are refused before their token is even compared: otherwise a
+        # guesser would still learn, at full speed, which guess is right.
+        wait = sign_in_wait()
+        if wait:
+            return _error(429, too_many_sign_ins(wait), {"Retry-After": str(wait)})
+        if hmac.compare_digest(given.encode(), token.encode()):
+            return None
+        failed_sign_in("wrong bearer token")
+    if request.method == "GET" and request.path == "/":
+        return redirect("/login")
+    return _error(
+        401,
+        "sign in: send Authorization: Bearer <token>, or sign in on the page",
+        {"WWW-Authenticate": "Bearer"},
+    )
+
+
+def failed_sign_in(reason: str) -> None:
+    """Log a wrong token and count it against this client."""
+    limiters().sign_in_failures.take(_client())
+    log.warning(
+        "sign-in refused: %s",
+        reason,
+        extra={"event": "sign_in_refused", "client": _client(), "path": request.path},
+    )
+
+
+def sign_in_wait() -> int:
+    """Seconds this client must wait after too many wrong tokens (0: none)."""
+    return limiters().sign_in_failures.wait(_client())
+
+
+def too_many_sign_ins(wait: int) -> str:
+    return f"too many wrong sign-ins from this address; try again in {wait} s"
+
+
+def _rate_limited():
+    path, method = request.path, request.method
+    if method == "POST" and path in QUESTION_PATHS:
+        bucket, what, key = limiters().questions, "questions", "limits.questions_per_minute"
+    elif method == "POST" and path == "/api/feedback":
+        bucket, what, key = limiters().feedback, "feedback", "limits.questions_per_minute"
+    elif path == "/api/search":
+        bucket, what, key = limiters().searches, "searches", "limits.searches_per_minute"
+    else:
+        return None
+    wait = bucket.take(_client())
+    if not wait:
+        return None
+    return _error(
+        429,
+        f"too many {what} from this address; try again in {wait} s ({key})",
+        {"Retry-After": str(wait)},
+    )
+
+
+def _error(status: int, message: str, headers: dict | None = None):
+    return jsonify(error=message), status, headers or {}
+
+
+def _client() -> str:
+    return request.remote_addr or "?"
+
+
+def known_host_names(host: str, allowed: tuple[str, ...]) -> frozenset[str]:
+    names = {name.lower() for name in allowed}
+    if host not in ("0.0.0.0", "::", ""):
+        names.add(host.lower())
+    names.add(socket.gethostname().lower())
+    return frozenset(names)
+
+
+def is_known_host(host_header: str, names: frozenset[str]) -> bool:
+    """An IP address cannot be rebound by DNS, so any is fine; a name must be known."""
+    try:
+        name = urlsplit(f"//{host_header}").hostname
+    except ValueError:
+        return False
+    if not name:
+        return False
+    if "*" in names or name == "localhost" or name.endswith(".localhost") or name in names:
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _same_origin() -> bool:
     """No Origin header (curl, scripts): fine, they need the token anyway. A browser's
-    Origin must be this very host."""
+    request must come from this very host; `Origin: null` (a sandboxed page, or a form
+    under a strict referrer policy) counts only when the browser itself says same-origin."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site in ("cross-site", "same-site"):
+        return False
     origin = request.headers.get("Origin")
     if not origin:
         return True
-    return urlsplit(origin).netloc == request.host
-
-
-def _login_page(message: str) -> str:
-    note = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
-    return (
-        '<!doctype html><html lang="en"><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<title>Sign in · Knowledge appliance</title><link rel="stylesheet" '
-        'href="/static/style.css"><main class="login"><h1>Knowledge appliance</h1>'
-        f'{note}<form method="post" action="/login"><label for="token">Access token</label>'
-        '<input id="token" name="token" type="password" autocomplete="current-password" '
-        'required autofocus><button type="submit">Sign in</button></form></main></html>'
-    )
+    if origin == "null":
+        return fetch_site == "same-origin"
+    return urlsplit(origin).netloc.lower() == request.host.lower()
 
 
 class RateLimiter:
-    """A token bucket per client address: `per_minute` questions, refilled continuously."""
+    """A token bucket per client address: `per_minute` actions, refilled continuously."""
 
     def __init__(self, per_minute: int):
         self.per_minute = per_minute
@@ -136,16 +220,29 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def take(self, client: str) -> int:
-        """0 when allowed; else the seconds to wait."""
+        """0 when allowed (and counted); else the seconds to wait."""
+        return self._check(client, take=True)
+
+    def wait(self, client: str) -> int:
+        """The seconds this client must wait before its next action (0: none); counts nothing."""
+        return self._check(client, take=False)
+
+    def _check(self, client: str, take: bool) -> int:
         if self.per_minute <= 0:
             return 0
         rate = self.per_minute / 60
         now = time.monotonic()
         with self._lock:
+            if len(self._buckets) > 10_000:  # forget clients that are full again
+                self._buckets = {
+                    c: (t, then)
+                    for c, (t, then) in self._buckets.items()
+                    if t + (now - then) * rate < self.per_minute
+                }
             tokens, then = self._buckets.get(client, (float(self.per_minute), now))
             tokens = min(float(self.per_minute), tokens + (now - then) * rate)
             if tokens >= 1:
-                self._buckets[client] = (tokens - 1, now)
+                self._buckets[client] = (tokens - 1 if take else tokens, now)
                 return 0
             self._buckets[client] = (tokens, now)
             return max(1, int((1 - tokens) / rate + 0.999))

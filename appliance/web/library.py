@@ -3,14 +3,17 @@ its neighbours, the original files (from kb/ only), uploads into kb/."""
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import unicodedata
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, jsonify, request, send_from_directory
-from werkzeug.utils import secure_filename
 
 from appliance.answer.assistant import BadQuestion
 from appliance.sync.manifest import INDEXED
+from appliance.sync.reconcile import is_ignored
 from appliance.web.errors import NotReady, ready_appliance
 
 library = Blueprint("library", __name__)
@@ -113,18 +116,57 @@ def upload():
     if not settings.server.uploads:
         abort(403, description="uploads are disabled (server.uploads: false)")
     request.max_content_length = int(settings.server.max_upload_mb * 1024 * 1024)
+    folder = settings.paths.kb / UPLOAD_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    _check_room(folder, request.content_length or 0, settings.limits.min_free_mb)
     files = request.files.getlist("file")
     if not files:
         raise BadQuestion('send the files as multipart/form-data fields named "file"')
-    saved = []
-    folder = settings.paths.kb / UPLOAD_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    for item in files:
-        name = secure_filename(item.filename or "")
-        if not name or name.startswith("."):
-            raise BadQuestion(f"{item.filename!r} is not a usable file name")
-        saved.append(f"{UPLOAD_FOLDER}/{_write(folder, name, item.stream)}")
+    names = [upload_name(item.filename or "", settings.watcher.ignore) for item in files]
+    saved = [
+        f"{UPLOAD_FOLDER}/{_write(folder, name, item.stream)}"
+        for name, item in zip(names, files, strict=True)
+    ]
     return jsonify(saved=saved), 201
+
+
+MAX_NAME_BYTES = 200  # of 255 a Linux name may have: room for " (2)" and ".<name>.part"
+_NOT_IN_NAMES = set('/\\<>:"|?*')
+
+
+def upload_name(given: str, ignore: tuple[str, ...]) -> str:
+    """The name an upload is saved under: the browser's name without any folder part,
+    control or reserved characters, in any script (年假.txt stays 年假.txt), cut to fit."""
+    name = unicodedata.normalize("NFC", given).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable() and c not in _NOT_IN_NAMES)
+    name = name.strip().lstrip(".").strip()
+    stem, suffix = os.path.splitext(name)
+    if len(suffix.encode()) > 16:  # not a real extension
+        stem, suffix = name, ""
+    while len((stem + suffix).encode()) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    name = stem.rstrip() + suffix
+    if not stem.strip():
+        raise BadQuestion(f"{given[:100]!r} is not a usable file name")
+    if is_ignored(name, ignore):
+        raise BadQuestion(
+            f"{name!r} matches watcher.ignore (temporary and hidden files are never "
+            "indexed); rename it"
+        )
+    return name
+
+
+def _check_room(folder: Path, incoming: int, min_free_mb: float) -> None:
+    free = shutil.disk_usage(folder).free
+    if free - incoming < min_free_mb * 2**20:
+        raise InsufficientStorage(
+            f"not enough free space in kb/ for this upload ({free / 2**20:.0f} MB free, "
+            f"{min_free_mb:g} MB are kept free: limits.min_free_mb)"
+        )
+
+
+class InsufficientStorage(BadQuestion):
+    status = 507
 
 
 def _write(folder: Path, name: str, stream) -> str:
@@ -135,8 +177,14 @@ def _write(folder: Path, name: str, stream) -> str:
     while target.exists():
         target, n = folder / f"{stem} ({n}){suffix}", n + 1
     partial = folder / f".{target.name}.part"
-    with partial.open("wb") as out:
-        while block := stream.read(1 << 20):
-            out.write(block)
+    try:
+        with partial.open("wb") as out:
+            while block := stream.read(1 << 20):
+                out.write(block)
+    except OSError as err:
+        partial.unlink(missing_ok=True)
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InsufficientStorage("kb/ ran out of space during the upload") from None
+        raise
     os.replace(partial, target)
     return target.name

@@ -208,7 +208,6 @@ def test_a_socket_is_refused(tmp_path: Path) -> None:
         ValueError("bad value"),
         KeyError("xl/workbook.xml"),
         RecursionError(),
-        MemoryError(),
         OSError("cannot identify image file"),  # a library's content error, not the disk's
     ],
 )
@@ -222,6 +221,20 @@ def test_any_reader_exception_becomes_unreadable_naming_file_and_format(
     path = tmp_path / "book.xlsx"
     path.write_bytes(b"anything")
     with pytest.raises(UnreadableDocument, match=r"^book\.xlsx could not be read as XLSX: .+"):
+        read_document(path)
+
+
+def test_running_out_of_memory_is_not_blamed_on_the_file(tmp_path, monkeypatch) -> None:
+    """The reader process turns it into "needs more than N MB (limits.read_memory_mb)"
+    (tests/documents/test_isolated.py)."""
+
+    def crash(path: Path) -> list:
+        raise MemoryError
+
+    monkeypatch.setitem(READERS, ".xlsx", crash)
+    path = tmp_path / "book.xlsx"
+    path.write_bytes(b"anything")
+    with pytest.raises(MemoryError):
         read_document(path)
 
 

@@ -49,6 +49,8 @@ def test_bad_input_gets_a_clear_4xx(make_server):
     assert status == 415 and "application/json" in body["error"]
     status, body = raw_post(server, "/api/ask", b'{"question": "' + b"a" * 1_000_000 + b'"}')
     assert status == 413 and "max_body_kb" in body["error"]
+    status, body = raw_post(server, "/api/ask", b'{"question": "' + b"a" * 70_000 + b'"}')
+    assert status == 413 and "max_body_kb" in body["error"]  # over it, less than 64 KB more
     status, body = server.post("/api/ask", {"question": "q " * 1500})
     assert status == 400 and "max_question_chars" in body["error"]
     status, body = server.post("/api/ask", {"question": QUESTION, "conversation_id": 5})
@@ -128,7 +130,7 @@ def test_a_client_that_disconnects_frees_its_slot(make_server):
     body = json.dumps({"question": abandoned}).encode()
     sock = socket.create_connection(("127.0.0.1", server.port))
     sock.sendall(
-        b"POST /api/ask/stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+        b"POST /api/ask/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
         b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
     )
     received = b""

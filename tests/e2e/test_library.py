@@ -99,10 +99,11 @@ def test_uploads_are_off_by_default_and_land_in_kb_when_on(make_server, tmp_path
     )
     on.start()
     status, body = upload(on, "../../evil name.txt", b"Parking is on level minus two.")
-    assert status == 201 and body["saved"] == ["uploads/evil_name.txt"]
-    assert upload(on, "evil name.txt", b"second")[1]["saved"] == ["uploads/evil_name (1).txt"]
+    # The folder part is dropped; the name keeps its words (and its space).
+    assert status == 201 and body["saved"] == ["uploads/evil name.txt"]
+    assert upload(on, "evil name.txt", b"second")[1]["saved"] == ["uploads/evil name (1).txt"]
     wait_for(
-        lambda: on.documents().get("uploads/evil_name.txt", {}).get("status") == "indexed",
+        lambda: on.documents().get("uploads/evil name.txt", {}).get("status") == "indexed",
         30,
         "the upload to be indexed",
     )

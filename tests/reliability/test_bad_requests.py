@@ -27,10 +27,14 @@ pytestmark = pytest.mark.e2e
 
 MAX_BODY_KB = 16
 QUESTIONS_PER_MINUTE = 120
+REQUEST_TIMEOUT_S = 3
 CONFIG = f"""
 limits:
   max_body_kb: {MAX_BODY_KB}
   questions_per_minute: {QUESTIONS_PER_MINUTE}
+  connections_per_client: 64
+server:
+  request_timeout_s: {REQUEST_TIMEOUT_S}
 """
 GOOD_TEXT = "To reset the Zephyr router, hold the recessed button for ten seconds."
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -159,6 +163,11 @@ class Bad:
 
 def j(value: object) -> bytes:
     return json.dumps(value).encode()
+
+
+def utf8(value: object) -> bytes:
+    """JSON as a browser sends it: characters as UTF-8, not as \\u escapes."""
+    return json.dumps(value, ensure_ascii=False).encode()
 
 
 NESTED = b'{"question": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"  # < 16 KB, > recursion limit
@@ -335,6 +344,43 @@ CASES = [
         {**JSON, "Origin": "http://evil.example"},
         frozenset({403}),
     ),
+    # A page on an attacker's name rebound to this box: Origin and Host agree, both foreign.
+    Bad(
+        "dns-rebinding-host",
+        "POST",
+        "/api/ask",
+        j({"question": "hi"}),
+        {**JSON, "Host": "rebind.evil.example", "Origin": "http://rebind.evil.example"},
+    ),
+    Bad(
+        "dns-rebinding-read",
+        "GET",
+        "/api/documents",
+        headers={"Host": "rebind.evil.example:8000"},
+    ),
+    Bad(
+        "sandboxed-page-origin-null",
+        "POST",
+        "/api/ask",
+        j({"question": "hi"}),
+        {**JSON, "Origin": "null"},
+        frozenset({403}),
+    ),
+    # Long in tokens though short in characters: an emoji is several tokens.
+    Bad("emoji-question-over-the-token-limit", "POST", "/api/ask", utf8({"question": "🙂" * 1900})),
+    Bad(
+        "chat-emoji-over-the-token-limit",
+        "POST",
+        "/v1/chat/completions",
+        utf8({"messages": [{"role": "user", "content": "🙂" * 1900}]}),
+    ),
+    Bad(
+        "feedback-unknown-answer",
+        "POST",
+        "/api/feedback",
+        j({"id": "abc", "rating": "up"}),
+        expect=frozenset({404}),
+    ),
 ]
 
 
@@ -470,13 +516,16 @@ def test_a_garbage_request_line_gets_a_4xx(server):
 
 
 def test_a_non_numeric_content_length_gets_a_400(server):
-    data = b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\nConnection: close\r\n\r\n"
+    data = (
+        b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n"
+        b"Connection: close\r\n\r\n"
+    )
     assert raw(server, data).status == 400
 
 
 def test_a_bad_chunk_size_gets_a_400(server):
     data = (
-        b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
     )
     assert raw(server, data).status == 400
@@ -487,7 +536,7 @@ def test_a_chunked_body_over_the_limit_gets_a_413(server):
     chunk = b"a" * 4096
     body = b'{"question": "'
     data = (
-        b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
         + f"{len(body):x}\r\n".encode()
         + body
@@ -502,7 +551,7 @@ def test_a_body_shorter_than_its_content_length_does_not_hang_the_server(server)
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
         s.sendall(
-            b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: 1000\r\n\r\n" + b'{"question": "hi"}'
         )
         time.sleep(0.5)
@@ -517,7 +566,7 @@ def test_slow_loris_partial_requests_do_not_block_others(server):
     try:
         for n in range(20):
             s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-            s.sendall(b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Length: 100")
+            s.sendall(b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100")
             if n % 2:
                 s.sendall(b"\r\nContent-Type: application/json\r\n\r\n{")
             sockets.append(s)
@@ -533,20 +582,79 @@ def test_slow_loris_partial_requests_do_not_block_others(server):
     assert server.get("/api/documents")[0] == 200
 
 
-def test_more_partial_requests_than_the_connection_limit_do_not_lock_others_out(server):
-    sockets = []
+def _connect_from(server: Server, source: str) -> socket.socket:
+    """A connection from another loopback address: another client, as the server sees it."""
+    s = socket.socket()
+    s.settimeout(5)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", server.port))
+    return s
+
+
+def test_one_client_holding_many_connections_does_not_lock_others_out(server):
+    """110 half-sent requests from one address: past its 64 connections (limits.
+    connections_per_client) the server hangs up on it, and everyone else is served."""
+    sockets, refused = [], 0
     try:
         for _ in range(110):
-            s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+            s = _connect_from(server, "127.0.0.2")
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
             sockets.append(s)
         time.sleep(0.5)
         with urllib.request.urlopen(server.url + "/health", timeout=3) as response:
             assert response.status == 200
+        for s in sockets:  # at once: within server.request_timeout_s all of them close
+            s.setblocking(False)
+            try:
+                closed = s.recv(1) == b""
+            except ConnectionResetError:
+                closed = True
+            except BlockingIOError:
+                closed = False  # still open, waiting for the rest of its request
+            refused += closed
+        assert refused == 110 - 64
     finally:
         for s in sockets:
             s.close()
         wait_for(lambda: _healthy(server), 10, "the server to answer again")
+
+
+def test_a_request_trickled_byte_by_byte_is_disconnected(server):
+    """Slowloris: one byte every half second keeps waitress's idle timer from ever firing;
+    the whole request must arrive within server.request_timeout_s."""
+    started = time.monotonic()
+    with _connect_from(server, "127.0.0.3") as s:
+        closed = False
+        for byte in b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 200:
+            try:
+                s.sendall(bytes([byte]))
+                s.settimeout(0.5)
+                if s.recv(1) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                closed = True
+                break
+    elapsed = time.monotonic() - started
+    assert closed, "the trickling connection was never closed"
+    assert REQUEST_TIMEOUT_S <= elapsed < REQUEST_TIMEOUT_S + 10, elapsed
+
+
+def test_a_huge_body_is_refused_before_it_is_read(server):
+    """300 MB announced to /api/ask: refused on its headers (waitress's default would have
+    read up to 1 GiB before the app could look at it)."""
+    started = time.monotonic()
+    with _connect_from(server, "127.0.0.4") as s:
+        s.sendall(
+            b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+            b"\r\nContent-Length: 314572800\r\n\r\n" + b"a" * 65536
+        )
+        s.settimeout(5)
+        answer = s.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert time.monotonic() - started < 5
 
 
 def _healthy(server: Server) -> bool:

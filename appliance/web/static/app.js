@@ -1354,6 +1354,7 @@
         if (Number(answers.waiting) > 0) parts.push(Number(answers.waiting) + " waiting");
         if (s.ingestion && s.ingestion !== "running") parts.push(String(s.ingestion));
         setServerStatus(total > 0 ? "indexing" : s.ready ? "ready" : "starting", parts.join(" · "));
+        $("sign-out").hidden = !s.signed_in;
         const indexing = total > 0 || running > 0;
         if (indexing && !docTimer) {
           indexingNow = true;

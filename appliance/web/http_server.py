@@ -1,0 +1,149 @@
+"""The HTTP server: waitress, with limits that keep one client from locking out the rest.
+
+- A request body larger than the largest request the appliance accepts is refused (413) as
+  soon as its Content-Length is read, before anything is buffered; waitress's own default
+  would buffer up to 1 GiB before the app can even check the access token.
+- A request must arrive within `server.request_timeout_s`, plus the time its body needs at a
+  modest rate: a client trickling a byte every few seconds (slowloris) is disconnected, where
+  waitress alone only closes connections that are idle.
+- One client address may hold at most `limits.connections_per_client` connections (reverse
+  proxies listed in `server.trusted_proxies` are exempt: every user arrives through them).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask, ThreadedTaskDispatcher
+
+from appliance.config import Settings
+from appliance.web.proxies import is_trusted_proxy
+
+MIN_BODY_BYTES_PER_S = 50 * 1024  # the slowest upload we wait for: a poor Wi-Fi link
+SLACK_BYTES = 64 * 1024  # form boundaries and part headers; small overshoots get JSON 413s
+CHECK_EVERY_S = 2.0  # how often connections are looked over
+
+
+def max_body_bytes(settings: Settings) -> int:
+    """The largest request body the HTTP server reads: the largest the appliance accepts (a
+    JSON request, or an upload when uploads are on) and a little slack, so that a small
+    overshoot still gets the app's JSON 413. Bigger bodies are refused unread."""
+    largest = settings.limits.max_body_kb * 1024
+    if settings.server.uploads:
+        largest = max(largest, int(settings.server.max_upload_mb * 2**20))
+    return largest + SLACK_BYTES
+
+
+class _JsonErrorTask(ErrorTask):
+    """Requests the HTTP server refuses itself (too large, malformed) get a JSON error like
+    every other refusal, not waitress's plain-text page."""
+
+    def execute(self):
+        error = self.request.error
+        message = f"{error.reason}: {error.body}"
+        if error.code == 413:
+            limit = self.channel.server.adj.max_request_body_size
+            message = (
+                f"the request body is over {limit // 1024} KB, the most this appliance "
+                "accepts (limits.max_body_kb, server.max_upload_mb)"
+            )
+        body = json.dumps({"error": message}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class _TimedChannel(HTTPChannel):
+    """A connection that remembers when the request it is receiving began to arrive; its
+    refusals are JSON."""
+
+    error_task_class = _JsonErrorTask
+    receiving_since = 0.0
+
+    def received(self, data):
+        if self.request is None:  # these bytes start a new request
+            self.receiving_since = time.time()
+        return super().received(data)
+
+    def overdue(self, now: float, timeout_s: float) -> bool:
+        request = self.request  # the request still being received, if any
+        if request is None or self.requests:
+            return False
+        allowed = timeout_s + request.content_length / MIN_BODY_BYTES_PER_S
+        return now - self.receiving_since > allowed
+
+
+class _Server(TcpWSGIServer):
+    channel_class = _TimedChannel
+
+    def __init__(self, *args, request_timeout_s, per_client, trusted_proxies, **kwargs):
+        self.request_timeout_s = request_timeout_s
+        self.per_client = per_client
+        self.trusted_proxies = trusted_proxies
+        super().__init__(*args, **kwargs)
+
+    def maintenance(self, now):
+        super().maintenance(now)  # idle connections (channel_timeout)
+        for channel in list(self.active_channels.values()):
+            if isinstance(channel, _TimedChannel) and channel.overdue(now, self.request_timeout_s):
+                self.logger.info("closing a connection whose request arrives too slowly")
+                channel.will_close = True
+
+    def handle_accept(self):
+        try:
+            accepted = self.accept()
+        except OSError:
+            return
+        if accepted is None:
+            return
+        conn, addr = accepted
+        client = addr[0] if isinstance(addr, tuple) else str(addr)
+        if not is_trusted_proxy(client, self.trusted_proxies) and self._held_by(client) >= (
+            self.per_client
+        ):
+            conn.close()  # this address already holds its share of the server
+            return
+        self.set_socket_options(conn)
+        self.channel_class(self, conn, self.fix_addr(addr), self.adj, map=self._map)
+
+    def _held_by(self, client: str) -> int:
+        return sum(
+            1
+            for channel in list(self._map.values())
+            if isinstance(channel, HTTPChannel) and channel.addr and channel.addr[0] == client
+        )
+
+
+def make_server(app, settings: Settings):
+    """A waitress server for `app` on server.host:server.port; OSError when it cannot listen."""
+    server = settings.server
+    adj = Adjustments(
+        host=server.host,
+        port=server.port,
+        threads=server.threads,
+        ident="appliance",
+        # waitress's defaults (100 connections, 120 s idle) let 101 half-sent requests lock
+        # every other client out for two minutes.
+        connection_limit=1000,
+        channel_timeout=30,
+        cleanup_interval=CHECK_EVERY_S,
+        max_request_body_size=max_body_bytes(settings),
+    )
+    dispatcher = ThreadedTaskDispatcher()
+    dispatcher.set_thread_count(adj.threads)
+    return _Server(
+        app,
+        {},
+        dispatcher=dispatcher,
+        adj=adj,
+        sockinfo=adj.listen[0],
+        request_timeout_s=server.request_timeout_s,
+        per_client=settings.limits.connections_per_client,
+        trusted_proxies=server.trusted_proxies,
+    )

@@ -1,0 +1,69 @@
+"""Signing in on the page (/login) and out (/logout), when an access token is set."""
+
+from __future__ import annotations
+
+import hmac
+import html
+
+from flask import Blueprint, current_app, redirect, request
+
+from appliance.web.guard import SESSION_COOKIE, failed_sign_in, sign_in_wait, too_many_sign_ins
+
+signin = Blueprint("signin", __name__)
+
+
+def _token() -> str:
+    return current_app.config["APPLIANCE"].settings.server.access_token
+
+
+def _sessions():
+    return current_app.extensions["appliance.sessions"]
+
+
+@signin.route("/login", methods=["GET", "POST"])
+def login():
+    token = _token()
+    if not token:
+        return redirect("/")
+    if request.method == "GET":
+        return _login_page("")
+    wait = sign_in_wait()
+    if wait:
+        return _login_page(too_many_sign_ins(wait)), 429, {"Retry-After": str(wait)}
+    if not hmac.compare_digest(request.form.get("token", "").encode(), token.encode()):
+        failed_sign_in("wrong token on the sign-in page")
+        return _login_page("That token is not right."), 401
+    sessions = _sessions()
+    response = redirect("/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        sessions.create(request.remote_addr or ""),
+        max_age=int(sessions.lifetime_s),
+        httponly=True,
+        samesite="Strict",
+        secure=request.is_secure,  # behind a TLS proxy: see server.trusted_proxies
+    )
+    return response
+
+
+@signin.post("/logout")
+def logout():
+    sessions = current_app.extensions.get("appliance.sessions")
+    if sessions is not None:
+        sessions.end(request.cookies.get(SESSION_COOKIE, ""))
+    response = redirect("/login")
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="Strict")
+    return response
+
+
+def _login_page(message: str) -> str:
+    note = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
+    return (
+        '<!doctype html><html lang="en"><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<title>Sign in · Knowledge appliance</title><link rel="stylesheet" '
+        'href="/static/style.css"><main class="login"><h1>Knowledge appliance</h1>'
+        f'{note}<form method="post" action="/login"><label for="token">Access token</label>'
+        '<input id="token" name="token" type="password" autocomplete="current-password" '
+        'required autofocus><button type="submit">Sign in</button></form></main></html>'
+    )

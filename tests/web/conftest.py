@@ -1,0 +1,98 @@
+"""The web layer in-process, as the Flask tutorial tests it: an `app` built by the factory
+over a real Appliance (Qdrant Edge index, manifest, embedder and the tiny model, on a temp
+dir) and a `client` from app.test_client(). No server process, no sockets."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from appliance.app import Appliance
+from appliance.config import load_settings
+from appliance.web import create_app
+
+TOKEN = "s3cret-token-for-tests"
+
+
+class BufferedClient(FlaskClient):
+    """Reads each response whole and closes it, as a real server does once it is sent
+    (the access log writes its line at that moment)."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def make_app(tmp_path, models_dir) -> Callable[..., Flask]:
+    """make_app(**overrides) → a Flask app over a ready Appliance; overrides are dotted
+    settings with "__" for "." (server__access_token=...)."""
+    built: list[Appliance] = []
+
+    def make(generator: bool = True, **overrides) -> Flask:
+        root = tmp_path / f"app{len(built)}"
+        settings = load_settings(
+            None,
+            env={},
+            overrides={
+                "paths.kb": str(root / "kb"),
+                "paths.data": str(root / "data"),
+                "paths.models": str(models_dir),
+                "generator.max_tokens": 16,
+                **{k.replace("__", "."): v for k, v in overrides.items()},
+            },
+        )
+        appliance = Appliance(settings)
+        appliance.open_index()
+        if generator:
+            appliance.load_generator()
+            appliance.ready.set()
+        built.append(appliance)
+        app = create_app(appliance)
+        app.test_client_class = BufferedClient
+        return app
+
+    yield make
+    for appliance in built:
+        appliance.close()
+
+
+@pytest.fixture
+def app(make_app) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def events(self, event: str) -> list[logging.LogRecord]:
+        return [r for r in self.records if getattr(r, "event", None) == event]
+
+    def text(self) -> str:
+        return "\n".join(r.getMessage() + " " + str(vars(r)) for r in self.records)
+
+
+@pytest.fixture
+def logs():
+    """Every record the appliance logs during the test (its loggers may not propagate)."""
+    logger = logging.getLogger("appliance")
+    handler, level = _Records(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)

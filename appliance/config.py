@@ -106,6 +106,9 @@ class ServerSettings:
 @dataclass(frozen=True)
 class LimitsSettings:
     max_file_mb: float = 100.0
+    max_file_chars: int = 10_000_000
+    read_timeout_s: float = 180.0
+    read_memory_mb: int = 2048
     max_question_chars: int = 2000
     max_question_tokens: int = 600
     max_body_kb: int = 64
@@ -419,6 +422,12 @@ def _check_ranges(s: Settings) -> None:
             "retrieval.chunk_overlap must be at least 0 and below retrieval.chunk_words",
         ),
         (s.limits.max_file_mb > 0, "limits.max_file_mb must be positive"),
+        (s.limits.max_file_chars >= 1, "limits.max_file_chars must be at least 1"),
+        (s.limits.read_timeout_s > 0, "limits.read_timeout_s must be positive"),
+        (
+            s.limits.read_memory_mb >= 256,
+            "limits.read_memory_mb must be at least 256 (the reader itself needs ~200 MB)",
+        ),
         (s.limits.max_question_chars >= 1, "limits.max_question_chars must be at least 1"),
         (s.limits.max_question_tokens >= 1, "limits.max_question_tokens must be at least 1"),
         (s.limits.max_body_kb >= 1, "limits.max_body_kb must be at least 1"),

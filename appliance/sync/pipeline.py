@@ -15,19 +15,15 @@ import hashlib
 import logging
 import re
 import stat
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from appliance.config import Settings
-from appliance.documents import (
-    SUPPORTED_SUFFIXES,
-    Chunk,
-    DocumentError,
-    chunk_sections,
-    read_document,
-)
+from appliance.documents import SUPPORTED_SUFFIXES, Chunk, DocumentError, chunk_sections
+from appliance.documents.isolated import IsolatedReader, ReaderStopped, ReadLimits, TooMuchText
 from appliance.index.store import IndexedChunk, VectorStore
 from appliance.models import sha256_of
 from appliance.sync import manifest as m
@@ -88,6 +84,22 @@ def kb_path(kb: Path, key: str) -> Path:
     return path
 
 
+EMBED_BATCH = 32  # chunks embedded between progress reports and checks for a stop
+
+
+class FileChanged(Exception):
+    """The file changed while it was read (still being copied): look again once it settles."""
+
+
+class Cancelled(Exception):
+    """The worker is stopping: the file is left as it was, to be done after the restart."""
+
+
+def read_limits(settings: Settings) -> ReadLimits:
+    limits = settings.limits
+    return ReadLimits(limits.read_timeout_s, limits.read_memory_mb, limits.max_file_chars)
+
+
 class Skip(Exception):
     """A file that gets a status other than indexed, with the reason."""
 
@@ -99,14 +111,25 @@ class Skip(Exception):
 class Pipeline:
     """Brings one kb/ path up to date in the index and the manifest. One caller at a time."""
 
-    def __init__(self, settings: Settings, manifest: m.Manifest, index: VectorStore, embedder):
+    def __init__(
+        self,
+        settings: Settings,
+        manifest: m.Manifest,
+        index: VectorStore,
+        embedder,
+        reader: IsolatedReader | None = None,
+    ):
         self.kb = settings.paths.kb
         self.settings = settings
         self.version = pipeline_version(settings)
         self.manifest = manifest
         self.index = index
         self.embedder = embedder
+        self.reader = reader or IsolatedReader(read_limits(settings))
         self.on_result: Callable[[str], None] = lambda status: None  # metrics hook
+        # (path, chunks embedded, chunks to embed) while a file is being embedded
+        self.on_progress: Callable[[str, int, int], None] = lambda rel, done, total: None
+        self._stop = threading.Event()
         for entry in manifest.entries():
             if entry.status == m.INDEXED:
                 index.publish(entry.path, entry.sha256)
@@ -123,8 +146,32 @@ class Pipeline:
     def path(self, rel: str) -> Path:
         return kb_path(self.kb, rel)
 
+    def is_quick(self, rel: str) -> bool:
+        """True when updating `rel` needs no reading: it is gone, or it gets a status other
+        than indexed from its name and size alone (unsupported, too large, empty, ...)."""
+        path = self.path(rel)
+        state = stat_file(path)
+        if state is None:
+            return True
+        try:
+            self._check_indexable(rel, path, state)
+        except Skip:
+            return True
+        except OSError:
+            return True
+        return False
+
+    def stop(self) -> None:
+        """Abandon the file being read or embedded (it raises Cancelled) and stop reading."""
+        self._stop.set()
+        self.reader.stop()
+
+    def close(self) -> None:
+        self.reader.close()
+
     def update(self, rel: str) -> m.Entry | None:
-        """Index, re-index or forget `rel`; returns its new manifest entry (None if gone)."""
+        """Index, re-index or forget `rel`; returns its new manifest entry (None if gone).
+        Raises FileChanged when the file changed while it was read, Cancelled on stop()."""
         path = self.path(rel)
         state = stat_file(path)
         if state is None:
@@ -179,6 +226,11 @@ class Pipeline:
         ):
             return self._keep(previous, state)  # touched, not changed
         chunks = self._read(rel, path)
+        if stat_file(path) != state:  # still being written: what was read is not the file
+            raise FileChanged(rel)
+        if not chunks:
+            hint = " (a scanned PDF without a text layer?)" if path.suffix.lower() == ".pdf" else ""
+            raise Skip(m.FAILED, f"no text could be extracted from {path.name}{hint}")
         points = self._embed(rel, state, sha, chunks)
         self.index.upsert(points)
         self.index.flush()  # durable before the manifest names this version
@@ -234,16 +286,18 @@ class Pipeline:
     def _read(self, rel: str, path: Path) -> list[Chunk]:
         r = self.settings.retrieval
         try:
-            chunks = chunk_sections(read_document(path), rel, r.chunk_words, r.chunk_overlap)
+            sections = self.reader.read(path)
+        except ReaderStopped:
+            raise Cancelled(rel) from None
+        except TooMuchText as err:
+            raise Skip(m.TOO_LARGE, str(err)) from None
         except DocumentError as err:
             raise Skip(m.FAILED, str(err)) from None
-        except Exception as err:  # a reader bug must not stop the worker: report it
-            log.exception("reader crashed on %s", rel)
-            raise Skip(m.FAILED, f"{rel} could not be read: {type(err).__name__}: {err}") from None
-        if not chunks:
-            hint = " (a scanned PDF without a text layer?)" if path.suffix.lower() == ".pdf" else ""
-            raise Skip(m.FAILED, f"no text could be extracted from {path.name}{hint}")
-        return chunks
+        try:
+            return chunk_sections(sections, rel, r.chunk_words, r.chunk_overlap)
+        except Exception as err:  # a chunker bug must not stop the worker: report it
+            log.exception("chunking failed on %s", rel)
+            raise Skip(m.FAILED, f"{rel} could not be split into passages: {err}") from None
 
     def _embed(self, rel, state, sha, chunks) -> list[IndexedChunk]:
         title = _title(chunks)
@@ -251,7 +305,7 @@ class Pipeline:
         text_hashes = [self._text_hash(t) for t in texts]
         known = self.index.dense_vectors(text_hashes)
         missing = [t for t, h in zip(texts, text_hashes, strict=True) if h not in known]
-        fresh = iter(self.embedder.embed_documents(missing) if missing else [])
+        fresh = iter(self._embed_missing(rel, missing))
         modified = state.mtime_ns / 1e9
         return [
             IndexedChunk(
@@ -269,6 +323,17 @@ class Pipeline:
             )
             for c, t, h in zip(chunks, texts, text_hashes, strict=True)
         ]
+
+    def _embed_missing(self, rel: str, texts: list[str]) -> list[list[float]]:
+        """Embed in batches, reporting progress and stopping early on stop()."""
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), EMBED_BATCH):
+            self.on_progress(rel, start, len(texts))
+            if self._stop.is_set():
+                raise Cancelled(rel)
+            vectors += self.embedder.embed_documents(texts[start : start + EMBED_BATCH])
+        self.on_progress(rel, len(texts), len(texts))
+        return vectors
 
     def _embedded_text(self, title: str, c: Chunk) -> str:
         """The chunk as the embedder sees it: with `retrieval.embed_context`, prefixed by the

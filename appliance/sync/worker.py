@@ -2,6 +2,10 @@
 
 Paths wait in a queue until their size and mtime have stayed the same for `settle_s`, so a
 file still being copied is not read half-way, and a burst of events for one file is coalesced.
+A scan sends what it finds through the same check. Cheap verdicts come first (deleted,
+unsupported, too large, empty files), then files to read, smallest first: one big file never
+holds up the small ones copied with it. A file that changes while it is read goes back to
+wait until it settles.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from appliance.config import WatcherSettings
-from appliance.sync.pipeline import FileState, Pipeline, stat_file
+from appliance.sync.pipeline import Cancelled, FileChanged, FileState, Pipeline, stat_file
 from appliance.sync.reconcile import is_ignored, stale_paths
 
 log = logging.getLogger("appliance.sync")
@@ -34,6 +38,8 @@ class SyncWorker:
         self.paused = ""  # why ingestion is paused, if it is
         self.min_free_mb = pipeline.settings.limits.min_free_mb
         self.scan_progress = (0, 0)  # (files done, files to do) of the running full sync
+        self.current: dict | None = None  # the file being embedded: path, done, total chunks
+        pipeline.on_progress = self._embedding
         self.health_checks: list[Callable[[], None]] = []
 
     # -- called from other threads -------------------------------------------------------------
@@ -66,26 +72,60 @@ class SyncWorker:
         return self._thread is not None and self._thread.is_alive()
 
     def stop(self, timeout: float = 30) -> None:
+        """Stop soon: a file being read or embedded is abandoned (it is done again after a
+        restart: nothing of it was published)."""
         self._stop.set()
+        self.pipeline.stop()
         with self._wake:
             self._wake.notify()
         if self._thread:
             self._thread.join(timeout)
+        self.pipeline.close()
 
     # -- the worker thread -----------------------------------------------------------------------
     def sync_all(self, progress: Callable[[int, int, str], None] | None = None) -> int:
-        """Bring every stale path up to date now (start-up, `appliance ingest`)."""
+        """Bring every stale path up to date now (start-up, rescans, `appliance ingest`).
+        Files still being written are left to the queue, to be indexed once they settle."""
         todo = stale_paths(self.pipeline, self.settings.ignore)
-        for done, rel in enumerate(todo, 1):
+        quick = [rel for rel in todo if self.pipeline.is_quick(rel)]
+        skip = set(quick)
+        to_read = self._settled(rel for rel in todo if rel not in skip)
+        ordered = quick + to_read
+        for done, rel in enumerate(ordered, 1):
             if self._stop.is_set():
                 break
-            self.scan_progress = (done - 1, len(todo))
+            self.scan_progress = (done - 1, len(ordered))
             self._settled_by_scan(rel)
             self._update(rel)
             if progress:
-                progress(done, len(todo), rel)
+                progress(done, len(ordered), rel)
         self.scan_progress = (0, 0)
-        return len(todo)
+        if not self.alive():
+            self._drain_queue()
+        return len(ordered)
+
+    def _drain_queue(self, longest_s: float = 60.0) -> None:
+        """Without the background thread (`appliance ingest`), wait here for the files still
+        settling, for at most `longest_s`: a file written all the time is left for later."""
+        deadline = time.monotonic() + longest_s
+        while self.pending() and not self._stop.is_set() and time.monotonic() < deadline:
+            self._stop.wait(self._next_due_in())
+            for rel in self._due():
+                self._update(rel)
+
+    def _settled(self, paths) -> list[str]:
+        """Of the files a scan found, those unchanged over `settle_s`, smallest first; the
+        others go to the queue like a watcher's event."""
+        seen = {rel: stat_file(self.pipeline.path(rel)) for rel in paths}
+        if seen and self.settings.settle_s:
+            self._stop.wait(self.settings.settle_s)
+        settled = []
+        for rel, before in seen.items():
+            if stat_file(self.pipeline.path(rel)) == before:
+                settled.append(rel)
+            else:
+                self.submit(rel)
+        return sorted(settled, key=lambda rel: _size(seen[rel]))
 
     def _settled_by_scan(self, rel: str) -> None:
         """A watcher event for a file the scan is about to index, unchanged since the event,
@@ -112,6 +152,8 @@ class SyncWorker:
                 self._guard(self.sync_all)
                 next_scan = time.monotonic() + self.settings.rescan_interval_s
             for rel in self._due():
+                if self._stop.is_set():
+                    break
                 self._update(rel)
             with self._wake:
                 self._wake.wait(timeout=self._next_due_in())
@@ -159,11 +201,33 @@ class SyncWorker:
                     continue
                 del self._waiting[rel]
                 ready.append(rel)
-        # Files that exist first: a moved file's vectors are reused before its old name goes.
-        return sorted(ready, key=lambda rel: stat_file(self.pipeline.path(rel)) is None)
+        # Files that exist first (a moved file's vectors are reused before its old name goes),
+        # cheap verdicts before reading, small files before big ones.
+        return sorted(ready, key=self._order)
+
+    def _order(self, rel: str) -> tuple[bool, bool, int]:
+        state = stat_file(self.pipeline.path(rel))
+        return state is None, not self.pipeline.is_quick(rel), _size(state)
 
     def _update(self, rel: str) -> None:
-        self._guard(lambda: self.pipeline.update(rel))
+        try:
+            self.pipeline.update(rel)
+        except FileChanged:
+            log.info(
+                "changed while it was read; indexing it once it settles",
+                extra={"event": "file_changed", "path": rel},
+            )
+            self.submit(rel)
+        except Cancelled:
+            log.info("indexing stopped", extra={"event": "indexing_stopped", "path": rel})
+        except Exception as err:  # the worker must outlive any single failure
+            self.last_error = f"{type(err).__name__}: {err}"
+            log.exception("sync step failed")
+        finally:
+            self.current = None
+
+    def _embedding(self, rel: str, done: int, total: int) -> None:
+        self.current = {"path": rel, "done": done, "total": total}
 
     def _guard(self, action: Callable[[], object]) -> None:
         try:
@@ -171,6 +235,10 @@ class SyncWorker:
         except Exception as err:  # the worker must outlive any single failure
             self.last_error = f"{type(err).__name__}: {err}"
             log.exception("sync step failed")
+
+
+def _size(state: FileState | None) -> int:
+    return state.size if state is not None and state.size >= 0 else 0
 
 
 def storage_problem(data: Path, min_free_mb: float) -> str:

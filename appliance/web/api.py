@@ -149,7 +149,12 @@ def status():
         ready=state["ready"],
         model=generator.name,
         device=generator.device,
-        indexing={"done": done, "total": total, "waiting": state["pending_files"]},
+        indexing={
+            "done": done,
+            "total": total,
+            "waiting": state["pending_files"],
+            "current": appliance.worker.current,
+        },
         answers=state["answers"],
         watcher=state["checks"]["watcher"],
         ingestion=state["ingestion"],

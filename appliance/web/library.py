@@ -54,6 +54,7 @@ def documents():
             "done": done,
             "total": total,
             "waiting": appliance.worker.pending() if appliance.worker else 0,
+            "current": appliance.worker.current if appliance.worker else None,
         },
     )
 

@@ -131,4 +131,4 @@ def test_feedback_is_stored_and_status_reports_the_model(make_server):
     status, body = server.get("/api/status")
     assert status == 200 and body["model"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert body["device"] == "cpu" and body["watcher"] == "running"
-    assert body["indexing"] == {"done": 0, "total": 0, "waiting": 0}
+    assert body["indexing"] == {"done": 0, "total": 0, "waiting": 0, "current": None}

@@ -71,6 +71,26 @@ def zip_bomb_docx(path: Path, inflated_mb: int, paragraphs: bool) -> Path:
     return docx_with_body(path, body, level=9)
 
 
+def lying_sizes_docx(path: Path) -> Path:
+    """A DOCX whose document.xml says (in both zip headers) it is 1,000 bytes: it is 40 MB."""
+    zip_bomb_docx(path, 40, True)
+    data = bytearray(path.read_bytes())
+    name = b"word/document.xml"
+    # Local header: size at +22, name length at +26, name at +30. Central: +24, +28, +46.
+    for signature, size_at, length_at, name_at in (
+        (b"PK\x03\x04", 22, 26, 30),
+        (b"PK\x01\x02", 24, 28, 46),
+    ):
+        at = data.find(signature)
+        while at >= 0:
+            length = int.from_bytes(data[at + length_at : at + length_at + 2], "little")
+            if data[at + name_at : at + name_at + length] == name:
+                data[at + size_at : at + size_at + 4] = (1000).to_bytes(4, "little")
+            at = data.find(signature, at + 4)
+    path.write_bytes(data)
+    return path
+
+
 def nested_html(depth: int) -> str:
     return (
         "<!doctype html><html><body>"
@@ -114,6 +134,11 @@ def build_catalogue(kb: Path, scratch: Path) -> Catalogue:
     write_bytes(add("pdf/truncated.pdf", SETTLED), valid_pdf[: len(valid_pdf) // 2])
     write_bytes(add("pdf/header-only.pdf", FAILED), b"%PDF-1.7\n")
     make_password_protected_pdf(add("pdf/encrypted.pdf", FAILED))
+    # A few hundred KB of glyph operators for one page: read char by char it took 28 s and
+    # 1 GB; no real page holds that much text.
+    lines = b"".join(b"(" + bytes([65 + n % 26]) * 10_000 + b") Tj 0 -2 Td " for n in range(30))
+    glyphs = b"BT /F1 1 Tf 10 700 Td " + lines + b" ET"
+    make_pdf_from_content(add("pdf/dense-glyphs.pdf", FAILED), [glyphs])
     # A scanned page: drawing operators, no text objects.
     make_pdf_from_content(add("pdf/no-text-layer.pdf", FAILED), [b"0 0 m 300 300 l S"])
     # Office files that are not what their name says.
@@ -125,6 +150,9 @@ def build_catalogue(kb: Path, scratch: Path) -> Catalogue:
     # A zip bomb that lxml refuses (one text node over its 10 MB limit); the paragraph bomb,
     # which it does not refuse, has a test of its own below.
     zip_bomb_docx(add("office/bomb-one-text-node.docx", FAILED), 200, False)
+    # A zip whose headers lie about the size of a part: it passed the declared-size check and
+    # inflated 2.1 GB in one piece; the bytes that really come out are counted now.
+    lying_sizes_docx(add("office/lying-zip-headers.docx", FAILED))
     # Valid packages with nothing to read in them.
     make_xlsx(add("office/only-empty-cells.xlsx", SETTLED), {"Empty": [[None, None], [None]]})
     make_pptx(add("office/blank-slides.pptx", SETTLED), [("", ""), ("", "")])
@@ -143,6 +171,8 @@ def build_catalogue(kb: Path, scratch: Path) -> Catalogue:
     write_bytes(add("text/utf16-no-bom.txt", {"indexed", "failed"}), SAMPLE.encode("utf-16-le"))
     # GB18030 is not among the detected encodings: see test_gb18030_text_is_searchable.
     write_bytes(add("text/gb18030.txt", {"indexed", "failed"}), CHINESE.encode("gb18030"))
+    # More text than limits.max_file_chars (10 million characters): hours of embedding.
+    write_bytes(add("text/eleven-million-characters.txt", TOO_LARGE), b"leave days " * 1_000_001)
     # One 5 MB line: once without any space (minified data), once of 1 KB "words".
     write_bytes(add("text/one-5mb-line-no-spaces.txt", SETTLED), b"x" * (5 << 20))
     words = b" ".join([b"y" * 1023] * (5 << 10))

@@ -143,6 +143,18 @@ def test_the_audit_log_is_appended_and_read_back(tmp_path):
     assert log.read(last=1) == [last]
 
 
+def test_the_audit_log_is_rotated_and_read_across_its_files(tmp_path):
+    log = AuditLog(tmp_path / "audit.jsonl", max_bytes=2000, backups=2)
+    for n in range(100):
+        log.write("proposed", proposal_id=f"p{n}", tool="switch_lamp", arguments={}, who={})
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2"]
+    assert all(p.stat().st_size < 2500 for p in tmp_path.iterdir())
+    kept = [r["proposal_id"] for r in log.read()]
+    assert kept == [f"p{n}" for n in range(100 - len(kept), 100)]  # the newest, in order
+    assert 20 < len(kept) < 100
+
+
 def test_the_tools_command_lists_and_audits(tmp_path):
     (tmp_path / "appliance.yaml").write_text(TOOL_YAML)
     (tmp_path / ".env").write_text("TICKETS_TOKEN=t\nTICKETS_KEY=k\n")

@@ -1155,13 +1155,23 @@
     return n + " " + (n === 1 ? one : many);
   }
 
+  // "manual.pdf: 120 of 800 passages": the file being embedded, which may take minutes.
+  function currentFile(indexing) {
+    const c = indexing && indexing.current;
+    if (!c || !(Number(c.total) > 0)) return "";
+    const name = String(c.path || "").split("/").pop();
+    return name + ": " + Math.min(Number(c.done) || 0, Number(c.total)) + " of " + Number(c.total) + " passages";
+  }
+
   function renderProgress(indexing) {
     const done = Number(indexing && indexing.done) || 0;
     const total = Number(indexing && indexing.total) || 0;
-    indexingNow = total > 0 || (Number(indexing && indexing.waiting) || 0) > 0;
-    if (total > 0) {
-      indexingLabel.textContent = "Indexing " + Math.min(done, total) + " of " + total;
-      indexingBar.max = total;
+    const current = currentFile(indexing);
+    indexingNow = total > 0 || !!current || (Number(indexing && indexing.waiting) || 0) > 0;
+    if (total > 0 || current) {
+      const files = total > 0 ? "Indexing " + Math.min(done, total) + " of " + total : "Indexing";
+      indexingLabel.textContent = files + (current ? " · " + current : "");
+      indexingBar.max = Math.max(total, 1);
       indexingBar.value = Math.min(done, total);
       indexingBox.hidden = false;
     } else {
@@ -1345,6 +1355,7 @@
         const total = Number(ix.total) || 0;
         const running = Number(ix.waiting) || 0;
         if (total > 0) parts.push("Indexing " + Math.min(Number(ix.done) || 0, total) + " of " + total);
+        if (currentFile(ix)) parts.push(currentFile(ix));
         else if (!s.ready) parts.push("Starting…");
         else parts.push("Ready");
         const model = String(s.model || "");

@@ -74,7 +74,8 @@ def install(app: Flask, settings: Settings, sessions) -> None:
 
     @app.before_request
     def _guard():
-        if not is_known_host(request.host, hosts):
+        # No Host header at all (an HTTP/1.0 probe) is no browser, so no rebinding attack.
+        if "Host" in request.headers and not is_known_host(request.host, hosts):
             log.warning(
                 "request for an unknown host name refused",
                 extra={"event": "unknown_host", "host": request.host, "client": _client()},

@@ -17,7 +17,7 @@ import time
 
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
-from waitress.server import TcpWSGIServer
+from waitress.server import MultiSocketServer, TcpWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 
 from appliance.config import Settings
@@ -137,13 +137,22 @@ def make_server(app, settings: Settings):
     )
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(adj.threads)
-    return _Server(
-        app,
-        {},
-        dispatcher=dispatcher,
-        adj=adj,
-        sockinfo=adj.listen[0],
-        request_timeout_s=server.request_timeout_s,
-        per_client=settings.limits.connections_per_client,
-        trusted_proxies=server.trusted_proxies,
-    )
+    sockets: dict = {}
+    # One server per address the host name resolves to ("localhost": IPv4 and IPv6).
+    servers = [
+        _Server(
+            app,
+            sockets,
+            dispatcher=dispatcher,
+            adj=adj,
+            sockinfo=sockinfo,
+            request_timeout_s=server.request_timeout_s,
+            per_client=settings.limits.connections_per_client,
+            trusted_proxies=server.trusted_proxies,
+        )
+        for sockinfo in adj.listen
+    ]
+    if len(servers) == 1:
+        return servers[0]
+    listening = [(s.effective_host, s.effective_port) for s in servers]
+    return MultiSocketServer(sockets, adj, listening, dispatcher, servers[0].log_info)

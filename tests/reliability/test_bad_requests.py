@@ -508,6 +508,12 @@ def test_a_20_kb_request_line_is_refused_or_answered_not_crashed(server):
         assert reply.json()["error"]
 
 
+def test_a_probe_without_a_host_header_is_answered(server):
+    """HTTP/1.0 health probes may send no Host: that is no browser, so no rebinding."""
+    reply = raw(server, b"GET /health HTTP/1.0\r\n\r\n")
+    assert reply.status == 200, reply
+
+
 def test_a_garbage_request_line_gets_a_4xx(server):
     reply = raw(server, b"HELLO THERE\r\n\r\n")
     assert reply.status in (400, 404), reply  # waitress passes it on as path "THERE"

@@ -26,6 +26,12 @@ def _interrupt(*_) -> None:
     raise KeyboardInterrupt
 
 
+def _stop_serving() -> None:
+    """From any thread: end serve() as SIGTERM would. (Not by a simulated SIGINT: a process
+    started in the background by a shell ignores SIGINT, and Python then never raises it.)"""
+    _thread.interrupt_main(signal.SIGTERM)
+
+
 def _optimize_if_needed(appliance: Appliance, above: int) -> None:
     """Build search graphs before answering: the build stalls the whole process (see
     EdgeIndex.optimize), so it cannot happen while questions come in."""
@@ -60,7 +66,7 @@ def serve(settings: Settings) -> None:
             "running there? Stop it or choose another port with --port"
         ) from None
     signal.signal(signal.SIGTERM, _interrupt)
-    appliance.start_serving(on_fatal=_thread.interrupt_main)
+    appliance.start_serving(on_fatal=_stop_serving)
     log.info(
         "serving",
         extra={"event": "serving", "url": f"http://{settings.server.host}:{settings.server.port}"},

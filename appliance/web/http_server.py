@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 
 from waitress.adjustments import Adjustments
@@ -26,6 +27,7 @@ from appliance.web.proxies import is_trusted_proxy
 MIN_BODY_BYTES_PER_S = 50 * 1024  # the slowest upload we wait for: a poor Wi-Fi link
 SLACK_BYTES = 64 * 1024  # form boundaries and part headers; small overshoots get JSON 413s
 CHECK_EVERY_S = 2.0  # how often connections are looked over
+LINGER_S = 5.0
 
 
 def max_body_bytes(settings: Settings) -> int:
@@ -52,6 +54,8 @@ class _JsonErrorTask(ErrorTask):
                 "accepts (limits.max_body_kb, server.max_upload_mb)"
             )
         body = json.dumps({"error": message}).encode()
+        if error.code == 413:
+            self.channel.linger_after_close = True  # the client is likely still sending
         self.status = f"{error.code} {error.reason}"
         self.response_headers.append(("Content-Type", "application/json"))
         self.set_close_on_finish()
@@ -65,6 +69,42 @@ class _TimedChannel(HTTPChannel):
 
     error_task_class = _JsonErrorTask
     receiving_since = 0.0
+    linger_after_close = False
+    lingering_until = 0.0
+
+    # After refusing a body unread, the connection is not closed at once: a client still
+    # sending it would get a reset instead of our answer. The write side is shut (the client
+    # sees the response end), and what still arrives is read and dropped, for LINGER_S at most.
+    def handle_close(self):
+        if self.linger_after_close and not self.lingering_until:
+            try:
+                self.socket.shutdown(socket.SHUT_WR)
+            except OSError:
+                return super().handle_close()
+            self.lingering_until = time.time() + LINGER_S
+            self.will_close = self.close_when_flushed = False
+            return None
+        return super().handle_close()
+
+    def readable(self):
+        return bool(self.lingering_until) or super().readable()
+
+    def writable(self):
+        return not self.lingering_until and super().writable()
+
+    def handle_read(self):
+        if not self.lingering_until:
+            return super().handle_read()
+        try:
+            data = self.recv(1 << 16)
+        except OSError:
+            data = b""
+        if not data or time.time() > self.lingering_until:
+            self.close_now()
+        return None
+
+    def close_now(self) -> None:
+        HTTPChannel.handle_close(self)
 
     def received(self, data):
         if self.request is None:  # these bytes start a new request
@@ -90,6 +130,9 @@ class _Server(TcpWSGIServer):
 
     def maintenance(self, now):
         super().maintenance(now)  # idle connections (channel_timeout)
+        for channel in list(self._map.values()):
+            if isinstance(channel, _TimedChannel) and 0 < channel.lingering_until < now:
+                channel.close_now()  # a client that went silent
         for channel in list(self.active_channels.values()):
             if isinstance(channel, _TimedChannel) and channel.overdue(now, self.request_timeout_s):
                 self.logger.info("closing a connection whose request arrives too slowly")

@@ -648,6 +648,16 @@ def test_a_request_trickled_byte_by_byte_is_disconnected(server):
     assert REQUEST_TIMEOUT_S <= elapsed < REQUEST_TIMEOUT_S + 10, elapsed
 
 
+def test_a_client_sending_a_big_body_in_full_reads_the_413_not_a_reset(server):
+    """The refusal comes before the body is read; a client that goes on sending it (urllib,
+    curl, browsers) must still get the answer: the server drops the rest instead of
+    closing on it, which would reset the connection under the client."""
+    body = b'{"question": "' + b"a" * 3_000_000 + b'"}'
+    for _ in range(10):
+        reply = send(server, "POST", "/api/ask", body, JSON)
+        assert_json_error(reply, {413})
+
+
 def test_a_huge_body_is_refused_before_it_is_read(server):
     """300 MB announced to /api/ask: refused on its headers (waitress's default would have
     read up to 1 GiB before the app could look at it)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from appliance import models
 from appliance.answer.admission import Admission
+from appliance.answer.answerable import Gate
 from appliance.answer.assistant import Assistant
 from appliance.answer.conversations import Conversations
 from appliance.answer.generators import open_generator
@@ -158,6 +159,9 @@ class Appliance:
             min_relevance=s.retrieval.min_relevance,
             max_question_chars=limits.max_question_chars,
             max_question_tokens=limits.max_question_tokens,
+            mode=s.answers.mode,
+            gate=Gate(s.answers.gate_weights, s.answers.min_answerable),
+            min_support=s.answers.min_support,
         )
         if self.tools:
             self.actions = Actions(

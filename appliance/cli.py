@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -89,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", dest="json_out", type=Path, help="write the full report here")
     ev.add_argument("--answer", action="store_true", help="also generate and check answers")
     ev.add_argument("--html", type=Path, help="also write a self-contained HTML report here")
+    ev.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="fit answers.gate_weights and answers.min_answerable on the set's answerable "
+        'and "answerable": false questions (quotes only: quick)',
+    )
     ev.set_defaults(run=cmd_eval)
 
     qs = sub.add_parser("queries", help="export weak answers as draft eval questions (JSON lines)")
@@ -220,24 +227,39 @@ def cmd_eval(args) -> int:
     import tempfile
 
     from appliance.app import Appliance
-    from appliance.evaluate import evaluate, format_table, load_questions
+    from appliance.evaluate import calibrate, evaluate, format_table, load_questions
 
     questions = load_questions(args.questions)
     if args.kb is None:
         raise ConfigError("eval needs --kb DIR: the documents the questions are about")
+    args.answer = args.answer or args.calibrate
     with tempfile.TemporaryDirectory(prefix="appliance-eval-") as scratch:
         if args.data is None:
             args.data = Path(scratch)
-        appliance = Appliance(settings_from(args))
+        settings = settings_from(args)
+        if args.calibrate:  # the gate's evidence needs no model: quotes only, milliseconds
+            settings = dataclasses.replace(
+                settings, answers=dataclasses.replace(settings.answers, mode="extractive")
+            )
+        appliance = Appliance(settings)
         appliance.open_index()
         try:
             appliance.worker.sync_all(progress=_progress_bar)
-            if args.answer:
+            if args.answer or args.calibrate:
                 appliance.load_generator()
             report = evaluate(appliance.retriever, questions, args.k, appliance.assistant)
         finally:
             appliance.close()
     print(format_table(report))
+    if args.calibrate:
+        fitted = calibrate(report.questions, settings.retrieval.min_relevance)
+        print(
+            f"\ncalibrated on {report.n} questions: refuses {fitted['refusal_rate']:.1%} of the "
+            f"unanswerable ones and {fitted['false_refusal_rate']:.1%} of the answerable ones.\n"
+            "Put these lines into appliance.yaml, under answers:\n"
+            f"  gate_weights: {fitted['gate_weights']}\n"
+            f"  min_answerable: {fitted['min_answerable']}"
+        )
     if args.json_out:
         args.json_out.write_text(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
     if args.html:

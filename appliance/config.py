@@ -72,6 +72,7 @@ class GeneratorSettings:
     chat_format: str = ""
     max_tokens: int = 384
     temperature: float = 0.2
+    repeat_penalty: float = 1.1
     api_base: str = ""
     api_model: str = ""
     api_key: str = ""
@@ -86,6 +87,14 @@ class RetrievalSettings:
     chunk_words: int = 180
     chunk_overlap: int = 30
     embed_context: bool = True
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    mode: Literal["auto", "generate", "extractive"] = "auto"
+    min_support: float = 0.75
+    gate_weights: tuple[float, ...] = (-4.476, 5.944, 1.286, 4.269)
+    min_answerable: float = 0.46
 
 
 @dataclass(frozen=True)
@@ -181,6 +190,7 @@ class Settings:
     index: IndexSettings = field(default_factory=IndexSettings)
     generator: GeneratorSettings = field(default_factory=GeneratorSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    answers: AnswerSettings = field(default_factory=AnswerSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     watcher: WatcherSettings = field(default_factory=WatcherSettings)
@@ -336,6 +346,13 @@ def _coerce(key: str, hint: Any, value: Any) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{key} must be a mapping, got {value!r}")
         return value
+    if origin is tuple and typing.get_args(hint)[0] is float:
+        numbers = isinstance(value, list | tuple) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        )
+        if not numbers:
+            raise ConfigError(f"{key} must be a list of numbers, got {value!r}")
+        return tuple(float(v) for v in value)
     if origin is tuple:
         if isinstance(value, str):
             value = [value]
@@ -465,6 +482,14 @@ def _check_ranges(s: Settings) -> None:
             "generator.api_base must be set when generator.backend is openai",
         ),
         (-1 <= s.retrieval.min_relevance <= 1, "retrieval.min_relevance must be from -1 to 1"),
+        (0 <= s.answers.min_support <= 1, "answers.min_support must be from 0 to 1"),
+        (0 <= s.answers.min_answerable <= 1, "answers.min_answerable must be from 0 to 1"),
+        (
+            len(s.answers.gate_weights) == 4,
+            "answers.gate_weights must be 4 numbers: bias, relevance, coverage, passage "
+            "coverage (appliance eval --calibrate prints them)",
+        ),
+        (s.generator.repeat_penalty >= 1, "generator.repeat_penalty must be 1 (none) or more"),
         (s.watcher.settle_s >= 0, "watcher.settle_s must not be negative"),
         (s.observe.history_days > 0, "observe.history_days must be positive"),
         (s.observe.history_max_rows >= 1, "observe.history_max_rows must be at least 1"),

@@ -1,8 +1,20 @@
-"""The question pipeline: (rewrite a follow-up) → retrieve → relevant enough? → prompt →
-admission → generate (streamed) → citations, trust, log."""
+"""The question pipeline: (rewrite a follow-up) → retrieve → answerable? → answer → citations,
+trust, log.
+
+The answer comes in one of three modes (answers.mode):
+- extractive: the retrieved sentences that answer the question, quoted (answer/extractive.py);
+  no model, milliseconds, always grounded;
+- generate: the model writes it (prompt → admission → generate, streamed), stopped early if
+  it starts to loop;
+- auto (the default): the model writes it, and when the cited passages do not back what it
+  wrote, the extractive answer replaces it, saying why.
+A question the documents do not answer (answer/answerable.py) is refused in every mode,
+with the closest passages shown as related, not as an answer.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -11,18 +23,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from appliance.answer.admission import Admission, Busy
+from appliance.answer.answerable import Evidence, Gate
 from appliance.answer.conversations import Conversations
+from appliance.answer.extractive import Extract, extract
 from appliance.answer.generators import Generator
 from appliance.answer.prompt import Turn, build_prompt, rewrite_messages
+from appliance.answer.repetition import Guard
 from appliance.answer.retrieve import Retrieval, Retriever
-from appliance.answer.trust import assess
+from appliance.answer.trust import assess, cited_numbers, unsupported_reason
 from appliance.index.store import SearchFilter
 from appliance.observe import Metrics, QueryHistory
 
 NOT_FOUND = "I could not find anything about that in the indexed documents."
+EXTRACTIVE, GENERATED, REFUSED = "extractive", "generated", "none"
 _LABEL = re.compile(r"^\s*(standalone question|rewritten question|question)\s*:\s*", re.I)
 QUEUE_POLL_S = 1.0
 REWRITE_TOKENS = 64
+UNCITED_TOKENS = 60  # auto mode: a draft this long that cites nothing is given up on
 SNIPPET_CHARS = 160
 log = logging.getLogger("appliance.answer")
 
@@ -60,6 +77,9 @@ class Assistant:
         min_relevance: float,
         max_question_chars: int,
         max_question_tokens: int,
+        mode: str = "auto",
+        gate: Gate | None = None,
+        min_support: float = 0.75,
     ):
         self.retriever = retriever
         self.generator = generator
@@ -69,6 +89,9 @@ class Assistant:
         self.metrics = metrics
         self.k = k
         self.min_relevance = min_relevance
+        self.mode = mode
+        self.gate = gate
+        self.min_support = min_support
         self.max_question_chars = max_question_chars
         # A question may take at most half the prompt: the passages need the rest.
         self.max_question_tokens = min(max_question_tokens, generator.prompt_budget // 2)
@@ -132,58 +155,113 @@ class Assistant:
         remember = history is None
         if history is None:
             history = self.conversations.history(request.conversation_id)
-        if not history:  # retrieval first: an irrelevant question never waits in line
-            trace.retrieval = self.retriever.retrieve(request.question, request.k, request.where)
-            if not self._relevant(trace.retrieval):
-                yield self._finish(trace, NOT_FOUND, remember)
+        generating = self.mode != EXTRACTIVE
+        ticket = None
+        try:
+            if history and generating:  # the model rewrites the follow-up: wait in line first
+                ticket = yield from self._admitted(trace)
+            if history:
+                trace.standalone = self._standalone(request.question, history, generating)
+            query = trace.standalone or request.question
+            trace.retrieval = self.retriever.retrieve(query, request.k, request.where)
+            found = self._judge(query, trace)
+            if found is None:
+                yield self._finish(trace, NOT_FOUND, remember, REFUSED)
                 return
+            if not generating:
+                trace.sent = trace.retrieval.citations
+                yield Event("citations", [c.public() for c in trace.sent])
+                yield self._finish(trace, found.text, remember, EXTRACTIVE)
+                return
+            if ticket is None:  # after retrieval: a question refused never waits in line
+                ticket = yield from self._admitted(trace)
+            text = yield from self._generate(request, history, trace)
+        finally:
+            if ticket is not None:
+                ticket.leave()
+        if self.mode == "auto":
+            reason = trace.replaced_because or unsupported_reason(
+                text, trace.sent, self.min_support
+            )
+            if reason and found.text:
+                trace.replaced_because = reason
+                trace.sent = trace.retrieval.citations
+                yield self._finish(trace, found.text, remember, EXTRACTIVE)
+                return
+        yield self._finish(trace, text or NOT_FOUND, remember, GENERATED if text else REFUSED)
+
+    def _admitted(self, trace: Trace):
+        """Wait for an answer slot (position reports while waiting); returns the ticket."""
         entered = time.perf_counter()
         ticket = self.admission.enter()
         try:
             yield from self._wait_in_line(ticket)
-            trace.timings["queue_ms"] = round((time.perf_counter() - entered) * 1000, 1)
-            if history:
-                trace.standalone = self._standalone(request.question, history)
-                trace.retrieval = self.retriever.retrieve(
-                    trace.standalone, request.k, request.where
-                )
-                if not self._relevant(trace.retrieval):
-                    yield self._finish(trace, NOT_FOUND, remember)
-                    return
-            prompt = build_prompt(
-                request.question,
-                trace.retrieval.citations,
-                history,
-                self.generator.prompt_budget,
-                self.generator.count_tokens,
-            )
-            trace.sent, trace.tokens_in = prompt.used, prompt.tokens
-            if prompt.dropped:
-                log.info(
-                    "passages dropped to fit the context",
-                    extra={
-                        "event": "prompt_trimmed",
-                        "request_id": trace.request_id,
-                        "dropped": [c.number for c in prompt.dropped],
-                        "prompt_tokens": prompt.tokens,
-                    },
-                )
-            yield Event("citations", [c.public() for c in prompt.used])
-            generation_started = time.perf_counter()
-            parts, first_token = [], None
-            for text in self.generator.stream(prompt.messages):
-                first_token = first_token or time.perf_counter()
-                parts.append(text)
-                trace.tokens_out += 1
-                yield Event("token", text)
-            done = time.perf_counter()
-        finally:
+        except BaseException:
             ticket.leave()
-        trace.timings.update(
-            first_token_ms=round(((first_token or done) - generation_started) * 1000, 1),
-            generate_ms=round((done - generation_started) * 1000, 1),
+            raise
+        trace.timings["queue_ms"] = round((time.perf_counter() - entered) * 1000, 1)
+        return ticket
+
+    def _judge(self, query: str, trace: Trace) -> Extract | None:
+        """The extractive answer when the passages answer the question; None when not."""
+        citations = trace.retrieval.citations
+        if not citations:
+            return None
+        started = time.perf_counter()
+        found = extract(query, citations, self.retriever.embedder.terms)
+        best = max(c.relevance for c in citations)
+        trace.evidence = Evidence(best, found.coverage, found.passage_coverage)
+        trace.timings["extract_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        if best < self.min_relevance:
+            return None  # nothing even close
+        if self.gate is not None:
+            trace.answerable = round(self.gate.probability(trace.evidence), 4)
+            if not self.gate.answerable(trace.evidence):
+                return None
+        return found if found.text or self.mode != EXTRACTIVE else None
+
+    def _generate(self, request: Request, history: list[Turn], trace: Trace):
+        """The model's answer, streamed as "token" events; returns its text. It stops where
+        it starts to loop (the loop cut off), or at generator.max_tokens."""
+        prompt = build_prompt(
+            request.question,
+            trace.retrieval.citations,
+            history,
+            self.generator.prompt_budget,
+            self.generator.count_tokens,
         )
-        yield self._finish(trace, "".join(parts).strip() or NOT_FOUND, remember)
+        trace.sent, trace.tokens_in = prompt.used, prompt.tokens
+        if prompt.dropped:
+            log.info(
+                "passages dropped to fit the context",
+                extra={
+                    "event": "prompt_trimmed",
+                    "request_id": trace.request_id,
+                    "dropped": [c.number for c in prompt.dropped],
+                    "prompt_tokens": prompt.tokens,
+                },
+            )
+        yield Event("citations", [c.public() for c in prompt.used])
+        started = time.perf_counter()
+        first_token = None
+        guard = Guard(self.generator.max_tokens)
+        doomed = functools.partial(self._doomed, trace=trace)
+        watched = guard.watch(self.generator.stream(prompt.messages), doomed)
+        try:
+            for piece in watched:
+                first_token = first_token or time.perf_counter()
+                yield Event("token", piece)
+        finally:
+            watched.close()  # a client that went away stops the model here
+        trace.tokens_out, trace.stopped = guard.tokens, guard.stopped
+        if guard.reason:  # auto mode: the quotes will replace it; no time was spent finishing it
+            trace.replaced_because = guard.reason
+        done = time.perf_counter()
+        trace.timings.update(
+            first_token_ms=round(((first_token or done) - started) * 1000, 1),
+            generate_ms=round((done - started) * 1000, 1),
+        )
+        return guard.text.strip()
 
     def _wait_in_line(self, ticket) -> Iterator[Event]:
         """Position reports at once and then every second: they also keep the stream alive."""
@@ -198,11 +276,25 @@ class Assistant:
                     "(limits.queue_timeout_s); try again shortly"
                 )
 
-    def _relevant(self, retrieval: Retrieval) -> bool:
-        return any(c.relevance >= self.min_relevance for c in retrieval.citations)
+    def _doomed(self, draft: str, tokens: int, trace: Trace) -> str:
+        """In auto mode, why an answer still being written will be replaced anyway: it cites
+        a source it was not given, or it has gone on for a while without citing any."""
+        if self.mode != "auto":
+            return ""
+        given = {c.number for c in trace.sent}
+        cited = cited_numbers(draft)
+        invalid = [f"[{n}]" for n in cited if n not in given]
+        if invalid:
+            return f"it cites sources it was not given ({', '.join(invalid)})"
+        if tokens >= UNCITED_TOKENS and not cited:
+            return "it cites no source"
+        return ""
 
-    def _standalone(self, question: str, history: list[Turn]) -> str:
-        """A follow-up rewritten into a question that retrieval can use on its own."""
+    def _standalone(self, question: str, history: list[Turn], use_model: bool) -> str:
+        """A follow-up rewritten into a question that retrieval can use on its own: by the
+        model, or (extractive mode: no model) joined to the previous question."""
+        if not use_model:
+            return f"{history[-1].question} {question}"
         messages = rewrite_messages(
             question, history, self.generator.prompt_budget, self.generator.count_tokens
         )
@@ -217,13 +309,18 @@ class Assistant:
             rewritten = f"{history[-1].question} {question}"  # the model did not help
         return rewritten
 
-    def _finish(self, trace: Trace, answer: str, remember: bool) -> Event:
+    def _finish(self, trace: Trace, answer: str, remember: bool, mode: str) -> Event:
         request = trace.request
-        gap = answer == NOT_FOUND
+        trace.mode = mode
+        gap = mode == REFUSED
         trust = assess(answer, trace.sent, self.min_relevance)
         if gap:
+            answer = NOT_FOUND
             trust = type(trust)(0.0, 0.0, 0.0, trust.relevance, [], [])
         citations = [{**c.public(), "cited": c.number in trust.cited} for c in trace.sent]
+        related = (
+            [c.public() for c in trace.retrieval.citations[:3]] if gap and trace.retrieval else []
+        )
         conversation_id = request.conversation_id or self.conversations.new_id()
         if remember:
             self.conversations.add(conversation_id, Turn(request.question, answer))
@@ -234,9 +331,15 @@ class Assistant:
             {
                 "id": trace.request_id,
                 "answer": answer,
+                "mode": mode,
+                "replaced_because": trace.replaced_because,
+                "stopped": trace.stopped,
                 "citations": citations,
+                "related": related,
                 "timings": entry["timings"],
                 "trust": trust.as_dict(),
+                "answerable": trace.answerable,
+                "evidence": trace.evidence.as_dict() if trace.evidence else None,
                 "conversation_id": conversation_id,
                 "standalone_question": trace.standalone or request.question,
             },
@@ -256,6 +359,11 @@ class Assistant:
             "query": trace.request.question,
             "rewritten_query": trace.standalone,
             "outcome": outcome,
+            "mode": trace.mode,
+            "replaced_because": trace.replaced_because,
+            "stopped": trace.stopped,
+            "evidence": trace.evidence.as_dict() if trace.evidence else None,
+            "answerable": trace.answerable,
             "model": self.generator.name,
             "retrieved": [
                 {
@@ -296,3 +404,8 @@ class Trace:
         self.tokens_out = 0
         self.timings: dict[str, float] = {}
         self.conversation_id: str | None = None
+        self.mode = ""  # EXTRACTIVE, GENERATED or REFUSED, once known
+        self.evidence: Evidence | None = None
+        self.answerable: float | None = None  # the gate's probability
+        self.replaced_because = ""  # why a generated answer was replaced by quotes
+        self.stopped = ""  # how generation ended: end, repetition, max_tokens

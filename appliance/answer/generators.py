@@ -39,6 +39,7 @@ class Generator(Protocol):
     name: str
     device: str  # "gpu", "cpu" or "remote (...)"
     prompt_budget: int  # tokens the prompt may use, leaving room for the answer
+    max_tokens: int  # of an answer
 
     def count_tokens(self, text: str) -> int: ...
     def stream(self, messages: list[dict], max_tokens: int | None = None) -> Iterator[str]: ...
@@ -57,6 +58,7 @@ class LlamaGenerator:
 
         self.settings = settings
         self.name = model_path.name
+        self.max_tokens = settings.max_tokens
         self.prompt_budget = settings.n_ctx - settings.max_tokens
         options = dict(
             model_path=str(model_path),
@@ -117,6 +119,7 @@ class LlamaGenerator:
                 stream=True,
                 max_tokens=max_tokens or self.settings.max_tokens,
                 temperature=self.settings.temperature,
+                repeat_penalty=self.settings.repeat_penalty,
                 stop=self.stop or None,
             )
             for chunk in chunks:
@@ -166,6 +169,7 @@ class OpenAIGenerator:
         self.settings = settings
         self.name = settings.api_model or "remote"
         self.device = f"remote ({settings.api_base})"
+        self.max_tokens = settings.max_tokens
         self.prompt_budget = settings.n_ctx - settings.max_tokens
         self._client = OpenAI(
             base_url=settings.api_base,

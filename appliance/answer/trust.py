@@ -19,10 +19,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from appliance.answer.retrieve import Citation
+from appliance.answer.sentences import split_sentences
 
 _CITE = re.compile(r"\[(\d+)\]")
 _WORD = re.compile(r"\w+", re.UNICODE)
-_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 _STOP = frozenset(
     "a an and are as at be by for from has have in is it its of on or that the this to was "
     "were will with you your they their not can may".split()
@@ -64,15 +66,48 @@ def assess(answer: str, passages: Sequence[Citation], min_relevance: float) -> T
     )
 
 
+def unsupported_reason(answer: str, passages: Sequence[Citation], min_support: float) -> str:
+    """Why the passages a generated answer cites do not back it, in words for the reader;
+    "" when they do: it cites only passages it was given, at least `min_support` of its
+    sentences are mostly made of the cited passages' words, and every number it states is
+    in them."""
+    numbers = cited_numbers(answer)
+    given = {c.number: c for c in passages}
+    if not numbers:
+        return "it cites no source"
+    invalid = [f"[{n}]" for n in numbers if n not in given]
+    if invalid:
+        return f"it cites sources it was not given ({', '.join(invalid)})"
+    cited = [given[n] for n in numbers]
+    support = _support(answer, cited)
+    if support < min_support:
+        return f"the cited passages back only {support:.0%} of its sentences"
+    text = " ".join(c.text for c in cited)
+    unknown = [n for n in _NUMBER.findall(_CITE.sub("", answer)) if n not in text]
+    if unknown:
+        return f"it states numbers the cited passages do not hold ({', '.join(unknown[:3])})"
+    return ""
+
+
 def _content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and not w.isdigit()} | {
-        w for w in _WORD.findall(text) if w.isdigit()
-    }
+    words = set()
+    for w in _WORD.findall(text.lower()):
+        if _CJK.search(w):  # no spaces between words: pairs of characters stand for them
+            words |= {w[i : i + 2] for i in range(max(1, len(w) - 1))}
+        elif w not in _STOP:
+            words.add(w)
+    return words
 
 
 def _support(answer: str, passages: Sequence[Citation]) -> float:
     known = set().union(*(_content_words(c.text) for c in passages)) if passages else set()
-    sentences = [s for s in _SENTENCE.split(_CITE.sub("", answer)) if len(_WORD.findall(s)) >= 3]
+    prose = _CITE.sub("", answer)
+    sentences = [
+        s
+        for line in prose.splitlines()
+        for s in split_sentences(line)
+        if len(_content_words(s)) >= 3
+    ]
     if not sentences:
         return 0.0
     supported = 0

@@ -1,4 +1,5 @@
-"""Splits Sections into overlapping word windows for retrieval."""
+"""Splits Sections into overlapping word windows for retrieval. A window keeps the line and
+paragraph breaks of its text (other runs of whitespace become one space)."""
 
 from __future__ import annotations
 
@@ -33,11 +34,11 @@ def chunk_sections(
         )
     chunks: list[Chunk] = []
     for section in sections:
-        words, breaks_after = _words_with_breaks(section.text)
-        for window in _windows(words, breaks_after, chunk_words, overlap_words):
+        words, breaks_after, line_ends = _words_with_breaks(section.text)
+        for start, end in _windows(len(words), breaks_after, chunk_words, overlap_words):
             chunks.append(
                 Chunk(
-                    text=" ".join(window),
+                    text=_joined(words, start, end, line_ends),
                     source=source,
                     page=section.page,
                     heading=section.heading,
@@ -47,31 +48,48 @@ def chunk_sections(
     return chunks
 
 
-def _words_with_breaks(text: str) -> tuple[list[str], set[int]]:
-    """Split text into words and note which word positions end a sentence or paragraph."""
+def _words_with_breaks(text: str) -> tuple[list[str], set[int], dict[int, str]]:
+    """Split text into words; note which word positions end a sentence or paragraph, and
+    which end a line ("\n") or a paragraph ("\n\n"): lists, table rows and paragraphs keep
+    their lines in the chunk, for the page and for quoting sentences and items."""
     words: list[str] = []
     breaks_after: set[int] = set()
+    line_ends: dict[int, str] = {}
     for paragraph in _PARAGRAPH_BREAK.split(text):
-        for word in paragraph.split():
-            words.append(word)
-            if _SENTENCE_END.search(word):
-                breaks_after.add(len(words) - 1)
+        for line in paragraph.split("\n"):
+            for word in line.split():
+                words.append(word)
+                if _SENTENCE_END.search(word):
+                    breaks_after.add(len(words) - 1)
+            if words:
+                line_ends[len(words) - 1] = "\n"
         if words:
             breaks_after.add(len(words) - 1)
-    return words, breaks_after
+            line_ends[len(words) - 1] = "\n\n"
+    return words, breaks_after, line_ends
+
+
+def _joined(words: list[str], start: int, end: int, line_ends: dict[int, str]) -> str:
+    pieces = []
+    for position in range(start, end):
+        pieces.append(words[position])
+        if position < end - 1:
+            pieces.append(line_ends.get(position, " "))
+    return "".join(pieces)
 
 
 def _windows(
-    words: list[str], breaks_after: set[int], chunk_words: int, overlap_words: int
-) -> list[list[str]]:
-    windows: list[list[str]] = []
+    count: int, breaks_after: set[int], chunk_words: int, overlap_words: int
+) -> list[tuple[int, int]]:
+    """(start, end) word positions of each window."""
+    windows: list[tuple[int, int]] = []
     start = 0
-    while start < len(words):
-        end = min(start + chunk_words, len(words))
-        if end < len(words):
+    while start < count:
+        end = min(start + chunk_words, count)
+        if end < count:
             end = _nicer_end(start, end, breaks_after, chunk_words, overlap_words)
-        windows.append(words[start:end])
-        if end >= len(words):
+        windows.append((start, end))
+        if end >= count:
             break
         start = end - overlap_words
     return windows

@@ -50,6 +50,11 @@ class Embedder:
     def sparse_query(self, text: str) -> SparseVector:
         return self._bm25.embed_query(text)
 
+    def terms(self, text: str) -> set[int]:
+        """The text's search terms as BM25 cuts them (multilingual, stemmed, no stopwords),
+        as token ids: for comparing a question with passages and sentences."""
+        return set(self._bm25.embed_query(text).indices)
+
 
 def _register(settings: EmbedderSettings) -> str:
     """fastembed only loads models it knows by name: describe ours once per process."""

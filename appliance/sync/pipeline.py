@@ -30,15 +30,23 @@ from appliance.sync import manifest as m
 
 log = logging.getLogger("appliance.sync")
 
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2  # 2: chunks keep their line breaks
+
+
+def embedding_version(settings: Settings) -> str:
+    """Changes when the same text would be embedded to another vector."""
+    e = settings.embedder
+    return (
+        f"emb:{e.model_dir}/{e.model_file}:{e.dim}:{e.pooling}:{e.normalize}:{e.max_tokens}"
+        f":{e.document_prefix!r}"
+    )
 
 
 def pipeline_version(settings: Settings) -> str:
     """Changes when a file indexed earlier would now be chunked or embedded differently."""
-    e, r = settings.embedder, settings.retrieval
+    r = settings.retrieval
     return (
-        f"emb:{e.model_dir}/{e.model_file}:{e.dim}:{e.pooling}:{e.normalize}:{e.max_tokens}"
-        f":{e.document_prefix!r}"
+        f"{embedding_version(settings)}"
         f"|chunk:v{CHUNKER_VERSION}:{r.chunk_words}/{r.chunk_overlap}"
         f"|context:{r.embed_context}"
     )
@@ -122,6 +130,7 @@ class Pipeline:
         self.kb = settings.paths.kb
         self.settings = settings
         self.version = pipeline_version(settings)
+        self.embedding = embedding_version(settings)
         self.manifest = manifest
         self.index = index
         self.embedder = embedder
@@ -348,7 +357,11 @@ class Pipeline:
         return f"{context}\n{c.text}" if context else c.text
 
     def _text_hash(self, text: str) -> str:
-        return hashlib.sha256(f"{self.version}\0{text}".encode()).hexdigest()[:32]
+        """The key of a stored vector: the embedder and the words of the text embedded
+        (whitespace aside, as the embedder's tokenizer sees it). A chunk whose words did not
+        change reuses its vector, whatever else changed in the chunking."""
+        words = " ".join(text.split())
+        return hashlib.sha256(f"{self.embedding}\0{words}".encode()).hexdigest()[:32]
 
 
 def _title(chunks: list[Chunk]) -> str:

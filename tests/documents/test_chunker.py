@@ -11,7 +11,7 @@ def test_short_section_becomes_one_chunk_with_its_metadata() -> None:
     section = Section(text="  Annual leave\n\n is   25 days. ", page=4, heading="Leave > Annual")
     assert chunk_sections([section], "hr/policy.pdf") == [
         Chunk(
-            text="Annual leave is 25 days.",
+            text="Annual leave\n\nis 25 days.",
             source="hr/policy.pdf",
             page=4,
             heading="Leave > Annual",

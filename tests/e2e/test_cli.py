@@ -13,13 +13,14 @@ from tests.corpus import make_pdf, write_text
 pytestmark = pytest.mark.e2e
 
 
-def appliance(*args, cwd=None):
+def appliance(*args, cwd=None, env=None):
     return subprocess.run(
         [sys.executable, "-m", "appliance", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=cwd,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -171,6 +172,49 @@ def test_eval_reports_recall_mrr_and_latency(tmp_path, models_dir):
     bad.write_text('{"id": 1, "question": "no gold file"}\n')
     failed = appliance("eval", bad, "--kb", kb, "--models", models_dir)
     assert failed.returncode == 2 and "bad.jsonl:1 lacks gold_file" in failed.stderr
+
+
+def test_eval_measures_answers_and_calibrates_the_gate(tmp_path, models_dir):
+    """Answerable and "answerable": false questions: refusal rates, the answer figures, and
+    gate weights fitted to the set, printed ready for appliance.yaml."""
+    kb = tmp_path / "kb"
+    write_text(kb / "leave.md", "# Leave\n\nFull-time staff get 25 days of annual leave.")
+    write_text(kb / "wifi.md", "# Wifi\n\nThe guest wifi password is printed at reception.")
+    write_text(kb / "parking.txt", "Visitors park on level minus two of the garage.")
+    answerable = [
+        ("How many days of annual leave do staff get?", "leave.md", "25 days"),
+        ("Where can I find the guest wifi password?", "wifi.md", "reception"),
+        ("Where do visitors park?", "parking.txt", "minus two"),
+    ]
+    unanswerable = [
+        "How do I book a meeting room in Outlook?",
+        "What is the VPN server address?",
+        "Who approves overtime in the finance team?",
+    ]
+    lines = [
+        {"id": f"a{n}", "question": q, "gold_file": f, "answer_phrases": [p]}
+        for n, (q, f, p) in enumerate(answerable)
+    ] + [{"id": f"u{n}", "question": q, "answerable": False} for n, q in enumerate(unanswerable)]
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    out = tmp_path / "report.json"
+    env = {"APPLIANCE_ANSWERS__MODE": "extractive"}
+    result = appliance(
+        "eval", questions, "--kb", kb, "--models", models_dir, "--answer", "--json", out, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.read_text())["answers"]
+    assert (figures["answerable"], figures["unanswerable"]) == (3, 3)
+    assert figures["modes"]["extractive"] + figures["modes"].get("none", 0) == 6
+    for key in ("answer_phrase_rate", "gold_cited_rate", "refusal_rate", "false_refusal_rate"):
+        assert 0 <= figures[key] <= 1, key
+    assert "unanswerable refused:" in result.stdout
+
+    calibrated = appliance(
+        "eval", questions, "--kb", kb, "--models", models_dir, "--calibrate", env=env
+    )
+    assert calibrated.returncode == 0, calibrated.stderr
+    assert "gate_weights: [" in calibrated.stdout and "min_answerable: 0." in calibrated.stdout
 
 
 def test_serve_exits_non_zero_when_start_up_fails(tmp_path, models_dir):

@@ -385,7 +385,7 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     _check_trust(browser, first)
     leave = browser.find_element("id", "citation-1")
     assert leave.find_element("css selector", ".cite-source").text.startswith("leave.txt")
-    assert "score" in leave.find_element("css selector", ".cite-meta").text
+    assert "relevance" in leave.find_element("css selector", ".cite-meta").text
     assert "25 days" in leave.find_element("css selector", ".cite-snippet").text
     assert not _visible(browser, "searched-for")  # searched for what was typed
     assert _visible(browser, "conversation") and _ids(browser, "#history li") == []

@@ -337,7 +337,13 @@ def test_a_file_with_a_non_utf8_name_gets_a_status(tmp_path, models_dir):
         assert document_events(server.logs()).count("caf\\xe9-latin1-name.txt") == 1
         os.rename(name, os.fsencode(server.kb) + b"/cafe-renamed.txt")
         renamed = wait_for(
-            lambda: (b := settled(server)) and len(b["documents"]) == 2 and b, 30, "renamed"
+            lambda: (
+                (b := settled(server))
+                and {d["path"] for d in b["documents"]} == {"fine.txt", "cafe-renamed.txt"}
+                and b
+            ),
+            30,
+            "the renamed file to replace the old name",
         )
         paths = {d["path"]: d["status"] for d in renamed["documents"]}
         assert paths == {"fine.txt": "indexed", "cafe-renamed.txt": "indexed"}, paths

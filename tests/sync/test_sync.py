@@ -98,13 +98,20 @@ def test_edits_deletes_and_orphans_are_reconciled(env):
     assert pipeline.index.chunks_per_source() == {}
 
 
-def test_a_new_pipeline_version_reindexes(env):
+def test_a_new_pipeline_version_reindexes_and_a_new_embedder_reembeds(env):
     pipeline, embedder = env
     write_text(pipeline.kb / "a.txt", "alpha " * 30)
     sync(pipeline)
     before = embedder.embedded
+    # Other chunking: the file is chunked again; chunks with the same words keep their vectors.
     pipeline.version = "something else"
     assert stale_paths(pipeline, ()) == ["a.txt"]
+    sync(pipeline)
+    assert (
+        embedder.embedded == before and pipeline.manifest.get("a.txt").version == "something else"
+    )
+    # Another embedder: every vector is made again.
+    pipeline.version, pipeline.embedding = "a third", "another model"
     sync(pipeline)
     assert embedder.embedded > before
 

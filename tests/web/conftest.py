@@ -33,8 +33,12 @@ def make_app(tmp_path, models_dir) -> Callable[..., Flask]:
     settings with "__" for "." (server__access_token=...)."""
     built: list[Appliance] = []
 
-    def make(generator: bool = True, **overrides) -> Flask:
+    def make(generator: bool = True, documents: dict[str, str] | None = None, **overrides) -> Flask:
+        """`documents`: kb-relative path → text, indexed before the app is returned."""
         root = tmp_path / f"app{len(built)}"
+        for rel, text in (documents or {}).items():
+            (root / "kb" / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / "kb" / rel).write_text(text, encoding="utf-8")
         settings = load_settings(
             None,
             env={},
@@ -48,6 +52,8 @@ def make_app(tmp_path, models_dir) -> Callable[..., Flask]:
         )
         appliance = Appliance(settings)
         appliance.open_index()
+        if documents:
+            appliance.worker.sync_all()
         if generator:
             appliance.load_generator()
             appliance.ready.set()

@@ -19,6 +19,7 @@
   const asked = $("asked");
   const searchedFor = $("searched-for");
   const answerBox = $("answer");
+  const answerMode = $("answer-mode");
   const answerHeading = $("answer-heading");
   const actionBox = $("action");
   const trustBox = $("trust");
@@ -257,8 +258,46 @@
 
   // ---- citations ----
 
-  function formatScore(score) {
-    return typeof score === "number" && isFinite(score) ? score.toFixed(3) : String(score);
+  // How close a passage is to the question: its cosine similarity as a percentage (the
+  // search's fusion score is a rank statistic, and "0.033" read as 3 %).
+  function relevanceText(c) {
+    const r = Number(c && c.relevance);
+    return isFinite(r) ? "relevance " + Math.max(0, Math.round(r * 100)) + "%" : "";
+  }
+
+  // Quoted from the documents, written by the model, or not found; and why a model's answer
+  // was replaced by quotes.
+  function renderMode(data) {
+    const mode = data && data.mode;
+    const texts = {
+      extractive: "Quoted from the documents",
+      generated: "Written by the model from the sources below",
+      none: "Not found in the documents",
+    };
+    let text = texts[mode] || "";
+    if (mode === "extractive" && data.replaced_because) {
+      text += " — the model's own answer was not backed by the documents (" +
+        String(data.replaced_because) + "), so the passages speak for themselves";
+    }
+    if (data && data.stopped === "max_tokens") text += " — the answer was cut off at its length limit";
+    answerMode.textContent = text;
+    answerMode.className = "answer-mode " + (mode || "");
+    answerMode.hidden = !text;
+  }
+
+  // A refused question: the closest passages, plainly marked as not an answer.
+  function renderRelated(related) {
+    if (!Array.isArray(related) || related.length === 0) return;
+    for (const c of related) {
+      if (c && c.number !== undefined) citationsByNumber.set(String(c.number), c);
+      uncitedList.appendChild(citationItem(c, "uncited"));
+    }
+    alsoHeading.firstChild.textContent = "Related, but not an answer ";
+    alsoHeading.querySelector(".quiet").textContent = "(the closest passages found)";
+    alsoRetrieved.hidden = false;
+    citationList.hidden = true;
+    sourcesHeading.hidden = true;
+    sources.hidden = false;
   }
 
   function where(c) {
@@ -286,7 +325,7 @@
     const meta = el("span", "cite-meta");
     const parts = [];
     if (c.heading) parts.push(String(c.heading));
-    parts.push("score " + formatScore(c.score));
+    parts.push(relevanceText(c));
     meta.textContent = parts.join(" · ");
     chip.appendChild(meta);
     if (state === "cited") chip.appendChild(el("span", "badge cited-badge", "cited"));
@@ -327,6 +366,7 @@
     for (const c of cited) citationList.appendChild(citationItem(c, "cited"));
     for (const c of uncited) uncitedList.appendChild(citationItem(c, "uncited"));
     alsoHeading.firstChild.textContent = cited.length ? "Also retrieved " : "Retrieved ";
+    alsoHeading.querySelector(".quiet").textContent = "(found for the question, not cited in the answer)";
     alsoRetrieved.hidden = uncited.length === 0;
     sources.hidden = false;
   }
@@ -580,6 +620,8 @@
             }
             answerBox.classList.remove("streaming");
             renderCitations(data.citations || [], true);
+            renderRelated(data.related);
+            renderMode(data);
             answerText = typeof data.answer === "string" ? data.answer : answerText;
             renderAnswer(answerText);
             renderTrust(data.trust, data.citations, answerText);
@@ -1029,7 +1071,7 @@
     const whereBits = [String(c.source)];
     if (c.page !== null && c.page !== undefined) whereBits.push("page " + c.page);
     if (c.heading) whereBits.push(String(c.heading));
-    whereBits.push("score " + formatScore(c.score));
+    whereBits.push(relevanceText(c));
     panelWhere.textContent = whereBits.join(" · ");
     panelOpen.href = fileUrl(c.source);
     panelOpen.setAttribute("aria-label", "Open original: " + String(c.source) + " (new tab)");

@@ -1,0 +1,76 @@
+"""Does the retrieved text answer the question? A calibrated gate, not one cosine threshold:
+near-topic questions (a neighbouring tool, another version, a fact about the organisation)
+retrieve passages as similar as on-topic ones do, so similarity alone cannot tell them apart.
+
+Signals, each from 0 to 1:
+- relevance: the best passage's cosine similarity with the question;
+- coverage: the share of the question's terms (IDF-weighted) that the best sentence, list
+  item or table row contains (answer/extractive.py);
+- passage coverage: the same for the best whole passage.
+
+    P(answerable) = logistic(w0 + w1·relevance + w2·coverage + w3·passage_coverage)
+
+The weights (answers.gate_weights) are fitted by `appliance eval --calibrate` on questions
+labelled answerable or not; answers.min_answerable is the probability below which the
+question is refused. Recalibrate when the embedder changes (its cosines shift).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Evidence:
+    relevance: float
+    coverage: float
+    passage_coverage: float
+
+    def features(self) -> list[float]:
+        return [self.relevance, self.coverage, self.passage_coverage]
+
+    def as_dict(self) -> dict:
+        return {k: round(v, 4) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Gate:
+    weights: Sequence[float]  # bias, then one per feature
+    min_probability: float
+
+    def probability(self, evidence: Evidence) -> float:
+        z = self.weights[0] + sum(
+            w * x for w, x in zip(self.weights[1:], evidence.features(), strict=True)
+        )
+        return 1 / (1 + math.exp(-max(-40.0, min(40.0, z))))
+
+    def answerable(self, evidence: Evidence) -> bool:
+        return self.probability(evidence) >= self.min_probability
+
+
+def fit(
+    samples: Sequence[tuple[Evidence, bool]],
+    steps: int = 20000,
+    rate: float = 2.0,
+    l2: float = 0.001,
+) -> list[float]:
+    """Logistic-regression weights for labelled evidence (gradient descent; a few features,
+    a few hundred questions: no library needed)."""
+    xs = [[1.0, *e.features()] for e, _ in samples]
+    ys = [1.0 if label else 0.0 for _, label in samples]
+    w = [0.0] * len(xs[0])
+    for _ in range(steps):
+        grad = [0.0] * len(w)
+        for x, y in zip(xs, ys, strict=True):
+            p = 1 / (
+                1 + math.exp(-max(-40.0, min(40.0, sum(a * b for a, b in zip(w, x, strict=True)))))
+            )
+            for i, xi in enumerate(x):
+                grad[i] += (p - y) * xi
+        w = [
+            wi - rate * (g / len(xs) + (l2 * wi if i else 0.0))
+            for i, (wi, g) in enumerate(zip(w, grad, strict=True))
+        ]
+    return [round(v, 3) for v in w]

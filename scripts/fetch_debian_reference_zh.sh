@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Fetch the corpus of the Chinese benchmark (benchmarks/debian-reference-zh/).
+#
+#   scripts/fetch_debian_reference_zh.sh [DEST]
+#
+# Downloads Debian's debian-reference-zh-cn package (the Debian Reference, Simplified Chinese)
+# with `apt-get download` (running `apt-get update` first only when the download fails),
+# extracts it with `dpkg -x`, and copies the whole HTML book into DEST (default:
+# benchmarks/debian-reference-zh/kb, which is git-ignored), flat, under the package's own
+# file names (ch01.zh-cn.html ... ch12.zh-cn.html, index.zh-cn.html, pr01.zh-cn.html,
+# apa.zh-cn.html). The package's PDF and plain-text editions of the same book are not copied,
+# so that every passage exists once.
+#
+# Safe to run again: the .deb and its extraction are cached in $DEBREF_CACHE
+# (default /tmp/appliance-debref-zh), and a page is copied only when it differs, so an
+# unchanged DEST keeps its files (and mtimes) and an existing index needs no work. DEST is
+# marked with a .debian-reference-zh-kb file; HTML files in a marked DEST that are not in the
+# book are removed. A non-empty DEST without that marker is refused rather than overwritten.
+#
+# Environment: DEBREF_DEB=path/to/debian-reference-zh-cn_*.deb uses that file instead of
+# downloading; DEBREF_CACHE=dir for the download and extraction.
+set -euo pipefail
+
+die() { echo "fetch_debian_reference_zh: error: $*" >&2; exit 1; }
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+DEST=${1:-$REPO/benchmarks/debian-reference-zh/kb}
+CACHE=${DEBREF_CACHE:-/tmp/appliance-debref-zh}
+PACKAGE=debian-reference-zh-cn
+HTML_IN_PACKAGE=usr/share/debian-reference
+MARKER=.debian-reference-zh-kb
+
+# The whole HTML book: 15 pages, about 2.3 MB of HTML and 0.55 MB of visible text (version
+# 2.100): the preface, 12 chapters, the appendix and the table of contents (index.zh-cn.html,
+# which also lists every table). Taken by pattern, so a newer package version with another
+# chapter is taken whole too; the questions name their pages, and check_questions.py says when
+# one is gone. Parts of the translation are still English, as in the package.
+PAGE_GLOB='*.zh-cn.html'
+
+command -v dpkg >/dev/null || die "dpkg is not installed (this script needs a Debian-based system)"
+mkdir -p "$CACHE" || die "cannot create the cache folder $CACHE"
+
+# 1. the .deb
+newest_deb() {
+    find "$CACHE" -maxdepth 1 -name "${PACKAGE}_*.deb" -printf '%T@ %p\n' 2>/dev/null \
+        | sort -rn | head -n 1 | cut -d' ' -f2-
+}
+deb=${DEBREF_DEB:-}
+if [ -n "$deb" ]; then
+    [ -f "$deb" ] || die "DEBREF_DEB=$deb is not a file"
+else
+    deb=$(newest_deb)
+    if [ -z "$deb" ]; then
+        command -v apt-get >/dev/null || die "apt-get is not installed; set DEBREF_DEB to a downloaded ${PACKAGE}_*.deb"
+        echo "downloading $PACKAGE into $CACHE"
+        if ! (cd "$CACHE" && apt-get download "$PACKAGE"); then
+            echo "apt-get download failed; running apt-get update and trying again" >&2
+            apt-get update || die "apt-get update failed (no network, or not root?)"
+            (cd "$CACHE" && apt-get download "$PACKAGE") || die "apt-get download $PACKAGE failed"
+        fi
+        deb=$(newest_deb)
+        [ -n "$deb" ] || die "apt-get download reported success but no ${PACKAGE}_*.deb is in $CACHE"
+    fi
+fi
+echo "package: $(basename "$deb")"
+
+# 2. the extraction, redone when the .deb changes
+extract=$CACHE/extract
+stamp=$extract/.from-$(sha256sum "$deb" | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+    rm -rf "$extract"
+    mkdir -p "$extract"
+    dpkg -x "$deb" "$extract" || die "dpkg -x $deb failed"
+    touch "$stamp"
+fi
+html=$extract/$HTML_IN_PACKAGE
+[ -d "$html" ] || die "$deb has no $HTML_IN_PACKAGE folder"
+
+pages=()
+while IFS= read -r -d '' file; do
+    pages+=("$(basename "$file")")
+done < <(find "$html" -maxdepth 1 -type f -name "$PAGE_GLOB" -print0 | sort -z)
+[ "${#pages[@]}" -gt 0 ] || die "$deb has no $PAGE_GLOB pages in $HTML_IN_PACKAGE"
+
+# 3. the copy
+if [ -d "$DEST" ] && [ -n "$(ls -A "$DEST")" ] && [ ! -f "$DEST/$MARKER" ]; then
+    die "$DEST is not empty and was not made by this script (no $MARKER marker); choose another DEST"
+fi
+mkdir -p "$DEST" || die "cannot create $DEST"
+touch "$DEST/$MARKER"
+
+declare -A wanted=()
+copied=0
+for page in "${pages[@]}"; do
+    wanted[$page]=1
+    if ! cmp -s "$html/$page" "$DEST/$page"; then
+        cp "$html/$page" "$DEST/$page"
+        copied=$((copied + 1))
+    fi
+done
+
+removed=0
+while IFS= read -r -d '' file; do
+    rel=${file#"$DEST"/}
+    if [ -z "${wanted[$rel]:-}" ]; then
+        rm -f "$file"
+        removed=$((removed + 1))
+    fi
+done < <(find "$DEST" -type f -name '*.html' -print0)
+find "$DEST" -mindepth 1 -type d -empty -delete
+
+echo "$DEST: ${#wanted[@]} pages ($copied copied, $removed stale removed)"

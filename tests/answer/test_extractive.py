@@ -1,0 +1,118 @@
+"""Extractive answers: passages cut into sentences, list items and table rows (English and
+Chinese), and the units that answer the question quoted verbatim with their citation, using
+the real BM25 tokenizer of the index."""
+
+from __future__ import annotations
+
+import pytest
+
+from appliance.answer.extractive import extract
+from appliance.answer.retrieve import Citation
+from appliance.answer.sentences import ITEM, ROW, SENTENCE, split_sentences, units
+from appliance.config import load_settings
+from appliance.documents import Section, chunk_sections
+from appliance.index.embedder import Embedder
+
+
+@pytest.fixture(scope="module")
+def terms(models_dir):
+    settings = load_settings(None, env={})
+    return Embedder(settings.embedder, models_dir / "embedder").terms
+
+
+def passage(number: int, text: str, source: str = "", page: int | None = None) -> Citation:
+    return Citation(number, source or f"doc{number}.md", 0, page, "", 0.5, 0.5, text[:40], text)
+
+
+def test_sentences_end_at_latin_and_cjk_punctuation_but_not_at_abbreviations():
+    text = (
+        "Leave is 25 days, e.g. for holidays. See Dr. Smith in room 3.11 first! "
+        "Python 3.11 added tomllib. 员工每年享有二十五天带薪年假。兼职员工按比例计算；"
+        "问题？是的"
+    )
+    assert split_sentences(text) == [
+        "Leave is 25 days, e.g. for holidays.",
+        "See Dr. Smith in room 3.11 first!",
+        "Python 3.11 added tomllib.",
+        "员工每年享有二十五天带薪年假。",
+        "兼职员工按比例计算；",
+        "问题？",
+        "是的",
+    ]
+
+
+def test_lists_and_tables_are_units_of_their_own_and_keep_their_block():
+    section = Section(
+        "You can drop these files into the folder:\n- PDF files\n- Word documents (.docx)\n"
+        "- Plain text\n\nname | days\nAlice | 25\nBob | 20\n\n"
+        "unit: U-1; part: ZX-339563; fits: pump\n"
+        "unit: U-2; part: ZX-100200; fits: valve\n\n"
+        "A PDF line broken\nin the middle of a sentence. 中文行\n被折断了。",
+        None,
+        "",
+    )
+    (chunk,) = chunk_sections([section], "a.md")  # chunks keep their lines
+    found = units(chunk.text)
+    assert [(u.kind, u.text) for u in found] == [
+        (SENTENCE, "You can drop these files into the folder:"),
+        (ITEM, "- PDF files"),
+        (ITEM, "- Word documents (.docx)"),
+        (ITEM, "- Plain text"),
+        (ROW, "name | days"),
+        (ROW, "Alice | 25"),
+        (ROW, "Bob | 20"),
+        (ROW, "unit: U-1; part: ZX-339563; fits: pump"),
+        (ROW, "unit: U-2; part: ZX-100200; fits: valve"),
+        (SENTENCE, "A PDF line broken in the middle of a sentence."),
+        (SENTENCE, "中文行被折断了。"),
+    ]
+    assert len({u.block for u in found if u.kind == ITEM}) == 1
+
+
+def test_the_answering_sentence_is_quoted_verbatim_with_its_citation(terms):
+    passages = [
+        passage(
+            1,
+            "Travel expenses\n\nTrain tickets are refunded in second class. Hotel nights are "
+            "refunded up to 120 euros. Claims must be filed within 30 days.",
+            "hr/expenses.pdf",
+            page=4,
+        ),
+        passage(2, "Annual leave\n\nFull-time staff get 25 days of annual leave per year."),
+    ]
+    found = extract("Up to how much is a hotel night refunded?", passages, terms)
+    assert "“Hotel nights are refunded up to 120 euros.” [1]" in found.text
+    assert "hr/expenses.pdf, page 4" in found.text
+    assert "25 days" not in found.text
+    assert found.coverage > 0.5
+
+
+def test_a_list_item_brings_its_list_and_lead_in(terms):
+    text = (
+        "Welcome\n\nDocuments you drop into the kb folder are indexed within seconds.\n\n"
+        "Which files can be dropped:\n- PDF documents\n- Word files (.docx)\n- Excel sheets\n\n"
+        "Questions are answered on the local page."
+    )
+    found = extract("Which file types can I drop into the folder?", [passage(1, text)], terms)
+    for line in ("Which files can be dropped:", "- PDF documents", "- Excel sheets"):
+        assert line in found.text
+    assert found.text.count("[1]") == 1
+
+
+def test_chinese_questions_find_chinese_sentences(terms):
+    text = (
+        "年假政策\n\n全职员工每年享有二十五天带薪年假。兼职员工的年假按工作小时比例计算。"
+        "差旅报销须在三十天内提交。"
+    )
+    found = extract("兼职员工的年假怎么计算？", [passage(1, text)], terms)
+    assert "“兼职员工的年假按工作小时比例计算。” [1]" in found.text
+    assert "差旅报销" not in found.text
+
+
+def test_nothing_that_shares_a_term_with_the_question_gives_no_answer(terms):
+    found = extract(
+        "How do I configure the VPN client?",
+        [passage(1, "Full-time staff get 25 days of annual leave per year.")],
+        terms,
+    )
+    assert found.text == "" and found.coverage == 0

@@ -1,0 +1,95 @@
+"""Answers people can trust, on the real model, index and embedder: quoted when the model's
+own answer is not backed by the documents, refused (with related passages) when the documents
+do not answer, and never a loop to max_tokens."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+HANDBOOK = """# Staff handbook
+
+## Annual leave
+Full-time staff get 25 days of annual leave per year, plus public holidays. Part-time staff
+get annual leave pro rata to their contracted hours. Leave must be approved by your manager.
+
+## Expenses
+Travel expenses are reimbursed within 30 days of submitting receipts through the portal.
+Hotel nights are refunded up to 120 euros.
+
+## Dropping files
+You can drop these files into the folder:
+- PDF documents
+- Word files (.docx)
+- Spreadsheets (.xlsx)
+"""
+DOCS = {"handbook.md": HANDBOOK}
+
+
+def ask(client, question: str, **body) -> dict:
+    reply = client.post("/api/ask", json={"question": question, **body})
+    assert reply.status_code == 200, reply.data[:500]
+    return reply.json
+
+
+def test_extractive_mode_quotes_the_answer_with_its_citation_in_milliseconds(make_app):
+    client = make_app(documents=DOCS, answers__mode="extractive").test_client()
+    done = ask(client, "Up to how much is a hotel night refunded?")
+    assert done["mode"] == "extractive"
+    assert "“Hotel nights are refunded up to 120 euros.” [" in done["answer"]
+    assert "generate_ms" not in done["timings"]  # no model involved
+    assert [c["source"] for c in done["citations"] if c["cited"]] == ["handbook.md"]
+    listed = ask(client, "Which file types can I drop into the folder?")
+    for item in ("- PDF documents", "- Word files (.docx)", "- Spreadsheets (.xlsx)"):
+        assert item in listed["answer"]
+
+
+@pytest.mark.parametrize("mode", ["extractive", "auto"])
+def test_a_question_the_documents_do_not_answer_is_refused_with_related_passages(make_app, mode):
+    client = make_app(documents=DOCS, answers__mode=mode).test_client()
+    done = ask(client, "How do I configure the VPN client on my laptop?")
+    assert done["mode"] == "none" and "could not find" in done["answer"]
+    assert done["citations"] == [] and "generate_ms" not in done["timings"]
+    assert done["related"] and all("relevance" in c for c in done["related"])
+
+
+def test_auto_mode_replaces_an_unbacked_answer_and_says_why(make_app):
+    """The tiny default model rarely cites: its answers give way to quotes."""
+    app = make_app(documents=DOCS, answers__mode="auto", generator__temperature=0.0)
+    client = app.test_client()
+    done = ask(client, "How many days of annual leave do full-time staff get?")
+    assert done["mode"] in ("generated", "extractive")
+    if done["mode"] == "extractive":
+        assert done["replaced_because"] and "25 days" in done["answer"]
+        assert any(c["cited"] and c["source"] == "handbook.md" for c in done["citations"])
+    else:
+        assert not done["replaced_because"] and done["trust"]["citations"] == 1.0
+    logged = json.loads(
+        (app.config["APPLIANCE"].settings.paths.data / "queries.jsonl").read_text().splitlines()[-1]
+    )
+    assert logged["mode"] == done["mode"]
+    assert logged["replaced_because"] == done["replaced_because"]
+    assert set(logged["evidence"]) == {"relevance", "coverage", "passage_coverage"}
+
+
+def test_a_looping_answer_is_cut_where_the_loop_begins(make_app):
+    """The real tiny model, asked for a repetition without a repeat penalty, loops; the guard
+    the assistant streams through cuts the loop and stops the model long before max_tokens."""
+    from appliance.answer.repetition import Guard
+
+    app = make_app(generator__temperature=0.0, generator__repeat_penalty=1.0)
+    generator = app.config["APPLIANCE"].assistant.generator
+    guard = Guard(max_tokens=300)
+    prompt = [{"role": "user", "content": "Say 'yes' 50 times."}]
+    streamed = "".join(guard.watch(generator.stream(prompt, 300)))
+    assert guard.stopped == "repetition" and guard.tokens < 40, (guard, streamed)
+    assert guard.text.lower().count("yes") <= 2
+
+
+def test_an_answer_records_how_generation_ended(make_app):
+    app = make_app(documents=DOCS, answers__mode="generate", generator__max_tokens=24)
+    done = ask(app.test_client(), "How many days of annual leave do full-time staff get?")
+    assert done["mode"] == "generated" and done["stopped"] in ("end", "max_tokens")
+    logged = app.config["APPLIANCE"].history.weak(below=1.1)[-1]
+    assert logged["stopped"] == done["stopped"]

@@ -1,0 +1,51 @@
+"""The answerability gate: a logistic model over the evidence, fitted to labelled questions,
+and the threshold chosen for at most 5 % false refusals."""
+
+from __future__ import annotations
+
+import random
+
+from appliance.answer.answerable import Evidence, Gate, fit
+from appliance.evaluate import Result, calibrate
+
+
+def labelled(n: int, seed: int = 7) -> list[tuple[Evidence, bool]]:
+    """Answerable questions cover more of their terms than near-topic ones, with overlap."""
+    rng = random.Random(seed)
+    samples = []
+    for i in range(n):
+        answerable = i % 3 != 0
+        centre = 0.55 if answerable else 0.3
+        samples.append(
+            (
+                Evidence(
+                    rng.uniform(0.35, 0.75),
+                    min(1, max(0, rng.gauss(centre, 0.12))),
+                    min(1, max(0, rng.gauss(centre + 0.15, 0.12))),
+                ),
+                answerable,
+            )
+        )
+    return samples
+
+
+def test_fitted_weights_separate_what_the_evidence_separates():
+    samples = labelled(300)
+    gate = Gate(fit(samples), 0.5)
+    right = sum(gate.answerable(e) == label for e, label in samples)
+    assert right / len(samples) > 0.85
+    assert gate.probability(Evidence(0.7, 0.9, 0.95)) > 0.9
+    assert gate.probability(Evidence(0.4, 0.05, 0.1)) < 0.1
+
+
+def test_calibration_keeps_false_refusals_within_the_bound():
+    results = [
+        Result(
+            str(n), "q", "f", None, True, 1, 1.0, [], answerable=label, evidence=evidence.as_dict()
+        )
+        for n, (evidence, label) in enumerate(labelled(200, seed=3))
+    ]
+    fitted = calibrate(results, min_relevance=0.3)
+    assert fitted["false_refusal_rate"] <= 0.05
+    assert fitted["refusal_rate"] > 0.5
+    assert len(fitted["gate_weights"]) == 4

@@ -1,0 +1,58 @@
+"""Answers on the page, in a real Chromium against the real server: a quoted answer marked as
+quoted, with its cited source and relevance; a question the documents do not answer refused,
+with the closest passages shown as related, not as an answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.corpus import write_text
+from tests.e2e.conftest import wait_for
+from tests.e2e.test_page import (  # noqa: F401  (browser: the fixture)
+    _answered,
+    _ask,
+    _ids,
+    _text,
+    _visible,
+    browser,
+)
+
+pytestmark = pytest.mark.e2e
+
+EXPENSES = (
+    "Travel expenses\n\nTrain tickets are refunded in second class. Hotel nights are refunded "
+    "up to 120 euros. Claims must be filed within 30 days.\n"
+)
+LEAVE = "Annual leave\n\nFull-time staff get 25 days of annual leave per year.\n"
+
+
+def test_quoted_answers_and_refusals_on_the_page(make_server, browser):  # noqa: F811
+    server = make_server(extra_config="answers:\n  mode: extractive\n")
+    write_text(server.kb / "expenses.txt", EXPENSES)
+    write_text(server.kb / "leave.txt", LEAVE)
+    server.start()
+    wait_for(
+        lambda: (
+            all(d["status"] == "indexed" for d in server.documents().values())
+            and len(server.documents()) == 2
+        ),
+        30,
+        "the two documents to be indexed",
+    )
+    browser.get(server.url + "/")
+
+    _ask(browser, "Up to how much is a hotel night refunded?")
+    wait_for(_answered(browser, server), 30, "the quoted answer")
+    answer = _text(browser, "answer")
+    assert "Hotel nights are refunded up to 120 euros." in answer and "[1]" in answer
+    assert _text(browser, "answer-mode").startswith("Quoted from the documents")
+    assert _ids(browser, "#citations li.cited") == ["citation-1"]
+    chip = browser.find_element("css selector", "#citation-1 .cite-meta").text
+    assert "relevance" in chip and "%" in chip and "score" not in chip
+
+    _ask(browser, "How do I configure the VPN client on my laptop?")
+    wait_for(lambda: "could not find" in _text(browser, "answer").lower(), 30, "the refusal")
+    assert _text(browser, "answer-mode") == "Not found in the documents"
+    assert _visible(browser, "also-retrieved") and not _visible(browser, "citations")
+    assert "Related, but not an answer" in _text(browser, "also-retrieved")
+    assert _ids(browser, "#uncited li")  # the closest passages, offered as related

@@ -162,6 +162,7 @@ class Appliance:
             mode=s.answers.mode,
             gate=Gate(s.answers.gate_weights, s.answers.min_answerable),
             min_support=s.answers.min_support,
+            passage_words=s.answers.passage_words,
         )
         if self.tools:
             self.actions = Actions(

@@ -66,6 +66,7 @@ class GeneratorSettings:
     n_ctx: int = 4096
     n_gpu_layers: int = -1
     threads: int = 0
+    batch_threads: int = 0
     n_batch: int = 512
     flash_attn: bool = False
     kv_cache_type: Literal["f16", "q8_0", "q4_0"] = "f16"
@@ -92,6 +93,7 @@ class RetrievalSettings:
 @dataclass(frozen=True)
 class AnswerSettings:
     mode: Literal["auto", "generate", "extractive"] = "auto"
+    passage_words: int = 60
     min_support: float = 0.75
     gate_weights: tuple[float, ...] = (-4.476, 5.944, 1.286, 4.269)
     min_answerable: float = 0.46
@@ -427,6 +429,8 @@ def _check_ranges(s: Settings) -> None:
         (s.generator.n_ctx >= 256, "generator.n_ctx must be at least 256"),
         (s.generator.n_gpu_layers >= -1, "generator.n_gpu_layers must be -1 (all) or more"),
         (s.generator.threads >= 0, "generator.threads must be 0 (auto) or more"),
+        (s.generator.batch_threads >= 0, "generator.batch_threads must be 0 (all) or more"),
+        (s.answers.passage_words >= 0, "answers.passage_words must be 0 (whole) or more"),
         (
             1 <= s.generator.max_tokens < s.generator.n_ctx,
             "generator.max_tokens must be at least 1 and below generator.n_ctx",

@@ -162,7 +162,7 @@ def _answer(assistant: Assistant, q: Question, k: int, result: Result) -> None:
     result.replaced_because = done.get("replaced_because", "")
     result.probability = done.get("answerable")
     result.evidence = done.get("evidence")
-    result.answer_tokens = len(text.split())
+    result.answer_tokens = assistant.generator.count_tokens(text)
     if q.answerable:
         result.answer_has_phrases = not result.refused and all(
             p.lower() in text.lower() for p in q.answer_phrases
@@ -213,7 +213,7 @@ def _answer_figures(results: list[Result]) -> dict:
         "gold_cited_rate": share(answerable, lambda r: r.cited_gold),
         "refusal_rate": share(unanswerable, lambda r: r.refused),
         "false_refusal_rate": share(answerable, lambda r: r.refused),
-        "answer_words_p50": statistics.median(tokens),
+        "answer_tokens_p50": statistics.median(tokens),
         "answer_ms_p50": round(statistics.median(times), 1),
         "answer_ms_p95": round(times[min(len(times) - 1, int(0.95 * len(times)))], 1),
         "modes": modes,
@@ -247,8 +247,8 @@ def format_table(report: Report) -> str:
             f"gold file cited: {rate(a['gold_cited_rate'])}",
             f"unanswerable refused: {rate(a['refusal_rate'])}   "
             f"answerable refused: {rate(a['false_refusal_rate'])}",
-            f"answer words p50 {a['answer_words_p50']}   answer time p50 {a['answer_ms_p50']:.0f} "
-            f"ms, p95 {a['answer_ms_p95']:.0f} ms",
+            f"answer tokens p50 {a['answer_tokens_p50']}   "
+            f"answer time p50 {a['answer_ms_p50']:.0f} ms, p95 {a['answer_ms_p95']:.0f} ms",
             f"modes {a['modes']}   stopped {a['stopped']}   replaced {a['replaced']}",
         ]
     return "\n".join(lines)

@@ -2,7 +2,7 @@
 
 - answer-phrase rate and gold-file-cited rate (answerable questions),
 - refusal rate (questions labelled "answerable": false) and false-refusal rate,
-- answer words p50, answer time p50/p95, answers per mode, how generation ended.
+- answer tokens p50, answer time p50/p95, answers per mode, how generation ended.
 
     .venv/bin/python scripts/bench_answer_quality.py [--sets python-docs,debian-reference-zh]
         [--modes extractive,auto] [--limit N] [--json OUT]
@@ -33,7 +33,7 @@ ROWS = [
     ("gold file cited", "gold_cited_rate", "{:.1%}"),
     ("unanswerable refused", "refusal_rate", "{:.1%}"),
     ("answerable refused", "false_refusal_rate", "{:.1%}"),
-    ("answer words p50", "answer_words_p50", "{:.0f}"),
+    ("answer tokens p50", "answer_tokens_p50", "{:.0f}"),
     ("answer ms p50", "answer_ms_p50", "{:.0f}"),
     ("answer ms p95", "answer_ms_p95", "{:.0f}"),
 ]

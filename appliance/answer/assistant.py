@@ -19,6 +19,7 @@ import logging
 import re
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ from appliance.answer.generators import Generator
 from appliance.answer.prompt import Turn, build_prompt, rewrite_messages
 from appliance.answer.repetition import Guard
 from appliance.answer.retrieve import Retrieval, Retriever
-from appliance.answer.trust import assess, cited_numbers, unsupported_reason
+from appliance.answer.trust import NO_CITATION, assess, citation_problem, unsupported_reason
 from appliance.index.store import SearchFilter
 from appliance.observe import Metrics, QueryHistory
 
@@ -40,6 +41,9 @@ _LABEL = re.compile(r"^\s*(standalone question|rewritten question|question)\s*:\
 QUEUE_POLL_S = 1.0
 REWRITE_TOKENS = 64
 UNCITED_TOKENS = 60  # auto mode: a draft this long that cites nothing is given up on
+MODEL_WINDOW = 20  # auto mode: the model's last answers looked at
+MIN_KEPT = 0.1  # below this share of them kept, the model is asked only now and then
+PROBE_EVERY = 10
 SNIPPET_CHARS = 160
 log = logging.getLogger("appliance.answer")
 
@@ -80,6 +84,7 @@ class Assistant:
         mode: str = "auto",
         gate: Gate | None = None,
         min_support: float = 0.75,
+        passage_words: int = 0,
     ):
         self.retriever = retriever
         self.generator = generator
@@ -92,6 +97,13 @@ class Assistant:
         self.mode = mode
         self.gate = gate
         self.min_support = min_support
+        self.passage_words = passage_words
+        # Of the model's last answers in auto mode, which were kept (True) or replaced.
+        self.model_record: deque[bool] = deque(
+            history.model_record(generator.name, MODEL_WINDOW) if history else (),
+            maxlen=MODEL_WINDOW,
+        )
+        self._skipped = 0
         self.max_question_chars = max_question_chars
         # A question may take at most half the prompt: the passages need the rest.
         self.max_question_tokens = min(max_question_tokens, generator.prompt_budget // 2)
@@ -168,14 +180,16 @@ class Assistant:
             if found is None:
                 yield self._finish(trace, NOT_FOUND, remember, REFUSED)
                 return
-            if not generating:
+            skip = self._not_worth_asking() if found.text else ""
+            if not generating or skip:
+                trace.replaced_because = skip
                 trace.sent = trace.retrieval.citations
                 yield Event("citations", [c.public() for c in trace.sent])
                 yield self._finish(trace, found.text, remember, EXTRACTIVE)
                 return
             if ticket is None:  # after retrieval: a question refused never waits in line
                 ticket = yield from self._admitted(trace)
-            text = yield from self._generate(request, history, trace)
+            text = yield from self._generate(request, history, trace, found)
         finally:
             if ticket is not None:
                 ticket.leave()
@@ -183,6 +197,7 @@ class Assistant:
             reason = trace.replaced_because or unsupported_reason(
                 text, trace.sent, self.min_support
             )
+            self.model_record.append(not reason)
             if reason and found.text:
                 trace.replaced_because = reason
                 trace.sent = trace.retrieval.citations
@@ -220,12 +235,12 @@ class Assistant:
                 return None
         return found if found.text or self.mode != EXTRACTIVE else None
 
-    def _generate(self, request: Request, history: list[Turn], trace: Trace):
+    def _generate(self, request: Request, history: list[Turn], trace: Trace, found: Extract):
         """The model's answer, streamed as "token" events; returns its text. It stops where
         it starts to loop (the loop cut off), or at generator.max_tokens."""
         prompt = build_prompt(
             request.question,
-            trace.retrieval.citations,
+            found.focused(trace.retrieval.citations, self.passage_words),
             history,
             self.generator.prompt_budget,
             self.generator.count_tokens,
@@ -281,14 +296,26 @@ class Assistant:
         a source it was not given, or it has gone on for a while without citing any."""
         if self.mode != "auto":
             return ""
-        given = {c.number for c in trace.sent}
-        cited = cited_numbers(draft)
-        invalid = [f"[{n}]" for n in cited if n not in given]
-        if invalid:
-            return f"it cites sources it was not given ({', '.join(invalid)})"
-        if tokens >= UNCITED_TOKENS and not cited:
-            return "it cites no source"
-        return ""
+        problem = citation_problem(draft, {c.number for c in trace.sent})
+        if problem == NO_CITATION and tokens < UNCITED_TOKENS:
+            return ""  # it may cite yet
+        return problem
+
+    def _not_worth_asking(self) -> str:
+        """In auto mode, why the model is not asked this time: its last answers were all, or
+        nearly all, replaced by quotes (a model too small to cite: the quotes are given at
+        once, without the wait). Every PROBE_EVERY-th such question still asks it, so that
+        a model that does well again is noticed."""
+        kept = self.model_record
+        if self.mode != "auto" or len(kept) < kept.maxlen or sum(kept) >= MIN_KEPT * len(kept):
+            return ""
+        self._skipped += 1
+        if self._skipped % PROBE_EVERY == 0:
+            return ""
+        return (
+            f"the model's last {len(kept)} answers were not backed by the documents "
+            f"({sum(kept)} kept), so it was not asked"
+        )
 
     def _standalone(self, question: str, history: list[Turn], use_model: bool) -> str:
         """A follow-up rewritten into a question that retrieval can use on its own: by the

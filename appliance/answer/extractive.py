@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from appliance.answer.retrieve import Citation
 from appliance.answer.sentences import ITEM, SENTENCE, Unit, units
@@ -25,6 +25,7 @@ MAX_CHARS = 900
 MAX_BLOCK_UNITS = 12  # of one list or table
 NEAR_BEST = 0.6  # a further quote must score this share of the best one
 LABEL_CHARS = 240  # a function signature can be long
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 _ENDS_SENTENCE = re.compile(r"[.!?。！？；:：]$")
 
 
@@ -42,6 +43,30 @@ class Extract:
     quotes: list[Quote]
     coverage: float  # the best unit's share of the question's terms, 0 to 1
     passage_coverage: float  # the same for the best whole passage
+    scored: list[Quote] = field(default_factory=list)  # every unit of every passage
+
+    def focused(self, passages: Sequence[Citation], words: int) -> list[Citation]:
+        """The passages cut to their units closest to the question, about `words` words
+        each, in the order of the document (with the term lines above them): what a model
+        reads quickly and is kept on the point by. A short passage stays whole."""
+        out = []
+        for c in passages:
+            mine = [q for q in self.scored if q.number == c.number]
+            if words <= 0 or _size(c.text) <= words or not mine:
+                out.append(c)
+                continue
+            kept, size = set(), 0
+            for q in sorted(mine, key=lambda q: -q.score):
+                if size >= words:
+                    break
+                kept.add(q.position)
+                size += _size(q.unit.text)
+                label = _before(mine, q)
+                if label is not None and _is_label(label.unit):
+                    kept.add(label.position)
+            text = "\n".join(q.unit.text for q in mine if q.position in kept)
+            out.append(replace(c, text=text))
+        return out
 
 
 def extract(
@@ -70,7 +95,7 @@ def extract(
     quotes = _choose(scored)
     coverage = max(q.score for q in scored)
     return Extract(
-        _format(quotes, passages), quotes, round(coverage, 4), round(passage_coverage, 4)
+        _format(quotes, passages), quotes, round(coverage, 4), round(passage_coverage, 4), scored
     )
 
 
@@ -165,6 +190,11 @@ def _format(quotes: list[Quote], passages: Sequence[Citation]) -> str:
         ]
         parts.append("\n".join(lines) + f" [{number}]\n— {where[number]}")
     return "\n\n".join(parts)
+
+
+def _size(text: str) -> int:
+    """Words, counting a pair of Chinese or Japanese characters as one."""
+    return len(text.split()) + len(_CJK.findall(text)) // 2
 
 
 def _where(c: Citation) -> str:

@@ -65,6 +65,9 @@ class LlamaGenerator:
             n_ctx=settings.n_ctx,
             n_gpu_layers=settings.n_gpu_layers,
             n_threads=settings.threads or default_threads(),
+            # Reading the prompt is one big batch: every core helps (measured on 2 cores:
+            # 160 against 81 prompt tokens/s with one thread).
+            n_threads_batch=settings.batch_threads or os.cpu_count() or 1,
             n_batch=settings.n_batch,
             flash_attn=settings.flash_attn,
             type_k=_KV_TYPES[settings.kv_cache_type],

@@ -30,6 +30,7 @@ _STOP = frozenset(
     "were will with you your they their not can may".split()
 )
 FULL_RELEVANCE = 0.7
+NO_CITATION = "the model's answer cites no source"
 
 
 @dataclass(frozen=True)
@@ -66,26 +67,38 @@ def assess(answer: str, passages: Sequence[Citation], min_relevance: float) -> T
     )
 
 
+def citation_problem(answer: str, given: set[int]) -> str:
+    """What is wrong with the citations of a model's answer: none, or some of sources it was
+    not given; "" when every [n] names a passage it was given."""
+    numbers = cited_numbers(answer)
+    if not numbers:
+        return NO_CITATION
+    invalid = [f"[{n}]" for n in numbers if n not in given]
+    if invalid:
+        return f"the model's answer cites sources it was not given ({', '.join(invalid)})"
+    return ""
+
+
 def unsupported_reason(answer: str, passages: Sequence[Citation], min_support: float) -> str:
     """Why the passages a generated answer cites do not back it, in words for the reader;
     "" when they do: it cites only passages it was given, at least `min_support` of its
     sentences are mostly made of the cited passages' words, and every number it states is
     in them."""
-    numbers = cited_numbers(answer)
     given = {c.number: c for c in passages}
-    if not numbers:
-        return "it cites no source"
-    invalid = [f"[{n}]" for n in numbers if n not in given]
-    if invalid:
-        return f"it cites sources it was not given ({', '.join(invalid)})"
-    cited = [given[n] for n in numbers]
+    problem = citation_problem(answer, set(given))
+    if problem:
+        return problem
+    cited = [given[n] for n in cited_numbers(answer)]
     support = _support(answer, cited)
     if support < min_support:
-        return f"the cited passages back only {support:.0%} of its sentences"
+        return f"the cited passages back only {support:.0%} of the model's answer"
     text = " ".join(c.text for c in cited)
     unknown = [n for n in _NUMBER.findall(_CITE.sub("", answer)) if n not in text]
     if unknown:
-        return f"it states numbers the cited passages do not hold ({', '.join(unknown[:3])})"
+        return (
+            "the model's answer states numbers the cited passages do not hold "
+            f"({', '.join(unknown[:3])})"
+        )
     return ""
 
 

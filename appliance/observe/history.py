@@ -113,6 +113,23 @@ class QueryHistory:
                 raise
         return True
 
+    def model_record(self, model: str, last: int) -> list[bool]:
+        """For the last `last` auto-mode answers `model` wrote, oldest first: was the model's
+        answer kept (True), or replaced by quotes (False)? Read at start-up, so that a
+        restart remembers how the model has been doing."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT record FROM queries WHERE outcome = 'answered' ORDER BY ts DESC LIMIT ?",
+                (last * 5,),
+            ).fetchall()
+        kept = []
+        for (record,) in rows:
+            entry = json.loads(record)
+            if entry.get("model") != model or not entry.get("tokens_out"):
+                continue  # another model's, or the model was not asked
+            kept.append(entry.get("mode") == "generated")
+        return list(reversed(kept[:last]))
+
     def feedback(self) -> list[dict]:
         with self._lock:
             rows = self._db.execute("SELECT ts, query_id, rating, comment FROM feedback")

@@ -3,8 +3,10 @@ are stable and documented in README ("Logs and metrics")."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import os
 import sys
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -25,9 +27,26 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(_own_stdout())
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger("appliance")
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+
+
+def _own_stdout():
+    """Standard output through a descriptor of our own, one line at a time. llama-cpp-python
+    points descriptors 1 and 2 at /dev/null while it loads a model, and the model loads in
+    a thread beside the indexer: lines logged then went nowhere (a document's status among them)."""
+    global _stdout
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):  # no real descriptor (pytest)
+        return sys.stdout
+    if _stdout is None or _stdout.closed:
+        _stdout = open(os.dup(fd), "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+    return _stdout
+
+
+_stdout = None

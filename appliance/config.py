@@ -36,6 +36,7 @@ class PathSettings:
 class EmbedderSettings:
     model_dir: str = "embedder"
     model_file: str = "model.onnx"
+    format: Literal["transformer", "text_graph"] = "transformer"
     dim: int = 384
     pooling: Literal["mean", "cls"] = "mean"
     normalize: bool = True
@@ -85,8 +86,8 @@ class GeneratorSettings:
 class RetrievalSettings:
     k: int = 5
     min_relevance: float = 0.3
-    chunk_words: int = 180
-    chunk_overlap: int = 30
+    chunk_tokens: int = 200
+    chunk_overlap_tokens: int = 30
     embed_context: bool = True
 
 
@@ -298,6 +299,16 @@ def _set_dotted(raw: dict, dotted: str, value: Any, origin: str) -> None:
     target[key] = value
 
 
+# Settings that were renamed: what to write instead.
+RENAMED = {
+    "retrieval.chunk_words": "chunks are now measured in the embedder's tokens, so that "
+    "languages written without spaces get chunks of the same size: write "
+    "retrieval.chunk_tokens instead (180 words of English are about 240 tokens)",
+    "retrieval.chunk_overlap": "write retrieval.chunk_overlap_tokens instead (in the "
+    "embedder's tokens)",
+}
+
+
 def _build(raw: dict[str, Any], source: str) -> Settings:
     sections = {}
     for name, values in raw.items():
@@ -317,6 +328,8 @@ def _build_section(name: str, cls: type, values: dict[str, Any], source: str) ->
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for key, value in values.items():
+        if f"{name}.{key}" in RENAMED:
+            raise ConfigError(f"{name}.{key} in {source}: {RENAMED[f'{name}.{key}']}")
         if key not in hints:
             raise ConfigError(
                 f"unknown key '{name}.{key}' in {source}; allowed keys in '{name}': "
@@ -437,10 +450,16 @@ def _check_ranges(s: Settings) -> None:
         ),
         (0 <= s.generator.temperature <= 2, "generator.temperature must be between 0 and 2"),
         (s.retrieval.k >= 1, "retrieval.k must be at least 1"),
-        (s.retrieval.chunk_words >= 20, "retrieval.chunk_words must be at least 20"),
+        (s.retrieval.chunk_tokens >= 20, "retrieval.chunk_tokens must be at least 20"),
         (
-            0 <= s.retrieval.chunk_overlap < s.retrieval.chunk_words,
-            "retrieval.chunk_overlap must be at least 0 and below retrieval.chunk_words",
+            0 <= s.retrieval.chunk_overlap_tokens < s.retrieval.chunk_tokens,
+            "retrieval.chunk_overlap_tokens must be at least 0 and below retrieval.chunk_tokens",
+        ),
+        (
+            s.retrieval.chunk_tokens <= s.embedder.max_tokens,
+            f"retrieval.chunk_tokens ({s.retrieval.chunk_tokens}) is more than "
+            f"embedder.max_tokens ({s.embedder.max_tokens}): the embedder would see only the "
+            "start of each chunk",
         ),
         (s.limits.max_file_mb > 0, "limits.max_file_mb must be positive"),
         (s.limits.max_file_chars >= 1, "limits.max_file_chars must be at least 1"),

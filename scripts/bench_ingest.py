@@ -334,10 +334,10 @@ def freshness(args, models: Path, vocab: list[str], work: Path, clock: Clock):
         # baseline: the raw embed time of this document's chunks, measured just before and
         # just after the trial (the mean of the two)
         r, b = app.settings.retrieval, app.settings.embedder.batch_size
-        texts = [
-            c.text
-            for c in chunk_sections(read_document(built), rel, r.chunk_words, r.chunk_overlap)
-        ]
+        count = app.embedder.count_tokens
+        sections = read_document(built)
+        chunks = chunk_sections(sections, rel, r.chunk_tokens, r.chunk_overlap_tokens, count)
+        texts = [c.text for c in chunks]
         batches = [texts[i : i + b] for i in range(0, len(texts), b)]
         before_s = embed_batches(raw_embed, batches)
         landed = now()
@@ -439,8 +439,13 @@ def main():
         started = now()
         texts, per_file = [], {}
         for rel in sorted(rels):
+            r = s.retrieval
             chunks = chunk_sections(
-                read_document(kb / rel), rel, s.retrieval.chunk_words, s.retrieval.chunk_overlap
+                read_document(kb / rel),
+                rel,
+                r.chunk_tokens,
+                r.chunk_overlap_tokens,
+                app.embedder.count_tokens,
             )
             texts += [c.text for c in chunks]
             per_file[rel] = len(chunks)

@@ -64,7 +64,12 @@ def test_dotenv_beside_the_config_is_read_and_real_env_wins(tmp_path):
         ("server:\n  port: 70000\n", "server.port must be between 1 and 65535"),
         ("embedder:\n  pooling: max\n", "allowed: mean, cls"),
         ("watcher:\n  enabled: yes please\n", "watcher.enabled must be true or false"),
-        ("retrieval:\n  chunk_words: 50\n  chunk_overlap: 60\n", "retrieval.chunk_overlap"),
+        (
+            "retrieval:\n  chunk_tokens: 50\n  chunk_overlap_tokens: 60\n",
+            "retrieval.chunk_overlap_tokens",
+        ),
+        ("retrieval:\n  chunk_tokens: 300\n", "more than embedder.max_tokens (256)"),
+        ("retrieval:\n  chunk_words: 180\n", "write retrieval.chunk_tokens instead"),
         ("generator:\n  max_tokens: 5000\n", "generator.max_tokens"),
         ("- just\n- a list\n", "must be a mapping"),
         ("server: [1, 2]\n", "'server'"),

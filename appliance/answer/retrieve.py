@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from appliance.answer.markers import plain
 from appliance.config import IndexSettings
 from appliance.index.embedder import Embedder
+from appliance.index.identifiers import exact_first, identifiers
 from appliance.index.store import SearchFilter, VectorStore
 
 SNIPPET_CHARS = 240
@@ -50,8 +51,13 @@ class Retriever:
         started = time.perf_counter()
         dense = self.embedder.embed_query(question)
         sparse = self.embedder.sparse_query(question)
+        names = identifiers(question)
+        exact = self.embedder.exact_query(question)
         embedded = time.perf_counter()
-        hits = self.index.search(dense, sparse, k, max(k, self.candidates), where)
+        depth = max(k, self.candidates)
+        # With identifiers in the question, the chunks that hold them come first.
+        pool = self.index.search(dense, sparse, depth if names else k, depth, where, exact)
+        hits = exact_first(pool, names, lambda h: h.text)[:k]
         searched = time.perf_counter()
         citations = [
             Citation(

@@ -1,44 +1,69 @@
-"""Splits Sections into overlapping word windows for retrieval. A window keeps the line and
-paragraph breaks of its text (other runs of whitespace become one space)."""
+"""Splits Sections into overlapping windows for retrieval, measured in the embedder's tokens,
+so that every language gets chunks of the intended size: Chinese and Japanese have no spaces
+between words, and a window of whitespace "words" there was a whole paragraph. A window
+keeps the line and paragraph breaks of its text (other runs of whitespace become one space)."""
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from appliance.documents.model import Chunk, Section
+
+# Counts the tokens of each piece of text (a word, or one CJK character).
+TokenCounter = Callable[[Sequence[str]], Sequence[int]]
 
 # A window may end early at a sentence or paragraph end found in its last fifth,
 # so chunks tend to stop at natural boundaries without getting much shorter.
 _BREAK_SEARCH_FRACTION = 0.2
-_SENTENCE_END = re.compile(r"[.!?:;][\"'”’)\]]*$")
+_SENTENCE_END = re.compile(r"(?:[.!?:;][\"'”’)\]]*|[。！？；…][」』）”’]*)$")
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n")
+# Scripts written without spaces: each character is a piece of its own. Hangul has spaces.
+_CJK = (
+    "\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003134f"
+)
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+# A piece outgrowing a window (5 MB of minified data on one line) is a chunk of its own, that
+# the embedder truncates: cutting it up would make thousands of chunks of noise to embed.
+_PIECE = re.compile(f"[{_CJK}]|[^{_CJK}]+")
+
+
+def rough_token_counts(pieces: Sequence[str]) -> list[int]:
+    """Tokens of each piece without a tokenizer: a CJK character is one, a word one per
+    five characters. The indexer counts with the embedder's own tokenizer instead."""
+    return [1 if _CJK_CHAR.match(p) else max(1, math.ceil(len(p) / 5)) for p in pieces]
 
 
 def chunk_sections(
     sections: Sequence[Section],
     source: str,
-    chunk_words: int = 180,
-    overlap_words: int = 30,
+    chunk_tokens: int = 200,
+    overlap_tokens: int = 30,
+    count: TokenCounter = rough_token_counts,
 ) -> list[Chunk]:
-    """Cut every section into windows of at most chunk_words words.
+    """Cut every section into windows of at most chunk_tokens tokens, as `count` measures.
 
-    Consecutive windows of a section share overlap_words words. Windows never
+    Consecutive windows of a section share about overlap_tokens tokens. Windows never
     span sections, so each chunk keeps exactly one page and one heading path.
     Chunks are numbered 0..n-1 across the whole document.
     """
-    if not (chunk_words > overlap_words >= 0):
+    if not (chunk_tokens > overlap_tokens >= 0):
         raise ValueError(
-            "chunk_words must be greater than overlap_words, and overlap_words must not be "
-            f"negative (got chunk_words={chunk_words}, overlap_words={overlap_words})."
+            "chunk_tokens must be greater than overlap_tokens, and overlap_tokens must not be "
+            f"negative (got chunk_tokens={chunk_tokens}, overlap_tokens={overlap_tokens})."
         )
     chunks: list[Chunk] = []
     for section in sections:
-        words, breaks_after, line_ends = _words_with_breaks(section.text)
-        for start, end in _windows(len(words), breaks_after, chunk_words, overlap_words):
+        pieces, after, breaks_after = _pieces(section.text)
+        if not pieces:
+            continue
+        costs = _costs(pieces, count)
+        for start, end in _windows(costs, breaks_after, chunk_tokens, overlap_tokens):
             chunks.append(
                 Chunk(
-                    text=_joined(words, start, end, line_ends),
+                    text=_joined(pieces, after, start, end),
                     source=source,
                     page=section.page,
                     heading=section.heading,
@@ -48,59 +73,84 @@ def chunk_sections(
     return chunks
 
 
-def _words_with_breaks(text: str) -> tuple[list[str], set[int], dict[int, str]]:
-    """Split text into words; note which word positions end a sentence or paragraph, and
-    which end a line ("\n") or a paragraph ("\n\n"): lists, table rows and paragraphs keep
-    their lines in the chunk, for the page and for quoting sentences and items."""
-    words: list[str] = []
+def _pieces(text: str) -> tuple[list[str], list[str], set[int]]:
+    """Split text into pieces (words, single CJK characters), each with the separator that
+    follows it ("", " ", "\n" at a line end, "\n\n" at a paragraph end: lists, table rows
+    and paragraphs keep their lines, for the page and for quoting sentences and items), and
+    note which pieces end a sentence or paragraph."""
+    pieces: list[str] = []
+    after: list[str] = []
     breaks_after: set[int] = set()
-    line_ends: dict[int, str] = {}
     for paragraph in _PARAGRAPH_BREAK.split(text):
         for line in paragraph.split("\n"):
             for word in line.split():
-                words.append(word)
-                if _SENTENCE_END.search(word):
-                    breaks_after.add(len(words) - 1)
-            if words:
-                line_ends[len(words) - 1] = "\n"
-        if words:
-            breaks_after.add(len(words) - 1)
-            line_ends[len(words) - 1] = "\n\n"
-    return words, breaks_after, line_ends
+                for piece in _PIECE.findall(word):
+                    pieces.append(piece)
+                    after.append("")
+                    if _SENTENCE_END.search(piece):
+                        breaks_after.add(len(pieces) - 1)
+                after[-1] = " "
+            if pieces:
+                after[-1] = "\n"
+        if pieces:
+            after[-1] = "\n\n"
+            breaks_after.add(len(pieces) - 1)
+    return pieces, after, breaks_after
 
 
-def _joined(words: list[str], start: int, end: int, line_ends: dict[int, str]) -> str:
-    pieces = []
+def _costs(pieces: list[str], count: TokenCounter) -> list[int]:
+    """Each piece's tokens, counting each distinct piece once."""
+    distinct = list(dict.fromkeys(pieces))
+    cost = dict(zip(distinct, count(distinct), strict=True))
+    return [max(1, cost[p]) for p in pieces]
+
+
+def _joined(pieces: list[str], after: list[str], start: int, end: int) -> str:
+    parts = []
     for position in range(start, end):
-        pieces.append(words[position])
+        parts.append(pieces[position])
         if position < end - 1:
-            pieces.append(line_ends.get(position, " "))
-    return "".join(pieces)
+            parts.append(after[position])
+    return "".join(parts)
 
 
 def _windows(
-    count: int, breaks_after: set[int], chunk_words: int, overlap_words: int
+    costs: list[int], breaks_after: set[int], chunk_tokens: int, overlap_tokens: int
 ) -> list[tuple[int, int]]:
-    """(start, end) word positions of each window."""
+    """(start, end) piece positions of each window."""
+    total = [0]
+    for cost in costs:
+        total.append(total[-1] + cost)
+    count = len(costs)
     windows: list[tuple[int, int]] = []
     start = 0
     while start < count:
-        end = min(start + chunk_words, count)
+        end = start + 1  # a window holds at least one piece, however long
+        while end < count and total[end + 1] - total[start] <= chunk_tokens:
+            end += 1
         if end < count:
-            end = _nicer_end(start, end, breaks_after, chunk_words, overlap_words)
+            end = _nicer_end(start, end, breaks_after, total, chunk_tokens)
         windows.append((start, end))
         if end >= count:
             break
-        start = end - overlap_words
+        following = end
+        while following - 1 > start and total[end] - total[following - 1] <= overlap_tokens:
+            following -= 1
+        # Less overlap where the next piece would not fit beside it: each window moves on.
+        while following < end and total[end + 1] - total[following] > chunk_tokens:
+            following += 1
+        start = following
     return windows
 
 
 def _nicer_end(
-    start: int, end: int, breaks_after: set[int], chunk_words: int, overlap_words: int
+    start: int, end: int, breaks_after: set[int], total: list[int], chunk_tokens: int
 ) -> int:
-    # The earliest allowed end must still move the next window forward past the overlap.
-    earliest = max(start + overlap_words + 1, end - int(chunk_words * _BREAK_SEARCH_FRACTION))
-    for candidate in range(end, earliest - 1, -1):
+    """The last sentence or paragraph end within the window's last fifth, else `end`."""
+    earliest = total[end] - int(chunk_tokens * _BREAK_SEARCH_FRACTION)
+    candidate = end
+    while candidate > start + 1 and total[candidate] >= earliest:
         if candidate - 1 in breaks_after:
             return candidate
+        candidate -= 1
     return end

@@ -106,6 +106,7 @@ class EdgeIndex(PublishedVersions):
         limit: int,
         candidates: int,
         where: SearchFilter | None = None,
+        exact: SparseVector | None = None,
     ) -> list[Hit]:
         published = self.snapshot()  # before the query: see PublishedVersions.publish
         selector = _filter(where)
@@ -113,10 +114,15 @@ class EdgeIndex(PublishedVersions):
             Prefetch(limit=candidates, query=Query.Nearest(dense, using=DENSE), filter=selector),
             Prefetch(limit=candidates, query=Query.Nearest(sparse, using=SPARSE), filter=selector),
         ]
+        weights = self.weights
+        if exact is not None and exact.indices:
+            query = Query.Nearest(exact, using=SPARSE)
+            prefetches.append(Prefetch(limit=candidates, query=query, filter=selector))
+            weights = [*weights, 1.0]
         request = QueryRequest(
             limit=self.overfetch(limit),
             prefetches=prefetches,
-            query=Fusion.Rrf(k=self.rrf_k, weights=self.weights),
+            query=Fusion.Rrf(k=self.rrf_k, weights=weights),
             with_payload=True,
             with_vector=[DENSE],
         )

@@ -1,17 +1,24 @@
-"""Text → vectors: a dense ONNX model through fastembed (loaded from models/, never from a hub)
-and BM25 sparse vectors from Qdrant Edge's multilingual tokenizer."""
+"""Text → vectors: a dense ONNX model (loaded from models/, never from a hub) through
+fastembed, or a graph that tokenizes by itself, and BM25 sparse vectors from Qdrant Edge's
+multilingual tokenizer with identifiers as terms of their own."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from fastembed import TextEmbedding
 from fastembed.common.model_description import ModelSource, PoolingType
 from qdrant_edge import Bm25, Bm25Config, SparseVector, TokenizerType
+from tokenizers import Tokenizer
 
 from appliance.config import EmbedderSettings
+from appliance.documents.chunker import rough_token_counts
+from appliance.index.identifiers import identifier_terms
 
+# Qdrant Edge's BM25 defaults (Bm25Config): identifier terms are weighted the same way.
+BM25_K, BM25_B, BM25_AVERAGE_LENGTH = 1.2, 0.75, 256
 _POOLING = {"mean": PoolingType.MEAN, "cls": PoolingType.CLS}
 
 
@@ -23,37 +30,48 @@ class Embedder:
         self.batch_size = settings.batch_size
         self.query_prefix = settings.query_prefix
         self.document_prefix = settings.document_prefix
-        name = _register(settings)
-        self._dense = TextEmbedding(
-            name,
-            specific_model_path=str(model_dir),
-            threads=settings.threads or None,
-            local_files_only=True,
-        )
-        # fastembed truncates at tokenizer_config.json's model_max_length (512 for MiniLM),
-        # but sentence models are trained shorter (MiniLM: 256). Past that, quality falls
-        # and attention cost and ONNX Runtime's memory pool grow with the square of length.
-        self._dense.model.tokenizer.enable_truncation(max_length=settings.max_tokens)
+        if settings.format == "text_graph":
+            self._dense: _Transformer | _TextGraph = _TextGraph(settings, model_dir)
+        else:
+            self._dense = _Transformer(settings, model_dir)
         self._bm25 = Bm25(Bm25Config(tokenizer=TokenizerType.Multilingual))
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        prefixed = [self.document_prefix + t for t in texts]
-        vectors = self._dense.embed(prefixed, batch_size=self.batch_size)
-        return [vector.tolist() for vector in vectors]
+        return self._dense.embed([self.document_prefix + t for t in texts], self.batch_size)
 
     def embed_query(self, text: str) -> list[float]:
-        return next(iter(self._dense.query_embed(self.query_prefix + text))).tolist()
+        return self._dense.embed([self.query_prefix + text], 1)[0]
+
+    def count_tokens(self, pieces: Sequence[str]) -> list[int]:
+        """The embedder's tokens in each piece of text (special tokens aside): chunks are
+        measured with it, so that the embedder sees each chunk whole."""
+        return self._dense.count_tokens(pieces)
 
     def sparse_document(self, text: str) -> SparseVector:
-        return self._bm25.embed_document(text)
+        """BM25 of the text, with its identifiers as terms of their own (weighted as BM25
+        weighs a word: by its count, less in a long text)."""
+        length = len(text.split()) / BM25_AVERAGE_LENGTH
+        saturation = BM25_K * (1 - BM25_B + BM25_B * length)
+        extra = {
+            term: count * (BM25_K + 1) / (count + saturation)
+            for term, count in identifier_terms(text).items()
+        }
+        return _plus(self._bm25.embed_document(text), extra)
 
     def sparse_query(self, text: str) -> SparseVector:
-        return self._bm25.embed_query(text)
+        """BM25 of the question, with its identifiers as terms of their own."""
+        return _plus(self._bm25.embed_query(text), dict.fromkeys(identifier_terms(text), 1.0))
+
+    def exact_query(self, text: str) -> SparseVector | None:
+        """The question's identifiers alone, as a sparse query (None without any): it finds
+        the passages that hold them, however the rest of the question reads."""
+        terms = identifier_terms(text)
+        return SparseVector(list(terms), [1.0] * len(terms)) if terms else None
 
     def terms(self, text: str) -> set[int]:
         """The text's search terms as BM25 cuts them (multilingual, stemmed, no stopwords),
-        as token ids: for comparing a question with passages and sentences."""
-        return set(self._bm25.embed_query(text).indices)
+        and its identifiers, as ids: for comparing a question with passages and sentences."""
+        return set(self._bm25.embed_query(text).indices) | set(identifier_terms(text))
 
 
 def _register(settings: EmbedderSettings) -> str:
@@ -73,3 +91,72 @@ def _register(settings: EmbedderSettings) -> str:
             model_file=settings.model_file,
         )
     return name
+
+
+def _plus(vector: SparseVector, extra: dict[int, float]) -> SparseVector:
+    if not extra:
+        return vector
+    values = dict(zip(vector.indices, vector.values, strict=True))
+    for term, value in extra.items():
+        values[term] = values.get(term, 0.0) + value
+    return SparseVector(list(values), list(values.values()))
+
+
+class _Transformer:
+    """A transformer exported to ONNX with its tokenizer files, run by fastembed (pooling
+    and normalisation as configured)."""
+
+    def __init__(self, settings: EmbedderSettings, model_dir: Path):
+        self._model = TextEmbedding(
+            _register(settings),
+            specific_model_path=str(model_dir),
+            threads=settings.threads or None,
+            local_files_only=True,
+        )
+        # fastembed truncates at tokenizer_config.json's model_max_length (512 for MiniLM),
+        # but sentence models are trained shorter (MiniLM: 256). Past that, quality falls
+        # and attention cost and ONNX Runtime's memory pool grow with the square of length.
+        self._model.model.tokenizer.enable_truncation(max_length=settings.max_tokens)
+        self._counter = Tokenizer.from_str(self._model.model.tokenizer.to_str())
+        self._counter.no_truncation()
+        self._counter.no_padding()
+
+    def embed(self, texts: list[str], batch_size: int) -> list[list[float]]:
+        return [v.tolist() for v in self._model.embed(texts, batch_size=batch_size)]
+
+    def count_tokens(self, pieces: Sequence[str]) -> list[int]:
+        encodings = self._counter.encode_batch(list(pieces), add_special_tokens=False)
+        return [len(e.ids) for e in encodings]
+
+
+class _TextGraph:
+    """An ONNX graph that takes the texts themselves, its tokenizer inside (custom ops of
+    onnxruntime-extensions), and gives one normalised vector per text: e.g. the multilingual
+    Universal Sentence Encoder (`appliance models fetch --set multilingual`)."""
+
+    def __init__(self, settings: EmbedderSettings, model_dir: Path):
+        import onnxruntime
+        from onnxruntime_extensions import get_library_path
+
+        options = onnxruntime.SessionOptions()
+        options.register_custom_ops_library(get_library_path())
+        if settings.threads:
+            options.intra_op_num_threads = settings.threads
+        self._session = onnxruntime.InferenceSession(
+            str(model_dir / settings.model_file), options, providers=["CPUExecutionProvider"]
+        )
+        self._input = self._session.get_inputs()[0].name
+        self._normalize = settings.normalize
+
+    def embed(self, texts: list[str], batch_size: int) -> list[list[float]]:
+        vectors = []
+        for start in range(0, len(texts), batch_size):
+            batch = np.array(texts[start : start + batch_size], dtype=object)
+            out = self._session.run(None, {self._input: batch})[0]
+            if self._normalize:
+                out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+            vectors += out.tolist()
+        return vectors
+
+    def count_tokens(self, pieces: Sequence[str]) -> list[int]:
+        return rough_token_counts(pieces)  # its tokenizer is inside the graph

@@ -117,18 +117,23 @@ class QdrantIndex(PublishedVersions):
         limit: int,
         candidates: int,
         where: SearchFilter | None = None,
+        exact: SparseVector | None = None,
     ) -> list[Hit]:
         published = self.snapshot()  # before the query: see PublishedVersions.publish
         selector = _filter(where)
+        searches = [(dense, DENSE), (_sparse(sparse), SPARSE)]
+        rrf = self.rrf
+        if exact is not None and exact.indices:
+            searches.append((_sparse(exact), SPARSE))
+            rrf = models.Rrf(k=rrf.k, weights=[*rrf.weights, 1.0])
+        prefetch = [
+            models.Prefetch(query=query, using=using, limit=candidates, filter=selector)
+            for query, using in searches
+        ]
         response = self._client.query_points(
             self.collection,
-            prefetch=[
-                models.Prefetch(query=dense, using=DENSE, limit=candidates, filter=selector),
-                models.Prefetch(
-                    query=_sparse(sparse), using=SPARSE, limit=candidates, filter=selector
-                ),
-            ],
-            query=models.RrfQuery(rrf=self.rrf),
+            prefetch=prefetch,
+            query=models.RrfQuery(rrf=rrf),
             limit=self.overfetch(limit),
             with_payload=True,
             with_vectors=[DENSE],

@@ -30,14 +30,16 @@ from appliance.sync import manifest as m
 
 log = logging.getLogger("appliance.sync")
 
-CHUNKER_VERSION = 2  # 2: chunks keep their line breaks
+CHUNKER_VERSION = 3  # 2: chunks keep their line breaks; 3: sized in the embedder's tokens
+SPARSE_VERSION = 2  # 2: identifiers are terms of their own
 
 
 def embedding_version(settings: Settings) -> str:
     """Changes when the same text would be embedded to another vector."""
     e = settings.embedder
     return (
-        f"emb:{e.model_dir}/{e.model_file}:{e.dim}:{e.pooling}:{e.normalize}:{e.max_tokens}"
+        f"emb:{e.model_dir}/{e.model_file}:{e.format}:{e.dim}:{e.pooling}:{e.normalize}"
+        f":{e.max_tokens}"
         f":{e.document_prefix!r}"
     )
 
@@ -47,8 +49,8 @@ def pipeline_version(settings: Settings) -> str:
     r = settings.retrieval
     return (
         f"{embedding_version(settings)}"
-        f"|chunk:v{CHUNKER_VERSION}:{r.chunk_words}/{r.chunk_overlap}"
-        f"|context:{r.embed_context}"
+        f"|chunk:v{CHUNKER_VERSION}:{r.chunk_tokens}/{r.chunk_overlap_tokens}"
+        f"|context:{r.embed_context}|sparse:v{SPARSE_VERSION}"
     )
 
 
@@ -303,7 +305,9 @@ class Pipeline:
         except DocumentError as err:
             raise Skip(m.FAILED, str(err)) from None
         try:
-            return chunk_sections(sections, rel, r.chunk_words, r.chunk_overlap)
+            return chunk_sections(
+                sections, rel, r.chunk_tokens, r.chunk_overlap_tokens, self.embedder.count_tokens
+            )
         except Exception as err:  # a chunker bug must not stop the worker: report it
             log.exception("chunking failed on %s", rel)
             raise Skip(m.FAILED, f"{rel} could not be split into passages: {err}") from None

@@ -1,6 +1,12 @@
 import pytest
 
 from appliance.documents import Chunk, Section, chunk_sections
+from appliance.documents.chunker import rough_token_counts
+
+
+def one_each(pieces):
+    """A token counter that makes each piece (word) one token: windows count words."""
+    return [1] * len(pieces)
 
 
 def numbered_words(count: int, prefix: str = "w") -> str:
@@ -22,7 +28,7 @@ def test_short_section_becomes_one_chunk_with_its_metadata() -> None:
 
 def test_windows_have_the_requested_size_and_overlap() -> None:
     section = Section(text=numbered_words(100), page=None, heading="")
-    chunks = chunk_sections([section], "a.txt", chunk_words=40, overlap_words=10)
+    chunks = chunk_sections([section], "a.txt", count=one_each, chunk_tokens=40, overlap_tokens=10)
     windows = [chunk.text.split() for chunk in chunks]
     assert [len(w) for w in windows] == [40, 40, 40]
     assert windows[0][0] == "w0" and windows[-1][-1] == "w99"
@@ -35,7 +41,7 @@ def test_windows_have_the_requested_size_and_overlap() -> None:
 
 def test_zero_overlap_tiles_the_text_exactly() -> None:
     section = Section(text=numbered_words(25), page=None, heading="")
-    chunks = chunk_sections([section], "a.txt", chunk_words=10, overlap_words=0)
+    chunks = chunk_sections([section], "a.txt", count=one_each, chunk_tokens=10, overlap_tokens=0)
     words = numbered_words(25).split()
     assert [c.text for c in chunks] == [
         " ".join(words[0:10]),
@@ -48,7 +54,7 @@ def test_window_prefers_to_end_at_a_sentence_near_its_end() -> None:
     words = numbered_words(100).split()
     words[36] += "."  # sentence end inside the last 20% of a 40-word window
     section = Section(text=" ".join(words), page=None, heading="")
-    chunks = chunk_sections([section], "a.txt", chunk_words=40, overlap_words=5)
+    chunks = chunk_sections([section], "a.txt", count=one_each, chunk_tokens=40, overlap_tokens=5)
     first = chunks[0].text.split()
     assert first[-1] == "w36."
     assert chunks[1].text.split()[0] == "w32"  # 37 words, minus the 5-word overlap
@@ -58,7 +64,7 @@ def test_sentence_end_early_in_the_window_is_ignored() -> None:
     words = numbered_words(100).split()
     words[5] += "."
     section = Section(text=" ".join(words), page=None, heading="")
-    chunks = chunk_sections([section], "a.txt", chunk_words=40, overlap_words=5)
+    chunks = chunk_sections([section], "a.txt", count=one_each, chunk_tokens=40, overlap_tokens=5)
     assert len(chunks[0].text.split()) == 40
 
 
@@ -68,7 +74,9 @@ def test_chunks_never_span_sections_and_keep_each_page() -> None:
         Section(text="tiny page two", page=2, heading=""),
         Section(text=numbered_words(30, "p3_"), page=3, heading="Appendix"),
     ]
-    chunks = chunk_sections(sections, "manual.pdf", chunk_words=20, overlap_words=5)
+    chunks = chunk_sections(
+        sections, "manual.pdf", count=one_each, chunk_tokens=20, overlap_tokens=5
+    )
     assert [c.index for c in chunks] == list(range(len(chunks)))
     assert [c.page for c in chunks] == [1, 1, 2, 3, 3]
     for chunk in chunks:
@@ -85,21 +93,74 @@ def test_no_sections_give_no_chunks() -> None:
     assert chunk_sections([], "empty.txt") == []
 
 
-def test_default_sizes_cap_chunks_at_180_words() -> None:
+def test_default_sizes_cap_chunks_at_200_tokens() -> None:
     chunks = chunk_sections([Section(text=numbered_words(500), page=None, heading="")], "a.txt")
-    assert max(len(c.text.split()) for c in chunks) == 180
-    assert chunks[1].text.split()[0] == "w150"
+    assert max(len(c.text.split()) for c in chunks) == 200  # "w123": one rough token
+    assert chunks[1].text.split()[0] == "w170"
 
 
 @pytest.mark.parametrize(
-    ("chunk_words", "overlap_words"),
+    ("chunk_tokens", "overlap_tokens"),
     [(10, 10), (10, 11), (0, 0), (10, -1)],
 )
-def test_invalid_window_sizes_are_rejected(chunk_words: int, overlap_words: int) -> None:
-    with pytest.raises(ValueError, match="chunk_words must be greater than overlap_words"):
+def test_invalid_window_sizes_are_rejected(chunk_tokens: int, overlap_tokens: int) -> None:
+    with pytest.raises(ValueError, match="chunk_tokens must be greater than overlap_tokens"):
         chunk_sections(
             [Section(text="x", page=None, heading="")],
             "a.txt",
-            chunk_words=chunk_words,
-            overlap_words=overlap_words,
+            chunk_tokens=chunk_tokens,
+            overlap_tokens=overlap_tokens,
         )
+
+
+def test_chinese_and_japanese_get_chunks_of_the_same_size_as_english() -> None:
+    """Text without spaces is cut by characters: 600 characters of Chinese at 200 tokens
+    make several chunks, not one chunk of 600 (that the embedder would truncate)."""
+    sentence = "使用tar命令可以把整个目录打包成一个归档文件。"  # 24 characters, "tar" one token
+    text = sentence * 25
+    chunks = chunk_sections([Section(text=text, page=None, heading="")], "zh.txt")
+    sizes = [sum(rough_token_counts(_cjk_pieces(c.text))) for c in chunks]
+    assert len(chunks) >= 3 and max(sizes) <= 200, sizes
+    # No space is put between characters, and windows end at a "。".
+    assert all(c.text.endswith("。") for c in chunks[:-1])
+    assert " " not in "".join(c.text for c in chunks)
+    # Overlapping windows together hold the whole text.
+    assert chunks[0].text.startswith(sentence) and chunks[-1].text.endswith(sentence)
+    japanese = "ディレクトリを再帰的にコピーするには-rオプションを使います。" * 30
+    ja_chunks = chunk_sections([Section(text=japanese, page=None, heading="")], "ja.txt")
+    assert len(ja_chunks) >= 4
+
+
+def test_mixed_scripts_keep_their_spaces() -> None:
+    text = "运行 apt-get update 更新软件包列表。\nThen run apt-get upgrade."
+    (chunk,) = chunk_sections([Section(text=text, page=None, heading="")], "mixed.txt")
+    assert chunk.text == text
+
+
+def test_windows_are_measured_with_the_given_token_counter() -> None:
+    """A word the counter calls 10 tokens fills a 40-token window 4 times faster."""
+    text = " ".join(["long"] * 20 + ["w"] * 20)
+    chunks = chunk_sections(
+        [Section(text=text, page=None, heading="")],
+        "a.txt",
+        chunk_tokens=40,
+        overlap_tokens=0,
+        count=lambda pieces: [10 if p == "long" else 1 for p in pieces],
+    )
+    assert [c.text.split().count("long") for c in chunks[:5]] == [4, 4, 4, 4, 4]
+    assert chunks[5].text.split() == ["w"] * 20
+
+
+def test_a_run_without_spaces_longer_than_a_window_is_one_chunk() -> None:
+    """5 MB of minified data on one line is one chunk (the embedder reads its start), not
+    thousands of chunks of noise to embed."""
+    blob = "A" * 5000
+    text = f"before it. {blob} after it."
+    chunks = chunk_sections([Section(text=text, page=None, heading="")], "blob.txt")
+    assert [c.text for c in chunks] == ["before it.", blob, "after it."]
+
+
+def _cjk_pieces(text: str) -> list[str]:
+    from appliance.documents.chunker import _pieces
+
+    return _pieces(text)[0]

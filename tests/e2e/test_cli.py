@@ -120,6 +120,7 @@ def test_eval_reports_recall_mrr_and_latency(tmp_path, models_dir):
             "gold_file": "manual.pdf",
             "gold_page": 2,
             "answer_phrases": ["ten seconds"],
+            "kind": "pdf",
         },
         {
             "id": "q2",
@@ -134,6 +135,7 @@ def test_eval_reports_recall_mrr_and_latency(tmp_path, models_dir):
             "gold_file": "manual.pdf",
             "gold_page": 1,
             "answer_phrases": [],
+            "kind": "pdf",
         },  # wrong page on purpose: a miss
     ]
     questions = tmp_path / "q.jsonl"
@@ -160,6 +162,9 @@ def test_eval_reports_recall_mrr_and_latency(tmp_path, models_dir):
     report = json.loads(out.read_text())
     assert {"n", "recall_at_k", "mrr", "k", "p50_ms", "p95_ms", "questions"} <= set(report)
     assert report["n"] == 3 and report["k"] == 1
+    # Figures per kind, for the questions that have one.
+    assert report["groups"] == {"pdf": {"recall_at_k": 0.5, "mrr": 0.5, "first_rate": 0.5}}
+    assert "pdf            n=2    recall@1=0.500" in result.stdout
     assert [q["hit"] for q in report["questions"]] == [True, True, False]
     assert report["answer_phrase_rate"] is not None
     assert all(q["answer"] for q in report["questions"])

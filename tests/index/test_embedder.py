@@ -43,3 +43,72 @@ def test_prefixes_for_models_trained_with_them(models_dir):
         atol=1e-5,
     )
     assert not np.allclose(e5_style.embed_query(text), plain.embed_query(text), atol=1e-3)
+
+
+def test_chunks_measured_with_its_tokenizer_fit_its_window(embedder):
+    """Chunked with the embedder's own token counts, every chunk of English, Chinese and
+    Japanese text fits the window the embedder reads (nothing is cut off its end)."""
+    from appliance.documents import Section, chunk_sections
+
+    texts = {
+        "en": "Use os.path.join() to build paths; pathlib.Path is the modern way. " * 40,
+        "zh": "使用tar命令可以把整个目录打包成一个归档文件，然后用gzip压缩。" * 40,
+        "ja": "ディレクトリを再帰的にコピーするには、cp -r を使います。" * 40,
+    }
+    for language, text in texts.items():
+        chunks = chunk_sections(
+            [Section(text=text, page=None, heading="")], "a.txt", 60, 10, embedder.count_tokens
+        )
+        tokens = embedder.count_tokens([c.text for c in chunks])
+        assert len(chunks) > 3 and max(tokens) <= 64, (language, tokens)
+        assert min(tokens[:-1]) >= 40, (language, tokens)  # not needlessly small either
+
+
+def test_identifiers_are_search_terms_of_their_own(embedder):
+    """BM25's multilingual tokenizer drops numbers: alone, ZX-339563 and ZX-439563 would be
+    the same query. With identifier terms, a record is found by its part number."""
+    records = ["Part ZX-339563 fits unit0250.", "Part ZX-439563 fits unit0251."]
+    vectors = [embedder.sparse_document(r) for r in records]
+
+    def score(query, vector):
+        weights = dict(zip(vector.indices, vector.values, strict=True))
+        return sum(
+            weights.get(i, 0.0) * v for i, v in zip(query.indices, query.values, strict=True)
+        )
+
+    for question, wanted in [("which unit fits ZX-439563", 1), ("part 339563", 0)]:
+        query = embedder.sparse_query(question)
+        scores = [score(query, v) for v in vectors]
+        assert scores[wanted] > scores[1 - wanted], (question, scores)
+    assert embedder.exact_query("what fits unit0250?") is not None
+    assert embedder.exact_query("how much annual leave") is None
+
+
+@pytest.fixture(scope="module")
+def multilingual(models_dir):
+    """The multilingual set (`appliance models fetch --set multilingual`, as test.sh does)."""
+    settings = EmbedderSettings(model_dir="embedder-multilingual", format="text_graph", dim=512)
+    return Embedder(settings, models_dir / "embedder-multilingual")
+
+
+def test_the_multilingual_embedder_matches_questions_across_languages(multilingual):
+    passages = multilingual.embed_documents(
+        [
+            "Use cp -r to copy a directory and everything in it.",
+            "使用 tar 命令可以把整个目录打包成一个归档文件。",
+            "Die Datei /etc/fstab beschreibt, welche Dateisysteme beim Start eingehängt werden.",
+        ]
+    )
+    assert all(
+        len(p) == 512 and np.linalg.norm(p) == pytest.approx(1.0, abs=1e-3) for p in passages
+    )
+    questions = {
+        "ディレクトリを中身ごとコピーするには？": 0,  # Japanese → the English passage
+        "How do I pack a whole folder into one archive?": 1,  # English → the Chinese one
+        "开机时挂载哪些文件系统在哪里配置？": 2,  # Chinese → the German one
+    }
+    for question, wanted in questions.items():
+        scores = np.dot(passages, multilingual.embed_query(question))
+        assert int(np.argmax(scores)) == wanted, (question, scores)
+    # Its tokenizer is inside the graph: chunks are measured by the rough count.
+    assert multilingual.count_tokens(["使", "directory"]) == [1, 2]

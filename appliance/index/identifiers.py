@@ -1,0 +1,93 @@
+"""Identifiers in a question: part numbers, error codes, ticket ids, versions, file and host
+names, names from code. A user copies them exactly, and a passage that holds one exactly
+answers better than any passage that is merely about the same thing: among 200 maintenance
+records that differ only in their numbers, meaning alone cannot tell them apart."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from typing import TypeVar
+
+# A run of ASCII letters, digits and _ joined by - . / : (a path may start with / or ~).
+# ASCII only: in "零件ZX-339563适用" the identifier ends where the Chinese begins.
+_WORD = "A-Za-z0-9_"
+_CANDIDATE = re.compile(rf"[/~]?[{_WORD}]+(?:[-./:][{_WORD}]+)*")
+_LETTER = re.compile(r"[^\W\d_]")
+_CAMEL = re.compile(r"[a-z][A-Z]")
+_PARTS = re.compile(r"[-./:_]")
+_DIGIT = re.compile(r"\d")
+_DOTTED = re.compile(r"\w\w[._]\w\w|\w[._]\w+[._]\w")  # os.path, re.match, max_tokens, a.b.c
+
+T = TypeVar("T")
+
+
+def identifiers(question: str) -> list[str]:
+    """The question's words that look like identifiers, in order, without repeats."""
+    found: dict[str, None] = {}
+    for word in _CANDIDATE.findall(question):
+        if _is_identifier(word):
+            found.setdefault(word, None)
+    return list(found)
+
+
+def identifier_terms(text: str) -> Counter[int]:
+    """Search terms for the identifiers in `text`, with their counts: each identifier whole
+    (lowercase), and its parts that hold a digit (339563 of ZX-339563), for users who
+    leave out the prefix. BM25's multilingual tokenizer drops numbers: for it ZX-339563,
+    ZX-439563 and ZX are one word, and v2.14.3 is v2.14.30."""
+    terms: Counter[int] = Counter()
+    for word in _CANDIDATE.findall(text):
+        if not _is_identifier(word):
+            continue
+        word = word.lower()
+        parts = {word} | {p for p in _PARTS.split(word) if len(p) >= 3 and _DIGIT.search(p)}
+        terms.update(_term_id(p) for p in parts)
+    return terms
+
+
+def _term_id(term: str) -> int:
+    """A sparse-vector index for an identifier term, apart from BM25's own term ids."""
+    return zlib.crc32(b"identifier:" + term.encode())
+
+
+def _is_identifier(word: str) -> bool:
+    if len(word) < 3:
+        return False
+    digits = sum(c.isdigit() for c in word)
+    letters = bool(_LETTER.search(word))
+    if digits and letters:  # unit0250, ZX-339563, E0x7F3A, v2.14.3, x86_64
+        return True
+    if digits:  # 339563, 2024-03-17, 192.168.1.10, 1.2.3; not 25, 100 or round(2.5)
+        return digits >= 4 or sum(c in "-./:" for c in word) >= 2
+    if word[0] in "/~" and "/" in word[1:]:  # /etc/sudoers, ~/.ssh/config
+        return True
+    if _CAMEL.search(word):  # TypeError, getElementById
+        return True
+    if "-" in word and word[1:] != word[1:].lower():  # X-Forwarded-For; not Thread-safe
+        return True
+    return bool(_DOTTED.search(word))  # os.path.join, re.match, max_tokens, backup.tar.gz
+
+
+def holds(text: str, identifier: str) -> bool:
+    """Whether `text` holds `identifier` whole: any case, not inside a longer name (unit0250
+    is not in unit02501, v2.14.3 is not in v2.14.30, but it ends the sentence "… v2.14.3.")."""
+    pattern = rf"(?<![{_WORD}\-./])" + re.escape(identifier) + rf"(?![{_WORD}\-]|[./:][{_WORD}])"
+    return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def exact_first(hits: Sequence[T], names: Sequence[str], text_of) -> list[T]:
+    """`hits` with those that hold the question's identifiers first (most identifiers first,
+    then in their order). An identifier held by more than half of the hits tells nothing
+    apart, and is left out."""
+    if not names or not hits:
+        return list(hits)
+    held = {name: [holds(text_of(h), name) for h in hits] for name in names}
+    telling = [name for name, marks in held.items() if 0 < sum(marks) <= len(hits) / 2]
+    if not telling:
+        return list(hits)
+    counts = [sum(held[name][i] for name in telling) for i in range(len(hits))]
+    order = sorted(range(len(hits)), key=lambda i: -counts[i])
+    return [hits[i] for i in order]

@@ -1,0 +1,70 @@
+import pytest
+
+from appliance.index.identifiers import exact_first, holds, identifiers
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which unit does part ZX-339563 fit?", ["ZX-339563"]),
+        ("secret code of unit0250", ["unit0250"]),
+        ("difference between re.match and re.search?", ["re.match", "re.search"]),
+        ("what went wrong in INC-2024-00417", ["INC-2024-00417"]),
+        ("where is backup_2024-03-17.tar.gz kept", ["backup_2024-03-17.tar.gz"]),
+        ("is db-prod-07.corp.example up", ["db-prod-07.corp.example"]),
+        ("what does E0x7F3A mean", ["E0x7F3A"]),
+        ("edit /etc/sudoers safely", ["/etc/sudoers"]),
+        ("why a TypeError here", ["TypeError"]),
+        ("零件ZX-339563适用于哪台设备？", ["ZX-339563"]),  # ends where the Chinese begins
+        # Plain words, hyphenated words, small numbers and abbreviations are not identifiers.
+        ("How many days of annual leave, e.g. 25?", []),
+        ("Is it a built-in, read-only setting?", []),
+        ("Thread-safe queue? Command-line flags?", []),  # capitals of a sentence's start
+        ("Why does round(2.5) give 2 and not 3?", []),
+        ("笔记本上怎么切换到第 3 个控制台", []),
+    ],
+)
+def test_identifiers_in_questions(question, expected):
+    assert identifiers(question) == expected
+
+
+def test_an_identifier_is_held_only_whole():
+    assert holds("Part ZX-339563 fits unit0250.", "zx-339563")
+    assert holds("It fits unit0250.", "unit0250")  # a sentence may end after it
+    assert holds("零件ZX-339563适用", "ZX-339563")
+    assert not holds("unit02501", "unit0250")
+    assert not holds("see ZX-3395630", "ZX-339563")
+    assert not holds("release v2.14.30", "v2.14.3")
+    assert not holds("xunit0250", "unit0250")
+
+
+def test_passages_holding_the_identifier_come_first_in_their_order():
+    texts = ["a about parts", "b ZX-1234 fits", "c parts again", "d ZX-1234 and ZX-99 here"]
+    ordered = exact_first(texts, ["ZX-1234", "ZX-99"], lambda t: t)
+    assert ordered == [
+        "d ZX-1234 and ZX-99 here",
+        "b ZX-1234 fits",
+        "a about parts",
+        "c parts again",
+    ]
+
+
+def test_an_identifier_most_passages_hold_changes_nothing():
+    texts = ["x v1.2 one", "y v1.2 two", "z three"]
+    assert exact_first(texts, ["v1.2"], lambda t: t) == texts
+    assert exact_first(texts, [], lambda t: t) == texts
+
+
+def test_identifier_terms_keep_the_numbers_bm25_drops():
+    from appliance.index.identifiers import identifier_terms
+
+    a, b = identifier_terms("part ZX-339563"), identifier_terms("part ZX-439563")
+    assert a and b and not set(a) & set(b)
+    # The number alone finds the part too, and v2.14.3 is not v2.14.30.
+    assert set(identifier_terms("339563")) < set(a)
+    assert not set(identifier_terms("v2.14.3")) & set(identifier_terms("v2.14.30"))
+    assert (
+        identifier_terms("unit0250 unit0250 and unit0250")[next(iter(identifier_terms("unit0250")))]
+        == 3
+    )
+    assert not identifier_terms("annual leave is 25 days")

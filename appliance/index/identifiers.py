@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
 # A run of ASCII letters, digits and _ joined by - . / : (a path may start with / or ~).
@@ -26,11 +26,7 @@ T = TypeVar("T")
 
 def identifiers(question: str) -> list[str]:
     """The question's words that look like identifiers, in order, without repeats."""
-    found: dict[str, None] = {}
-    for word in _CANDIDATE.findall(question):
-        if _is_identifier(word):
-            found.setdefault(word, None)
-    return list(found)
+    return list(dict.fromkeys(_identifier_words(question)))
 
 
 def identifier_terms(text: str) -> Counter[int]:
@@ -39,13 +35,15 @@ def identifier_terms(text: str) -> Counter[int]:
     leave out the prefix. BM25's multilingual tokenizer drops numbers: for it ZX-339563,
     ZX-439563 and ZX are one word, and v2.14.3 is v2.14.30."""
     terms: Counter[int] = Counter()
-    for word in _CANDIDATE.findall(text):
-        if not _is_identifier(word):
-            continue
+    for word in _identifier_words(text):
         word = word.lower()
         parts = {word} | {p for p in _PARTS.split(word) if len(p) >= 3 and _DIGIT.search(p)}
         terms.update(_term_id(p) for p in parts)
     return terms
+
+
+def _identifier_words(text: str) -> Iterator[str]:
+    return (word for word in _CANDIDATE.findall(text) if _is_identifier(word))
 
 
 def _term_id(term: str) -> int:

@@ -96,8 +96,8 @@ class AnswerSettings:
     mode: Literal["auto", "generate", "extractive"] = "auto"
     passage_words: int = 60
     min_support: float = 0.75
-    gate_weights: tuple[float, ...] = (-4.476, 5.944, 1.286, 4.269)
-    min_answerable: float = 0.46
+    gate_weights: tuple[float, ...] = (-1.262, 4.097, 1.234, 2.361, -3.58)
+    min_answerable: float = 0.78
 
 
 @dataclass(frozen=True)
@@ -508,9 +508,11 @@ def _check_ranges(s: Settings) -> None:
         (0 <= s.answers.min_support <= 1, "answers.min_support must be from 0 to 1"),
         (0 <= s.answers.min_answerable <= 1, "answers.min_answerable must be from 0 to 1"),
         (
-            len(s.answers.gate_weights) == 4,
-            "answers.gate_weights must be 4 numbers: bias, relevance, coverage, passage "
-            "coverage (appliance eval --calibrate prints them)",
+            len(s.answers.gate_weights) == 5,
+            "answers.gate_weights must be 5 numbers: bias, relevance, coverage, passage "
+            "coverage, names missing (appliance eval --calibrate prints them; weights from "
+            "before the names signal have 4: calibrate again, or remove the line for the "
+            "defaults)",
         ),
         (s.generator.repeat_penalty >= 1, "generator.repeat_penalty must be 1 (none) or more"),
         (s.watcher.settle_s >= 0, "watcher.settle_s must not be negative"),

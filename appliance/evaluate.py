@@ -291,7 +291,7 @@ def calibrate(
     answerable = sum(label for _, label in seen) + sum(r.answerable for r in floor)
     unanswerable = len(results) - answerable
     table = []
-    for step in range(5, 100, 5):
+    for step in range(1, 100):
         threshold = step / 100
         gate = Gate(weights, threshold)
         refused = [(label, not gate.answerable(e)) for e, label in seen]

@@ -5,11 +5,16 @@
 - answer tokens p50, answer time p50/p95, answers per mode, how generation ended.
 
     .venv/bin/python scripts/bench_answer_quality.py [--sets python-docs,debian-reference-zh]
-        [--modes extractive,auto] [--limit N] [--json OUT]
+        [--modes extractive,auto] [--limit N] [--json OUT] [--calibrate] [--config FILE]
+
+--calibrate fits the answerability gate on all the sets' questions together (answers.gate_weights
+and answers.min_answerable: the shipped defaults come from this, over every set in benchmarks/)
+and prints what the fitted gate refuses in each set.
 
 Each set is benchmarks/<set>/kb (fetch it first: scripts/fetch_python_docs.sh,
 scripts/fetch_debian_reference_zh.sh) with benchmarks/<set>/questions.jsonl and, if present,
-unanswerable.jsonl. Indexes are kept in /tmp/appliance-bench-<set> between runs. The time
+unanswerable.jsonl. Indexes are kept in /tmp/appliance-bench-<set> between runs (with
+--config, e.g. another embedder: /tmp/appliance-bench-<set>-<config file name>). The time
 of an extractive answer is the baseline the other modes are compared with, in the same run.
 """
 
@@ -26,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from appliance.app import Appliance  # noqa: E402
 from appliance.config import load_settings  # noqa: E402
-from appliance.evaluate import evaluate, load_questions  # noqa: E402
+from appliance.evaluate import Report, calibrate, evaluate, load_questions  # noqa: E402
 
 ROWS = [
     ("answer phrases present", "answer_phrase_rate", "{:.1%}"),
@@ -54,16 +59,19 @@ def questions_of(folder: Path, limit: int | None):
     return questions
 
 
-def run(set_name: str, mode: str, limit: int | None) -> dict:
+def run(
+    set_name: str, mode: str, limit: int | None, config: Path | None = None
+) -> tuple[dict, Report]:
     folder = ROOT / "benchmarks" / set_name
     if not (folder / "kb").is_dir():
         raise SystemExit(f"{folder}/kb is missing: fetch the corpus first (see its README)")
+    data = f"/tmp/appliance-bench-{set_name}" + (f"-{config.stem}" if config else "")
     settings = load_settings(
-        None,
+        config,
         env={},
         overrides={
             "paths.kb": str(folder / "kb"),
-            "paths.data": f"/tmp/appliance-bench-{set_name}",
+            "paths.data": data,
             "paths.models": str(ROOT / "models"),
             "answers.mode": mode,
         },
@@ -81,7 +89,7 @@ def run(set_name: str, mode: str, limit: int | None) -> dict:
         )
     finally:
         appliance.close()
-    return {"set": set_name, "mode": mode, "n": report.n, **report.answers}
+    return {"set": set_name, "mode": mode, "n": report.n, **report.answers}, report
 
 
 def main() -> None:
@@ -90,9 +98,18 @@ def main() -> None:
     parser.add_argument("--modes", default="extractive,auto")
     parser.add_argument("--limit", type=int, help="at most this many answerable questions a set")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--calibrate", action="store_true", help="fit the gate on all sets")
+    parser.add_argument("--config", type=Path, help="an appliance.yaml (e.g. another embedder)")
     args = parser.parse_args()
+    if args.calibrate:
+        sets = args.sets.split(",")
+        reports = [run(s, "extractive", args.limit, args.config)[1] for s in sets]
+        if args.json:  # every question with its evidence, to study the gate
+            per_set = {s: r.as_json()["questions"] for s, r in zip(sets, reports, strict=True)}
+            args.json.write_text(json.dumps(per_set, indent=2, ensure_ascii=False))
+        return fit_gate(sets, reports, args.config)
     results = [
-        run(set_name, mode, args.limit)
+        run(set_name, mode, args.limit, args.config)[0]
         for set_name in args.sets.split(",")
         for mode in args.modes.split(",")
     ]
@@ -115,6 +132,41 @@ def main() -> None:
             print(f"{r['set']} {r['mode']}: answer time p50 {ratio:.0f}x the extractive answer's")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+
+
+def fit_gate(sets: list[str], reports: list[Report], config: Path | None) -> None:
+    """Gate weights fitted on every set's questions at once, and the threshold that refuses
+    the most unanswerable questions while refusing at most 5 % of each set's answerable ones
+    (pooled, one large set could hide a small one's false refusals)."""
+    from appliance.answer.answerable import Evidence, Gate
+
+    min_relevance = load_settings(config, env={}).retrieval.min_relevance
+    weights = calibrate([r for report in reports for r in report.questions], min_relevance)[
+        "gate_weights"
+    ]
+
+    def refused(threshold: float) -> list[dict[bool, list[bool]]]:
+        gate = Gate(weights, threshold)
+        per_set = []
+        for report in reports:
+            marks: dict[bool, list[bool]] = {True: [], False: []}
+            for r in report.questions:
+                low = not r.evidence or r.evidence["relevance"] < min_relevance
+                marks[r.answerable].append(low or not gate.answerable(Evidence(**r.evidence)))
+            per_set.append(marks)
+        return per_set
+
+    def share(marks: list[bool]) -> float:
+        return sum(marks) / len(marks) if marks else 0.0
+
+    thresholds = [step / 100 for step in range(1, 100)]
+    allowed = [t for t in thresholds if all(share(m[True]) <= 0.05 for m in refused(t))]
+    best = max(allowed or thresholds[:1], key=lambda t: sum(sum(m[False]) for m in refused(t)))
+    print(f"\n{'set':24}{'answerable refused':>20}{'unanswerable refused':>22}")
+    for set_name, marks in zip(sets, refused(best), strict=True):
+        cells = [f"{share(v):.1%} of {len(v)}" if v else "-" for v in marks.values()]
+        print(f"{set_name:24}{cells[0]:>20}{cells[1]:>22}")
+    print(f"\n  gate_weights: {weights}\n  min_answerable: {best}")
 
 
 if __name__ == "__main__":

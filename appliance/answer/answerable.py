@@ -6,9 +6,14 @@ Signals, each from 0 to 1:
 - relevance: the best passage's cosine similarity with the question;
 - coverage: the share of the question's terms (IDF-weighted) that the best sentence, list
   item or table row contains (answer/extractive.py);
-- passage coverage: the same for the best whole passage.
+- passage coverage: the same for the best whole passage;
+- names missing: 1 when the question names something (an identifier, a word in capitals, a
+  Latin-letter word in a Chinese or Japanese question: pacman, SMTP, asyncio.Queue) that no
+  indexed passage holds at all, else 0. A near-topic question is usually about a
+  neighbouring tool or product, and the documents never mention it.
 
-    P(answerable) = logistic(w0 + w1·relevance + w2·coverage + w3·passage_coverage)
+    P(answerable) = logistic(w0 + w1·relevance + w2·coverage + w3·passage_coverage
+                             + w4·names_missing)
 
 The weights (answers.gate_weights) are fitted by `appliance eval --calibrate` on questions
 labelled answerable or not; answers.min_answerable is the probability below which the
@@ -27,9 +32,10 @@ class Evidence:
     relevance: float
     coverage: float
     passage_coverage: float
+    names_missing: float = 0.0
 
     def features(self) -> list[float]:
-        return [self.relevance, self.coverage, self.passage_coverage]
+        return [self.relevance, self.coverage, self.passage_coverage, self.names_missing]
 
     def as_dict(self) -> dict:
         return {k: round(v, 4) for k, v in asdict(self).items()}

@@ -225,7 +225,10 @@ class Assistant:
         started = time.perf_counter()
         found = extract(query, citations, self.retriever.embedder.terms)
         best = max(c.relevance for c in citations)
-        trace.evidence = Evidence(best, found.coverage, found.passage_coverage)
+        trace.unknown_names = self.retriever.unknown_names(query, trace.request.where)
+        trace.evidence = Evidence(
+            best, found.coverage, found.passage_coverage, float(bool(trace.unknown_names))
+        )
         trace.timings["extract_ms"] = round((time.perf_counter() - started) * 1000, 2)
         if best < self.min_relevance:
             return None  # nothing even close
@@ -367,6 +370,7 @@ class Assistant:
                 "trust": trust.as_dict(),
                 "answerable": trace.answerable,
                 "evidence": trace.evidence.as_dict() if trace.evidence else None,
+                "unknown_names": trace.unknown_names,
                 "conversation_id": conversation_id,
                 "standalone_question": trace.standalone or request.question,
             },
@@ -390,6 +394,7 @@ class Assistant:
             "replaced_because": trace.replaced_because,
             "stopped": trace.stopped,
             "evidence": trace.evidence.as_dict() if trace.evidence else None,
+            "unknown_names": trace.unknown_names,
             "answerable": trace.answerable,
             "model": self.generator.name,
             "retrieved": [
@@ -433,6 +438,7 @@ class Trace:
         self.conversation_id: str | None = None
         self.mode = ""  # EXTRACTIVE, GENERATED or REFUSED, once known
         self.evidence: Evidence | None = None
+        self.unknown_names: list[str] = []  # names in the question no passage holds
         self.answerable: float | None = None  # the gate's probability
         self.replaced_because = ""  # why a generated answer was replaced by quotes
         self.stopped = ""  # how generation ended: end, repetition, max_tokens

@@ -5,9 +5,11 @@ the answer is always grounded, and it takes milliseconds.
 A unit scores by how much of the question it covers: the question's terms it contains (as
 BM25's multilingual tokenizer cuts and stems them, the same as the index), each weighted by
 how rare it is among the candidate units (IDF), as a share of the question's total weight;
-weighted a little by how relevant its passage is. The best unit is quoted, with up to two
-more that score nearly as well. An item of a list or a row of a table brings its whole list
-or table (up to a limit) and the sentence that introduces it.
+weighted a little by how relevant its passage is. The best unit is quoted, with up to three
+more that score at least half as well. An item of a list or a row of a table brings its whole
+list or table (up to a limit) and the sentence that introduces it; a sentence followed by a
+command ("$ sudo update-alternatives --config editor") brings the command: documentation
+says how in words and then shows it.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from dataclasses import dataclass, field, replace
 from appliance.answer.retrieve import Citation
 from appliance.answer.sentences import ITEM, SENTENCE, Unit, units
 
-MAX_QUOTES = 3
+MAX_QUOTES = 4
 MAX_CHARS = 900
 MAX_BLOCK_UNITS = 12  # of one list or table
-NEAR_BEST = 0.6  # a further quote must score this share of the best one
+NEAR_BEST = 0.5  # a further quote must score this share of the best one
+CODE_REACH = 2  # a command this many units after a quote comes with it
+_COMMAND = re.compile(r"^(?:\$|#|%|>>>) ")  # a shell or interpreter prompt
 LABEL_CHARS = 240  # a function signature can be long
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 _ENDS_SENTENCE = re.compile(r"[.!?。！？；:：]$")
@@ -128,6 +132,8 @@ def _with_blocks(chosen: list[Quote], scored: list[Quote]) -> list[Quote]:
     wanted: dict[tuple[int, int], Quote] = {}
     for q in chosen:
         wanted[(q.number, q.position)] = q
+        for s in _up_to_command(scored, q):
+            wanted.setdefault((s.number, s.position), s)
         label = _before(scored, q)
         if label is not None and _is_label(label.unit):
             # "os.path.splitext(path)" above "Split the pathname path into a pair…": the
@@ -155,6 +161,19 @@ def _with_blocks(chosen: list[Quote], scored: list[Quote]) -> list[Quote]:
             break
         ordered.append(wanted[key])
     return ordered
+
+
+def _up_to_command(scored: list[Quote], q: Quote) -> list[Quote]:
+    """The units after `q` up to a command line within CODE_REACH units ("You can change it
+    with this command." then "$ sudo update-alternatives --config editor"); none without."""
+    after = sorted(
+        (s for s in scored if s.number == q.number and 0 < s.position - q.position <= CODE_REACH),
+        key=lambda s: s.position,
+    )
+    for i, s in enumerate(after):
+        if _COMMAND.match(s.unit.text):
+            return after[: i + 1]
+    return []
 
 
 def _before(scored: list[Quote], q: Quote) -> Quote | None:

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from appliance.answer.markers import plain
 from appliance.config import IndexSettings
 from appliance.index.embedder import Embedder
-from appliance.index.identifiers import exact_first, identifiers
+from appliance.index.identifiers import exact_first, identifiers, names
 from appliance.index.store import SearchFilter, VectorStore
 
 SNIPPET_CHARS = 240
@@ -78,6 +78,13 @@ class Retriever:
             "search_ms": round((searched - embedded) * 1000, 1),
         }
         return Retrieval(citations, timings)
+
+    def unknown_names(self, question: str, where: SearchFilter | None = None) -> list[str]:
+        """The names in the question (answer/answerable.py) that no searchable passage holds:
+        a question about pacman is not answered by documents that never mention it."""
+        wanted = {name: self.embedder.name_terms(name) for name in names(question)}
+        held = self.index.held(sorted(set().union(*wanted.values())), where)
+        return [name for name, terms in wanted.items() if terms and not terms <= held]
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:

@@ -132,6 +132,20 @@ class EdgeIndex(PublishedVersions):
         ]
         return self.visible(hits, limit, published)
 
+    def held(self, terms: Sequence[int], where: SearchFilter | None = None) -> set[int]:
+        selector = _filter(where)
+        return {
+            term
+            for term in terms
+            if self._shard.query(
+                QueryRequest(
+                    limit=1,
+                    query=Query.Nearest(SparseVector([term], [1.0]), using=SPARSE),
+                    filter=selector,
+                )
+            )
+        }
+
     def passages(self, source: str, chunks: Sequence[int]) -> list[Hit]:
         """Chunks of a document by position (a cited passage and its neighbours)."""
         published = self.snapshot()

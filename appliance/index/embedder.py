@@ -15,7 +15,7 @@ from tokenizers import Tokenizer
 
 from appliance.config import EmbedderSettings
 from appliance.documents.chunker import rough_token_counts
-from appliance.index.identifiers import identifier_terms
+from appliance.index.identifiers import identifier_term, identifier_terms, identifiers
 
 # Qdrant Edge's BM25 defaults (Bm25Config): identifier terms are weighted the same way.
 BM25_K, BM25_B, BM25_AVERAGE_LENGTH = 1.2, 0.75, 256
@@ -72,6 +72,13 @@ class Embedder:
         """The text's search terms as BM25 cuts them (multilingual, stemmed, no stopwords),
         and its identifiers, as ids: for comparing a question with passages and sentences."""
         return set(self._bm25.embed_query(text).indices) | set(identifier_terms(text))
+
+    def name_terms(self, name: str) -> set[int]:
+        """The terms a passage that holds `name` has: an identifier whole, a word as BM25
+        cuts it."""
+        if identifiers(name) == [name]:
+            return {identifier_term(name)}
+        return set(self._bm25.embed_query(name).indices)
 
 
 def _register(settings: EmbedderSettings) -> str:

@@ -20,6 +20,11 @@ _CAMEL = re.compile(r"[a-z][A-Z]")
 _PARTS = re.compile(r"[-./:_]")
 _DIGIT = re.compile(r"\d")
 _DOTTED = re.compile(r"\w\w[._]\w\w|\w[._]\w+[._]\w")  # os.path, re.match, max_tokens, a.b.c
+_COMPOUND = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
+_CAPITALS = re.compile(r"\b[A-Z][A-Z0-9]{2,}\b")  # not IP or OS: too common to tell
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_+]*(?:[-.][A-Za-z0-9_+]+)*")
+CJK_QUESTION_CHARS = 4  # a question with this many Chinese or Japanese characters is in them
 
 T = TypeVar("T")
 
@@ -27,6 +32,24 @@ T = TypeVar("T")
 def identifiers(question: str) -> list[str]:
     """The question's words that look like identifiers, in order, without repeats."""
     return list(dict.fromkeys(_identifier_words(question)))
+
+
+def names(question: str) -> list[str]:
+    """The words a question uses as names, which a document that answers it would hold too:
+    identifiers with a letter in them, words in capitals (SMTP, ACL), and, in a Chinese or
+    Japanese question, every word in Latin letters (pacman, nginx). Not values (2024-05-01,
+    8080), paths (/dev/sdb1: the user's own, as often as not), nor words joined by hyphens
+    (Sticky-Bit)."""
+    found = [w for w in _identifier_words(question) if _LETTER.search(w)]
+    found += _CAPITALS.findall(question)
+    if len(_CJK.findall(question)) >= CJK_QUESTION_CHARS:
+        found += _LATIN_WORD.findall(question)
+    return [w for w in dict.fromkeys(found) if "/" not in w and not _COMPOUND.fullmatch(w)]
+
+
+def identifier_term(word: str) -> int:
+    """The search term of one identifier, whole."""
+    return _term_id(word.lower())
 
 
 def identifier_terms(text: str) -> Counter[int]:

@@ -144,6 +144,20 @@ class QdrantIndex(PublishedVersions):
         ]
         return self.visible(hits, limit, published)
 
+    def held(self, terms: Sequence[int], where: SearchFilter | None = None) -> set[int]:
+        selector = _filter(where)
+        return {
+            term
+            for term in terms
+            if self._client.query_points(
+                self.collection,
+                query=models.SparseVector(indices=[term], values=[1.0]),
+                using=SPARSE,
+                query_filter=selector,
+                limit=1,
+            ).points
+        }
+
     def passages(self, source: str, chunks: Sequence[int]) -> list[Hit]:
         published = self.snapshot()
         wanted = models.Filter(

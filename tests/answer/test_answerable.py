@@ -48,4 +48,4 @@ def test_calibration_keeps_false_refusals_within_the_bound():
     fitted = calibrate(results, min_relevance=0.3)
     assert fitted["false_refusal_rate"] <= 0.05
     assert fitted["refusal_rate"] > 0.5
-    assert len(fitted["gate_weights"]) == 4
+    assert len(fitted["gate_weights"]) == 5

@@ -109,6 +109,17 @@ def test_chinese_questions_find_chinese_sentences(terms):
     assert "差旅报销" not in found.text
 
 
+def test_a_sentence_brings_the_command_that_follows_it(terms):
+    text = (
+        "Debian 通过命令“/usr/bin/editor”提供了对系统默认编辑器的统一访问。\n"
+        "你可以通过下列命令改变它。\n\n$ sudo update-alternatives --config editor\n\n"
+        "对于新手，我建议使用“/usr/bin/vim.basic”。"
+    )
+    found = extract("系统默认编辑器怎么改？", [passage(1, text)], terms)
+    assert "“$ sudo update-alternatives --config editor”" in found.text
+    assert "vim.basic" not in found.text  # what follows the command stays out
+
+
 def test_nothing_that_shares_a_term_with_the_question_gives_no_answer(terms):
     found = extract(
         "How do I configure the VPN client?",

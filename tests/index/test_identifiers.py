@@ -1,6 +1,6 @@
 import pytest
 
-from appliance.index.identifiers import exact_first, holds, identifiers
+from appliance.index.identifiers import exact_first, holds, identifiers, names
 
 
 @pytest.mark.parametrize(
@@ -68,3 +68,22 @@ def test_identifier_terms_keep_the_numbers_bm25_drops():
         == 3
     )
     assert not identifier_terms("annual leave is 25 days")
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Send mail over SMTP with STARTTLS using smtplib?", ["SMTP", "STARTTLS"]),
+        ("How does typing.Protocol differ from an ABC?", ["typing.Protocol", "ABC"]),
+        ("Which unit does part ZX-339563 fit?", ["ZX-339563"]),
+        ("Arch Linux 上怎么用 pacman 清理孤立依赖包？", ["Arch", "Linux", "pacman"]),
+        ("tar 解压 .tar.bz2 到指定目录", ["tar.bz2", "tar"]),
+        # Values and words joined by hyphens are not names; nor is a plain word.
+        ("Parse '2023-01-31 14:05' into a datetime", []),
+        ("Was bewirkt das Sticky-Bit bei einem Verzeichnis?", []),
+        ("Forward port 8080 to a scratch directory", []),
+        ("Mount /dev/sdb1 by IP address", []),  # a path of one's own; a common abbreviation
+    ],
+)
+def test_names_in_questions(question, expected):
+    assert names(question) == expected

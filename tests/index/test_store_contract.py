@@ -78,6 +78,15 @@ def test_hybrid_search_finds_english_and_chinese(store, embedder):
     assert search(store, embedder, "年假")[0].source == "zh/leave.txt"
 
 
+def test_held_terms_are_those_some_chunk_holds(store, embedder):
+    terms = {word: embedder.name_terms(word) for word in ("LaserJet", "pacman", "VPN")}
+    held = store.held(sorted(set().union(*terms.values())))
+    assert terms["LaserJet"] <= held and terms["VPN"] <= held
+    assert not terms["pacman"] & held
+    in_hr = store.held(sorted(terms["LaserJet"] | terms["VPN"]), SearchFilter(folder="hr"))
+    assert not in_hr, "only the searchable folder counts"
+
+
 def test_filters_by_folder_and_file_type(store, embedder):
     in_it = search(store, embedder, "leave", k=5, where=SearchFilter(folder="it"))
     assert {h.source for h in in_it} == {"it/printer.md", "it/guides/vpn.pdf"}

@@ -52,6 +52,10 @@ def test_a_question_the_documents_do_not_answer_is_refused_with_related_passages
     assert done["mode"] == "none" and "could not find" in done["answer"]
     assert done["citations"] == [] and "generate_ms" not in done["timings"]
     assert done["related"] and all("relevance" in c for c in done["related"])
+    assert done["unknown_names"] == ["VPN"]  # no document mentions it: the gate's surest sign
+    assert done["evidence"]["names_missing"] == 1.0
+    named = ask(client, "Which file types can I drop into the folder, PDF documents too?")
+    assert named["mode"] != "none" and named["unknown_names"] == []
 
 
 def test_auto_mode_replaces_an_unbacked_answer_and_says_why(make_app):
@@ -70,7 +74,8 @@ def test_auto_mode_replaces_an_unbacked_answer_and_says_why(make_app):
     )
     assert logged["mode"] == done["mode"]
     assert logged["replaced_because"] == done["replaced_because"]
-    assert set(logged["evidence"]) == {"relevance", "coverage", "passage_coverage"}
+    assert set(logged["evidence"]) == {"relevance", "coverage", "passage_coverage", "names_missing"}
+    assert logged["unknown_names"] == []
 
 
 def test_a_looping_answer_is_cut_where_the_loop_begins(make_app):

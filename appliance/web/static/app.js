@@ -277,6 +277,10 @@
     let text = texts[mode] || "";
     if (mode === "extractive" && data.replaced_because) text += " — " + String(data.replaced_because);
     if (data && data.stopped === "max_tokens") text += " — the answer was cut off at its length limit";
+    const unknown = Array.isArray(data && data.unknown_names) ? data.unknown_names.map(String) : [];
+    if (mode === "none" && unknown.length) {
+      text += " — no document mentions " + unknown.map((n) => "“" + n + "”").join(", ");
+    }
     answerMode.textContent = text;
     answerMode.className = "answer-mode " + (mode || "");
     answerMode.hidden = !text;

@@ -289,6 +289,8 @@ class Appliance:
             self.watcher.stop()
         if self.worker:
             self.worker.stop()
+        if self.assistant:
+            self.assistant.generator.close()
         if self.index:
             self.index.close()
         if self.manifest:

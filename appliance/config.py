@@ -69,7 +69,7 @@ class GeneratorSettings:
     threads: int = 0
     batch_threads: int = 0
     n_batch: int = 512
-    flash_attn: bool = False
+    flash_attn: Literal["auto", True, False] = "auto"
     kv_cache_type: Literal["f16", "q8_0", "q4_0"] = "f16"
     chat_format: str = ""
     max_tokens: int = 384
@@ -124,7 +124,7 @@ class LimitsSettings:
     max_question_chars: int = 2000
     max_question_tokens: int = 600
     max_body_kb: int = 64
-    max_concurrent_requests: int = 1
+    max_concurrent_requests: int = 4
     max_waiting: int = 8
     queue_timeout_s: float = 30.0
     history_turns: int = 3
@@ -515,6 +515,11 @@ def _check_ranges(s: Settings) -> None:
             "defaults)",
         ),
         (s.generator.repeat_penalty >= 1, "generator.repeat_penalty must be 1 (none) or more"),
+        (
+            s.generator.kv_cache_type == "f16" or s.generator.flash_attn is not False,
+            f"generator.kv_cache_type {s.generator.kv_cache_type} needs flash attention, and "
+            "generator.flash_attn is false: set it to auto (or true), or kv_cache_type to f16",
+        ),
         (s.watcher.settle_s >= 0, "watcher.settle_s must not be negative"),
         (s.observe.history_days > 0, "observe.history_days must be positive"),
         (s.observe.history_max_rows >= 1, "observe.history_max_rows must be at least 1"),

@@ -3,9 +3,14 @@ with what to do about it. The container runs it before serving (scripts/entrypoi
 
 from __future__ import annotations
 
+import json
 import os
+import pickle
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +19,7 @@ from appliance import models
 from appliance.config import Settings
 
 MIN_FREE_GB = 1.0
+PROBE_TIMEOUT_S = 300  # loading an 8B model from a slow disk takes a while
 
 
 @dataclass(frozen=True)
@@ -51,33 +57,68 @@ def _generator(s: Settings) -> Check:
         client = OpenAI(base_url=g.api_base, api_key=g.api_key or "none", timeout=10, max_retries=0)
         names = [m.id for m in client.models.list()]
         return Check("generator", True, f"{g.api_base} answers; models: {', '.join(names)}")
-    from llama_cpp import Llama, llama_supports_gpu_offload
-
-    llm = Llama(
-        model_path=str(s.generator_model_path),
-        n_ctx=256,
-        n_gpu_layers=g.n_gpu_layers,
-        verbose=False,
+    # In a child process: a native crash there (a CUDA driver, a broken build) is a failed
+    # check with its reason, and this process never holds CUDA while the embedder loads.
+    try:
+        child = subprocess.run(
+            [sys.executable, "-m", "appliance.doctor"],
+            input=pickle.dumps(s),
+            capture_output=True,
+            timeout=PROBE_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        return Check(
+            "generator",
+            False,
+            f"{g.model} did not load and answer within {PROBE_TIMEOUT_S} s",
+            "check the model file and the machine's memory",
+        )
+    lines = child.stdout.decode("utf-8", "replace").strip().splitlines()
+    if child.returncode != 0 or not lines:
+        return Check("generator", False, _crash(child), _CRASH_FIX)
+    found = json.loads(lines[-1])
+    if "error" in found:
+        return Check("generator", False, found["error"], _CRASH_FIX)
+    where = (
+        f"{found['offloaded']} of {found['layers']} layers on the GPU"
+        + "".join(f"; {d}" for d in found["devices"])
+        if found["offloaded"]
+        else "on the CPU"
     )
-    layers = int(next((v for k, v in llm.metadata.items() if k.endswith(".block_count")), 0))
-    gpu = llama_supports_gpu_offload()
-    del llm
-    if g.n_gpu_layers == 0:
-        return Check("generator", True, f"{s.generator.model} loads; CPU only (n_gpu_layers: 0)")
-    if not gpu:
+    detail = (
+        f"{g.model} loads and answers; {where}; "
+        f"{s.limits.max_concurrent_requests} answers × {g.n_ctx} tokens of context"
+    )
+    if g.n_gpu_layers != 0 and not found["gpu_build"]:
         return Check(
             "generator",
             True,
-            f"{s.generator.model} loads, but this llama-cpp-python build has no GPU support: "
-            f"n_gpu_layers ({g.n_gpu_layers}) is ignored and all {layers} layers run on the CPU",
-            'on a GPU box reinstall it with CMAKE_ARGS="-DGGML_CUDA=on" pip install '
+            f"{detail}: this llama-cpp-python build has no GPU support, so n_gpu_layers "
+            f"({g.n_gpu_layers}) is ignored",
+            "on a GPU box run scripts/setup.sh again where nvcc is found (it rebuilds with "
+            'CUDA), or reinstall with CMAKE_ARGS="-DGGML_CUDA=on" pip install '
             "--force-reinstall --no-cache-dir llama-cpp-python",
             warning=True,
         )
-    offloaded = layers if g.n_gpu_layers < 0 else min(layers, g.n_gpu_layers)
-    return Check(
-        "generator", True, f"{s.generator.model} loads; {offloaded} of {layers} layers on the GPU"
-    )
+    return Check("generator", True, detail)
+
+
+_CRASH_FIX = (
+    "run `appliance doctor` again to see whether it persists; check the GPU driver "
+    "(nvidia-smi), generator.n_gpu_layers (0 runs on the CPU) and the model file"
+)
+
+
+def _crash(child: subprocess.CompletedProcess) -> str:
+    """Why the generator probe died, in a sentence: its signal, or its last error line."""
+    if child.returncode < 0:
+        try:
+            name = signal.Signals(-child.returncode).name
+        except ValueError:
+            name = f"signal {-child.returncode}"
+        return f"loading or running the model crashed ({name})"
+    errors = child.stderr.decode("utf-8", "replace").strip().splitlines()
+    return f"loading the model failed: {errors[-1] if errors else f'exit {child.returncode}'}"
 
 
 def _embedder(s: Settings) -> Check:
@@ -191,3 +232,55 @@ def report(checks: list[Check], write: Callable[[str], None] = print) -> int:
     failed = [c for c in checks if not c.ok]
     write(f"{len(failed)} problem(s)" if failed else "all checks passed")
     return 1 if failed else 0
+
+
+def _probe_generator() -> None:
+    """The child's side: load the generator as `serve` does, answer a few tokens, and print
+    what llama.cpp reported: layers offloaded, devices used, whether the build has a GPU."""
+    import ctypes
+    import re
+
+    import llama_cpp
+
+    settings = pickle.loads(sys.stdin.buffer.read())
+    said: list[str] = []
+
+    @llama_cpp.llama_log_callback
+    def listen(level, text, user_data):
+        said.append(text.decode("utf-8", "replace"))
+
+    llama_cpp.llama_log_set(listen, ctypes.c_void_p(0))
+    from appliance.answer.generators import GeneratorError, LlamaGenerator
+
+    try:
+        generator = LlamaGenerator(
+            settings.generator,
+            settings.generator_model_path,
+            settings.limits.max_concurrent_requests,
+        )
+        "".join(generator.stream([{"role": "user", "content": "Say OK."}], max_tokens=4))
+    except (GeneratorError, ValueError, OSError) as err:
+        print(json.dumps({"error": str(err)}))
+        return
+    log = "".join(said)
+    offloaded = re.search(r"offloaded (\d+)/(\d+) layers to GPU", log)
+    devices = re.findall(r"using device (\S+) \((.+?)\).*?(\d+) MiB free", log)
+    metadata = generator.decoder.model.metadata()
+    layers = int(next((v for k, v in metadata.items() if k.endswith(".block_count")), 0))
+    print(
+        json.dumps(
+            {
+                "layers": layers,
+                "offloaded": int(offloaded[1]) if offloaded else 0,
+                "devices": [
+                    f"{d}: {name}, {int(mib) / 1024:.0f} GiB free" for d, name, mib in devices
+                ],
+                "gpu_build": bool(llama_cpp.llama_supports_gpu_offload()),
+            }
+        )
+    )
+    generator.close()
+
+
+if __name__ == "__main__":
+    _probe_generator()

@@ -8,6 +8,7 @@
    response must be an answer or a 503 with Retry-After; latency and throughput printed.
 
     .venv/bin/python scripts/bench_answers.py [--rounds 5] [--clients 8] [--seconds 60]
+        [--model OUT.gguf]   (e.g. scripts/make_synthetic_gguf.py's 8B-shaped one, on a GPU)
 """
 
 from __future__ import annotations
@@ -145,6 +146,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--threads", type=int, default=0, help="generator.threads (0: all cores)")
+    parser.add_argument("--model", type=Path, help="a GGUF to use instead of the default model")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-answers-") as tmp:
@@ -156,7 +158,10 @@ def main():
             f"paths:\n  models: {ROOT / 'models'}\n"
             f"generator:\n  max_tokens: {args.max_tokens}\n  temperature: 0.0\n"
             f"  threads: {args.threads}\n"
-            "limits:\n  max_waiting: 4\n  queue_timeout_s: 30\n"
+            + (f"  model: {args.model.resolve()}\n" if args.model else "")
+            # Every client asks from 127.0.0.1: the per-client question limit would turn the
+            # load into 429s; this measures the generator, not the limiter.
+            + "limits:\n  max_waiting: 4\n  queue_timeout_s: 30\n  questions_per_minute: 0\n"
         )
         settings = load_settings(config, env={})
 

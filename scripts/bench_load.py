@@ -3,7 +3,7 @@ questions (streamed) and document listings against a real `appliance serve`. Pri
 throughput, p50/p95/p99 per kind, errors (only 503/429 with Retry-After are allowed), and
 the server's RSS sampled over the run (it should stay flat: no leak).
 
-    .venv/bin/python scripts/bench_load.py [--clients 16] [--seconds 300]
+    .venv/bin/python scripts/bench_load.py [--clients 16] [--seconds 300] [--model X.gguf]
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ def main():
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=300)
     parser.add_argument("--port", type=int, default=18767)
+    parser.add_argument("--model", type=Path, help="a GGUF to use instead of the default model")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
@@ -80,7 +81,8 @@ def main():
         config = root / "appliance.yaml"
         config.write_text(
             f"paths:\n  models: {ROOT / 'models'}\ngenerator:\n  max_tokens: 64\n"
-            "limits:\n  max_waiting: 8\n  queue_timeout_s: 30\n  questions_per_minute: 0\n"
+            + (f"  model: {args.model.resolve()}\n" if args.model else "")
+            + "limits:\n  max_waiting: 8\n  queue_timeout_s: 30\n  questions_per_minute: 0\n"
             "server:\n  threads: 24\n"
         )
         server = subprocess.Popen(

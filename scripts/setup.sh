@@ -16,11 +16,28 @@ fi
 # portable CPU build (AVX2, as on every x86 server since 2013), not one for this very CPU:
 # the appliance is copied to other boxes, and a CPU may report instructions its virtual
 # machine does not allow (AMX on some cloud hosts: "Illegal instruction" at the first answer).
+# CUDA installs nvcc in /usr/local/cuda*/bin, often not on PATH. The stamp below holds
+# CMAKE_ARGS, so a box that gains (or loses) CUDA rebuilds llama.cpp on the next run.
+if ! command -v nvcc >/dev/null; then
+    for dir in /usr/local/cuda/bin /usr/local/cuda-*/bin; do
+        if [ -x "$dir/nvcc" ]; then
+            PATH="$dir:$PATH"
+            export PATH
+            break
+        fi
+    done
+fi
 if [ -z "${CMAKE_ARGS:-}" ]; then
     if command -v nvidia-smi >/dev/null && command -v nvcc >/dev/null; then
         export CMAKE_ARGS="-DGGML_CUDA=on"
-    elif [ "$(uname -m)" = x86_64 ]; then
-        export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+    else
+        if command -v nvidia-smi >/dev/null; then
+            echo "note: an NVIDIA GPU is here but not the CUDA toolkit (nvcc): llama.cpp is built" \
+                "for the CPU. Install the toolkit and run this again to build it with CUDA." >&2
+        fi
+        if [ "$(uname -m)" = x86_64 ]; then
+            export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+        fi
     fi
 fi
 stamp=.venv/.installed-$( (cat pyproject.toml; echo "${CMAKE_ARGS:-}") | sha256sum | cut -c1-16)

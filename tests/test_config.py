@@ -71,6 +71,11 @@ def test_dotenv_beside_the_config_is_read_and_real_env_wins(tmp_path):
         ("retrieval:\n  chunk_tokens: 300\n", "more than embedder.max_tokens (256)"),
         ("retrieval:\n  chunk_words: 180\n", "write retrieval.chunk_tokens instead"),
         ("generator:\n  max_tokens: 5000\n", "generator.max_tokens"),
+        (
+            "generator:\n  kv_cache_type: q8_0\n  flash_attn: false\n",
+            "kv_cache_type q8_0 needs flash attention",
+        ),
+        ("generator:\n  flash_attn: maybe\n", "generator.flash_attn"),
         ("- just\n- a list\n", "must be a mapping"),
         ("server: [1, 2]\n", "'server'"),
         ("paths:\n  kb: [1]\n", "paths.kb must be a path"),

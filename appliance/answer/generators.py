@@ -5,14 +5,15 @@
 - `openai`: any OpenAI-compatible server (llama.cpp server, vLLM, a gateway): how a site
   moves generation to separate GPU nodes.
 
-Callers reach a generator only through Admission, which bounds how many run at once.
+Callers reach a generator only through Admission, which bounds how many run at once (for
+llama_cpp: the sequences its one context decodes together).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-import queue
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -47,46 +48,43 @@ class Generator(Protocol):
         """A reply that the decoder constrains to JSON matching `schema` (a grammar)."""
         ...
 
+    def close(self) -> None: ...
+
 
 class LlamaGenerator:
-    """`instances` independent Llama objects (each with its own context), one per concurrent
-    answer: a Llama object is not thread-safe. With mmap the weights are shared in RAM; on a
-    GPU every instance holds its own copy."""
+    """llama.cpp in-process. One context decodes every concurrent answer together
+    (answer/batched.py): `slots` answers at once cost little more than one."""
 
-    def __init__(self, settings: GeneratorSettings, model_path: Path, instances: int = 1):
+    def __init__(self, settings: GeneratorSettings, model_path: Path, slots: int = 1):
         from llama_cpp import Llama  # heavy import: only where a model is loaded
+
+        from appliance.answer.batched import BatchedDecoder
 
         self.settings = settings
         self.name = model_path.name
         self.max_tokens = settings.max_tokens
         self.prompt_budget = settings.n_ctx - settings.max_tokens
-        options = dict(
-            model_path=str(model_path),
+        self.decoder = BatchedDecoder(
+            model_path,
+            slots=slots,
             n_ctx=settings.n_ctx,
-            n_gpu_layers=settings.n_gpu_layers,
-            n_threads=settings.threads or default_threads(),
-            # Reading the prompt is one big batch: every core helps (measured on 2 cores:
-            # 160 against 81 prompt tokens/s with one thread).
-            n_threads_batch=settings.batch_threads or os.cpu_count() or 1,
             n_batch=settings.n_batch,
+            n_gpu_layers=settings.n_gpu_layers,
+            threads=settings.threads or default_threads(),
+            # Reading a prompt is one big batch, and so are several answers' next tokens:
+            # every core helps (measured on 2 cores: 160 against 81 prompt tokens/s).
+            batch_threads=settings.batch_threads or os.cpu_count() or 1,
             flash_attn=settings.flash_attn,
-            type_k=_KV_TYPES[settings.kv_cache_type],
-            type_v=_KV_TYPES[settings.kv_cache_type],
-            chat_format=settings.chat_format or None,
-            verbose=False,
+            kv_type=_KV_TYPES[settings.kv_cache_type],
         )
-        self._free: queue.SimpleQueue = queue.SimpleQueue()
-        for _ in range(instances):
-            self._free.put(Llama(**options))
-        first = self._free.get()
-        self._free.put(first)
-        self.chat_format = first.chat_format
         from llama_cpp import llama_supports_gpu_offload
 
         # A CPU-only build silently ignores n_gpu_layers: say where the model really runs.
         offloaded = settings.n_gpu_layers != 0 and llama_supports_gpu_offload()
         self.device = "gpu" if offloaded else "cpu"
-        template = first.metadata.get("tokenizer.chat_template", "")
+        metadata = self.decoder.model.metadata()
+        template = metadata.get("tokenizer.chat_template", "")
+        self.chat_format, self._format = chat_formatter(settings.chat_format, metadata, self)
         # A Llama-3 template ends turns with <|eot_id|>; GGUFs whose template llama-cpp-python
         # does not recognise stop only at their eos token, often <|end_of_text|>: then the
         # model would talk past its turn. Stop at the turn end the template names.
@@ -103,6 +101,9 @@ class LlamaGenerator:
         self._vocab = Llama(model_path=str(model_path), vocab_only=True, verbose=False)
         self.markers = marker_pattern(control_tokens(self._vocab))
 
+    def token_text(self, token: int) -> str:
+        return self.decoder.model.token_get_text(token) if token != -1 else ""
+
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` as the model will get it (control markers defused)."""
         text = plain(text, self.markers)
@@ -113,40 +114,69 @@ class LlamaGenerator:
         return plain_messages(messages, self.markers)
 
     def stream(self, messages: list[dict], max_tokens: int | None = None) -> Iterator[str]:
-        messages = self.prepare(messages)
-        llm = self._free.get()
-        chunks = None
-        try:
-            chunks = llm.create_chat_completion(
-                messages=messages,
-                stream=True,
-                max_tokens=max_tokens or self.settings.max_tokens,
-                temperature=self.settings.temperature,
-                repeat_penalty=self.settings.repeat_penalty,
-                stop=self.stop or None,
-            )
-            for chunk in chunks:
-                text = chunk["choices"][0]["delta"].get("content")
-                if text:
-                    yield text
-        finally:
-            if chunks is not None:
-                chunks.close()  # a client that went away stops its generation here
-            self._free.put(llm)
+        from appliance.answer.batched import Sampling
+
+        prompt, stops = self._prompt(messages)
+        sampling = Sampling(self.settings.temperature, self.settings.repeat_penalty)
+        return self._generate(prompt, max_tokens or self.settings.max_tokens, sampling, stops)
 
     def complete_json(self, messages: list[dict], schema: dict, max_tokens: int) -> str:
-        messages = self.prepare(messages)
-        llm = self._free.get()
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+        from appliance.answer.batched import Sampling
+
+        prompt, stops = self._prompt(messages)
+        sampling = Sampling(temperature=0.0, grammar=json_schema_to_gbnf(json.dumps(schema)))
+        return "".join(self._generate(prompt, max_tokens, sampling, stops))
+
+    def close(self) -> None:
+        self.decoder.close()
+
+    def _prompt(self, messages: list[dict]) -> tuple[list[int], list[str]]:
+        formatted = self._format(messages=self.prepare(messages))
+        stops = formatted.stop or []
+        stops = [stops] if isinstance(stops, str) else list(stops)
+        tokens = self.decoder.tokenize(formatted.prompt, add_bos=not formatted.added_special)
+        return tokens, [*self.stop, *stops]
+
+    def _generate(self, prompt, max_tokens, sampling, stops) -> Iterator[str]:
+        from appliance.answer.batched import DecodeError
+
         try:
-            reply = llm.create_chat_completion(
-                messages=messages,
-                response_format={"type": "json_object", "schema": schema},
-                max_tokens=max_tokens,
-                temperature=0.0,
-            )
-        finally:
-            self._free.put(llm)
-        return reply["choices"][0]["message"]["content"] or ""
+            yield from self.decoder.generate(prompt, max_tokens, sampling, stops)
+        except DecodeError as err:
+            raise GeneratorError(f"the model failed: {err}") from None
+
+
+def chat_formatter(name: str, metadata: dict, generator: LlamaGenerator):
+    """The chat format's name and its formatter (messages → prompt text and stop strings):
+    `name` (generator.chat_format) if set, else the one llama-cpp-python recognises in the
+    GGUF, else the GGUF's own template, else llama-2 (llama-cpp-python's fallback)."""
+    import inspect
+
+    from llama_cpp import llama_chat_format
+
+    name = name or llama_chat_format.guess_chat_format_from_gguf_metadata(metadata) or ""
+    template = metadata.get("tokenizer.chat_template", "")
+    if not name and template:
+        model = generator.decoder.model
+        eos, bos = model.token_eos(), model.token_bos()
+        formatter = llama_chat_format.Jinja2ChatFormatter(
+            template=template,
+            eos_token=generator.token_text(eos),
+            bos_token=generator.token_text(bos),
+            stop_token_ids=[eos],
+        )
+        return "chat_template.default", formatter
+    name = name or "llama-2"
+    handler = llama_chat_format.get_chat_completion_handler(name)
+    formatter = inspect.getclosurevars(handler).nonlocals.get("chat_formatter")
+    if formatter is None:
+        raise GeneratorError(
+            f"generator.chat_format {name!r} is not a plain prompt format; use one such as "
+            "llama-3, chatml or mistral-instruct, or leave it empty for the GGUF's template"
+        )
+    return name, formatter
 
 
 def control_tokens(vocab) -> list[str]:
@@ -211,6 +241,9 @@ class OpenAIGenerator:
                 f"the generator at {self.settings.api_base} failed: {type(err).__name__}: {err}"
             ) from None
 
+    def close(self) -> None:
+        self._client.close()
+
     def complete_json(self, messages: list[dict], schema: dict, max_tokens: int) -> str:
         """Structured output (llama.cpp server, vLLM and most gateways take json_schema)."""
         import openai
@@ -234,7 +267,7 @@ class OpenAIGenerator:
         return reply.choices[0].message.content or ""
 
 
-def open_generator(settings: GeneratorSettings, models_dir: Path, instances: int) -> Generator:
+def open_generator(settings: GeneratorSettings, models_dir: Path, slots: int) -> Generator:
     if settings.backend == "openai":
         return OpenAIGenerator(settings)
-    return LlamaGenerator(settings, models_dir / settings.model, instances)
+    return LlamaGenerator(settings, models_dir / settings.model, slots)

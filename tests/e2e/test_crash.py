@@ -116,7 +116,7 @@ def test_kill_9_during_generation_and_sigterm_during_a_burst(make_server):
     ]
     for t in threads:
         t.start()
-    wait_for(lambda: server.get("/ready")[1]["answers"].get("running") == 1, 30, "generation")
+    wait_for(lambda: server.get("/ready")[1]["answers"].get("running", 0) >= 1, 30, "generation")
     server.kill()  # kill -9 mid-answer
     for t in threads:
         t.join(60)
@@ -130,7 +130,7 @@ def test_kill_9_during_generation_and_sigterm_during_a_burst(make_server):
     ]
     for t in threads:
         t.start()
-    wait_for(lambda: server.get("/ready")[1]["answers"].get("running") == 1, 30, "generation")
+    wait_for(lambda: server.get("/ready")[1]["answers"].get("running", 0) >= 1, 30, "generation")
     assert server.stop() == 0  # SIGTERM during a burst: a clean exit
     for t in threads:
         t.join(60)

@@ -77,3 +77,16 @@ def test_a_busy_port_and_a_bad_config_fail(box, tmp_path):
     result = doctor("--config", bad)
     assert result.returncode == 1
     assert "[FAIL] config: unknown key 'generator.n_gpu_layer'" in result.stdout
+
+
+def test_a_crash_of_the_model_check_is_a_failed_check_with_its_reason():
+    """The generator is checked in a child process: a native crash there (a CUDA driver, a
+    broken build) is reported, and the other checks still run."""
+    import subprocess
+
+    from appliance.doctor import _crash
+
+    crashed = subprocess.CompletedProcess([], -11, b"", b"")
+    assert _crash(crashed) == "loading or running the model crashed (SIGSEGV)"
+    failed = subprocess.CompletedProcess([], 1, b"", b"Traceback ...\nValueError: bad magic\n")
+    assert _crash(failed) == "loading the model failed: ValueError: bad magic"

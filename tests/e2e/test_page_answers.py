@@ -52,7 +52,8 @@ def test_quoted_answers_and_refusals_on_the_page(make_server, browser):  # noqa:
 
     _ask(browser, "How do I configure the VPN client on my laptop?")
     wait_for(lambda: "could not find" in _text(browser, "answer").lower(), 30, "the refusal")
-    assert _text(browser, "answer-mode") == "Not found in the documents — no document mentions “VPN”"
+    mode = _text(browser, "answer-mode")
+    assert mode == "Not found in the documents — no document mentions “VPN”"
     assert _visible(browser, "also-retrieved") and not _visible(browser, "citations")
     assert "Related, but not an answer" in _text(browser, "also-retrieved")
     assert _ids(browser, "#uncited li")  # the closest passages, offered as related

@@ -40,6 +40,7 @@ class EmbedderSettings:
     dim: int = 384
     pooling: Literal["mean", "cls"] = "mean"
     normalize: bool = True
+    device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = 0
     batch_size: int = 16
     max_tokens: int = 256

@@ -124,7 +124,8 @@ def _crash(child: subprocess.CompletedProcess) -> str:
 def _embedder(s: Settings) -> Check:
     from appliance.index.embedder import Embedder
 
-    vector = Embedder(s.embedder, s.embedder_dir).embed_query("doctor check")
+    embedder = Embedder(s.embedder, s.embedder_dir)
+    vector = embedder.embed_query("doctor check")
     if len(vector) != s.embedder.dim:
         return Check(
             "embedder",
@@ -132,7 +133,10 @@ def _embedder(s: Settings) -> Check:
             f"the model gives {len(vector)}-dimensional vectors, embedder.dim is {s.embedder.dim}",
             f"set embedder.dim: {len(vector)}",
         )
-    return Check("embedder", True, f"{s.embedder.model_dir} loads; {len(vector)} dimensions")
+    where = "on the GPU (CUDA)" if embedder.device == "gpu" else "on the CPU"
+    return Check(
+        "embedder", True, f"{s.embedder.model_dir} loads; {len(vector)} dimensions; {where}"
+    )
 
 
 def _data_dir(s: Settings) -> Check:

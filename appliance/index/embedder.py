@@ -13,7 +13,7 @@ from fastembed.common.model_description import ModelSource, PoolingType
 from qdrant_edge import Bm25, Bm25Config, SparseVector, TokenizerType
 from tokenizers import Tokenizer
 
-from appliance.config import EmbedderSettings
+from appliance.config import ConfigError, EmbedderSettings
 from appliance.documents.chunker import rough_token_counts
 from appliance.index.identifiers import identifier_term, identifier_terms, identifiers
 
@@ -28,12 +28,14 @@ class Embedder:
     def __init__(self, settings: EmbedderSettings, model_dir: Path):
         self.dim = settings.dim
         self.batch_size = settings.batch_size
+        providers = execution_providers(settings.device)
+        self.device = "gpu" if providers[0] == CUDA else "cpu"
         self.query_prefix = settings.query_prefix
         self.document_prefix = settings.document_prefix
         if settings.format == "text_graph":
-            self._dense: _Transformer | _TextGraph = _TextGraph(settings, model_dir)
+            self._dense: _Transformer | _TextGraph = _TextGraph(settings, model_dir, providers)
         else:
-            self._dense = _Transformer(settings, model_dir)
+            self._dense = _Transformer(settings, model_dir, providers)
         self._bm25 = Bm25(Bm25Config(tokenizer=TokenizerType.Multilingual))
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
@@ -81,6 +83,24 @@ class Embedder:
         return set(self._bm25.embed_query(name).indices)
 
 
+CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+
+
+def execution_providers(device: str) -> list[str]:
+    """Where ONNX Runtime runs the embedder (embedder.device): on the GPU when asked, or with
+    auto when this ONNX Runtime has CUDA (the onnxruntime-gpu package); else on the CPU.
+    On a GPU box indexing is then no longer bound to the CPU embedder."""
+    import onnxruntime
+
+    has_cuda = CUDA in onnxruntime.get_available_providers()
+    if device == "cuda" and not has_cuda:
+        raise ConfigError(
+            "embedder.device is cuda, but this ONNX Runtime has no CUDA provider: install "
+            "onnxruntime-gpu in place of onnxruntime, or set embedder.device: auto"
+        )
+    return [CUDA, CPU] if has_cuda and device != "cpu" else [CPU]
+
+
 def _register(settings: EmbedderSettings) -> str:
     """fastembed only loads models it knows by name: describe ours once per process."""
     name = (
@@ -113,11 +133,12 @@ class _Transformer:
     """A transformer exported to ONNX with its tokenizer files, run by fastembed (pooling
     and normalisation as configured)."""
 
-    def __init__(self, settings: EmbedderSettings, model_dir: Path):
+    def __init__(self, settings: EmbedderSettings, model_dir: Path, providers: list[str]):
         self._model = TextEmbedding(
             _register(settings),
             specific_model_path=str(model_dir),
             threads=settings.threads or None,
+            providers=providers,
             local_files_only=True,
         )
         # fastembed truncates at tokenizer_config.json's model_max_length (512 for MiniLM),
@@ -141,7 +162,7 @@ class _TextGraph:
     onnxruntime-extensions), and gives one normalised vector per text: e.g. the multilingual
     Universal Sentence Encoder (`appliance models fetch --set multilingual`)."""
 
-    def __init__(self, settings: EmbedderSettings, model_dir: Path):
+    def __init__(self, settings: EmbedderSettings, model_dir: Path, providers: list[str]):
         import onnxruntime
         from onnxruntime_extensions import get_library_path
 
@@ -150,7 +171,7 @@ class _TextGraph:
         if settings.threads:
             options.intra_op_num_threads = settings.threads
         self._session = onnxruntime.InferenceSession(
-            str(model_dir / settings.model_file), options, providers=["CPUExecutionProvider"]
+            str(model_dir / settings.model_file), options, providers=providers
         )
         self._input = self._session.get_inputs()[0].name
         self._normalize = settings.normalize

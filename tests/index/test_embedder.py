@@ -112,3 +112,20 @@ def test_the_multilingual_embedder_matches_questions_across_languages(multilingu
         assert int(np.argmax(scores)) == wanted, (question, scores)
     # Its tokenizer is inside the graph: chunks are measured by the rough count.
     assert multilingual.count_tokens(["使", "directory"]) == [1, 2]
+
+
+def test_the_embedder_runs_where_onnx_runtime_can(models_dir):
+    """auto takes the GPU only when ONNX Runtime has CUDA (onnxruntime-gpu); asking for cuda
+    without it is refused with what to install, not a silent CPU run."""
+    import onnxruntime
+
+    from appliance.config import ConfigError
+    from appliance.index.embedder import execution_providers
+
+    has_cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    embedder = Embedder(EmbedderSettings(device="auto"), models_dir / "embedder")
+    assert embedder.device == ("gpu" if has_cuda else "cpu")
+    assert execution_providers("cpu") == ["CPUExecutionProvider"]
+    if not has_cuda:
+        with pytest.raises(ConfigError, match="install onnxruntime-gpu"):
+            execution_providers("cuda")

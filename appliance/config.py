@@ -152,6 +152,7 @@ class WatcherSettings:
         "*.part",
         "*.crdownload",
     )
+    allow_outside: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -525,6 +526,10 @@ def _check_ranges(s: Settings) -> None:
         (s.observe.history_days > 0, "observe.history_days must be positive"),
         (s.observe.history_max_rows >= 1, "observe.history_max_rows must be at least 1"),
         (s.watcher.rescan_interval_s > 0, "watcher.rescan_interval_s must be positive"),
+        (
+            all(Path(p).is_absolute() for p in s.watcher.allow_outside),
+            "watcher.allow_outside must list absolute folder paths",
+        ),
         (s.tools.proposal_ttl_s > 0, "tools.proposal_ttl_s must be positive"),
     ]
     for i, t in enumerate(s.tools.http):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import stat
 import threading
@@ -60,6 +61,7 @@ class FileState:
     mtime_ns: int
 
 
+SYSTEM_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
 UNREADABLE = FileState(-1, -1)  # stat() itself failed: a symlink loop, no permission
 
 
@@ -267,6 +269,22 @@ class Pipeline:
         self.manifest.put(entry)
         return entry
 
+    def outside(self, path: Path) -> str:
+        """Why the file `path` really is must not be read ("" when it may): a link, or a
+        folder on its way, that leads out of kb/ (and the folders in watcher.allow_outside),
+        or into /proc, /sys or /dev."""
+        real = Path(os.path.realpath(path))
+        if any(real.is_relative_to(root) for root in SYSTEM_ROOTS):
+            return f"{path.name} is a link to a system file (/proc, /sys, /dev): never read"
+        roots = [self.kb, *map(Path, self.settings.watcher.allow_outside)]
+        if any(real.is_relative_to(os.path.realpath(root)) for root in roots):
+            return ""
+        return (
+            f"{path.name} is a link to a file outside kb/: not read, so that a link in a shared "
+            "folder cannot expose other files (an operator can allow a folder: "
+            "watcher.allow_outside)"
+        )
+
     def _check_indexable(self, rel: str, path: Path, state: FileState) -> None:
         if manifest_key(str(path)) != str(path):
             raise Skip(
@@ -274,6 +292,9 @@ class Pipeline:
                 f"the file name '{Path(rel).name}' is not valid UTF-8 (bad bytes shown as \\xNN); "
                 "rename it",
             )
+        reason = self.outside(path)
+        if reason:
+            raise Skip(m.FAILED, reason)
         if state == UNREADABLE:
             raise Skip(
                 m.FAILED,

@@ -45,7 +45,7 @@ def server(tmp_path_factory, models_dir):
     root = tmp_path_factory.mktemp("bad-requests")
     server = Server(root, models_dir, CONFIG)
     write_text(server.kb / "good.txt", GOOD_TEXT)
-    # A symlinked file is indexed (README), but /files must not serve what lies outside kb/.
+    # A link out of kb/ is neither indexed (its status says why) nor served by /files.
     write_text(root / "secret.txt", "The outside secret is swordfish. " + GOOD_TEXT)
     os.symlink(root / "secret.txt", server.kb / "leak.txt")
     server.start()
@@ -447,9 +447,16 @@ TRAVERSALS = [
     "/files/%2fetc%2fpasswd",
     "/files/..\\appliance.yaml",
     "/files/..%5c..%5cappliance.yaml",
-    "/files/leak.txt",  # an indexed symlink whose target is outside kb/
+    "/files/leak.txt",  # a symlink whose target is outside kb/
     "/files/.%2e/server.log",
 ]
+
+
+def test_a_link_out_of_kb_is_not_searchable(server):
+    status, found = server.get("/api/search?q=swordfish")
+    assert status == 200 and not any(c["source"] == "leak.txt" for c in found["citations"])
+    leak = server.documents()["leak.txt"]
+    assert leak["status"] == "failed" and "outside kb/" in leak["error"]
 
 
 @pytest.mark.parametrize("path", TRAVERSALS)

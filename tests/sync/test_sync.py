@@ -252,3 +252,55 @@ def test_unreadable_paths_get_a_status_and_never_stop_the_queue(env):
     assert found["dangling.txt"][0] == m.FAILED
     assert found["pipe.txt"] == (m.UNSUPPORTED, "pipe.txt is not a regular file")
     assert stale_paths(pipeline, ()) == []  # settled: not retried on every scan
+
+
+def test_links_out_of_kb_are_not_read_unless_their_folder_is_allowed(make_pipeline, tmp_path):
+    """kb/ is often a share many can write to: a link in it must not expose other files."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    write_text(outside / "secrets.txt", "db_password = swordfish")
+    (outside / "folder").mkdir()
+    write_text(outside / "folder" / "notes.txt", "private notes about swordfish")
+    pipeline = make_pipeline()
+    kb = pipeline.kb
+    write_text(kb / "real.txt", "The office printer is on floor 3.")
+    os.symlink(outside / "secrets.txt", kb / "notes.txt")
+    os.symlink("/proc/self/environ", kb / "environ.txt")
+    os.symlink(kb / "real.txt", kb / "alias.txt")  # inside kb/: fine
+    os.symlink(outside / "folder", kb / "linked")  # a symlinked folder is not followed
+    sync(pipeline)
+    found = statuses(pipeline)
+    assert found["real.txt"] == (m.INDEXED, "") and found["alias.txt"] == (m.INDEXED, "")
+    assert found["notes.txt"][0] == m.FAILED and "outside kb/" in found["notes.txt"][1]
+    assert "allow_outside" in found["notes.txt"][1]
+    assert found["environ.txt"][0] == m.FAILED and "system file" in found["environ.txt"][1]
+    assert "linked/notes.txt" not in found
+    # A file reached through a symlinked folder (a watcher event, say) is refused too.
+    assert pipeline.update("linked/notes.txt").status == m.FAILED
+    assert pipeline.index.count("notes.txt") == 0 and pipeline.index.count("linked/notes.txt") == 0
+
+    allowed = make_pipeline(
+        watcher__allow_outside=[str(outside)], paths__data=str(tmp_path / "data-allowed")
+    )
+    sync(allowed)
+    found = statuses(allowed)
+    assert found["notes.txt"] == (m.INDEXED, "") and allowed.index.count("notes.txt") > 0
+    assert found["environ.txt"][0] == m.FAILED  # never, whatever is allowed
+
+
+def test_an_indexed_link_whose_target_moves_out_is_removed(make_pipeline, tmp_path):
+    pipeline = make_pipeline()
+    kb = pipeline.kb
+    write_text(kb / "a.txt", "Leave is 25 days.")
+    os.symlink(kb / "a.txt", kb / "link.txt")
+    sync(pipeline)
+    assert statuses(pipeline)["link.txt"] == (m.INDEXED, "")
+    outside = tmp_path / "elsewhere.txt"
+    write_text(outside, "Leave is 25 days.")  # same size and content: only the target moved
+    os.utime(outside, ns=(os.stat(kb / "a.txt").st_atime_ns, os.stat(kb / "a.txt").st_mtime_ns))
+    (kb / "link.txt").unlink()
+    os.symlink(outside, kb / "link.txt")
+    assert "link.txt" in stale_paths(pipeline, ())
+    sync(pipeline)
+    assert statuses(pipeline)["link.txt"][0] == m.FAILED
+    assert pipeline.index.count("link.txt") == 0

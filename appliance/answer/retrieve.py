@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from appliance.answer.markers import plain
 from appliance.config import IndexSettings
 from appliance.index.embedder import Embedder
-from appliance.index.identifiers import exact_first, identifiers, names
+from appliance.index.identifiers import exact_first, identifiers, named_first, names
 from appliance.index.store import SearchFilter, VectorStore
 
 SNIPPET_CHARS = 240
@@ -51,13 +51,17 @@ class Retriever:
         started = time.perf_counter()
         dense = self.embedder.embed_query(question)
         sparse = self.embedder.sparse_query(question)
-        names = identifiers(question)
+        held = identifiers(question)
         exact = self.embedder.exact_query(question)
         embedded = time.perf_counter()
         depth = max(k, self.candidates)
-        # With identifiers in the question, the chunks that hold them come first.
-        pool = self.index.search(dense, sparse, depth if names else k, depth, where, exact)
-        hits = exact_first(pool, names, lambda h: h.text)[:k]
+        # With names in the question, the chunks that hold its identifiers come first, and
+        # before them the chunks of a file it names.
+        pool = self.index.search(
+            dense, sparse, depth if held or names(question) else k, depth, where, exact
+        )
+        hits = exact_first(pool, held, lambda h: h.text)
+        hits = named_first(hits, question, lambda h: h.source)[:k]
         searched = time.perf_counter()
         citations = [
             Citation(

@@ -112,3 +112,23 @@ def exact_first(hits: Sequence[T], names: Sequence[str], text_of) -> list[T]:
     counts = [sum(held[name][i] for name in telling) for i in range(len(hits))]
     order = sorted(range(len(hits)), key=lambda i: -counts[i])
     return [hits[i] for i in order]
+
+
+def named_first(hits: Sequence[T], question: str, source_of) -> list[T]:
+    """`hits` with the best one from each file the question names first: "cp
+    にはどのオプション" asks about cp.1, "nginx 的日志" about nginx.conf. A file is named when
+    the part of its name before the first dot is one of the question's names. One passage
+    a file: a question may name a tool in passing (scp and an SSH server), and the other
+    passages keep their places."""
+    wanted = {n.lower() for n in names(question)}
+    first: dict[str, int] = {}
+    for i, h in enumerate(hits):
+        stem = _stem(source_of(h))
+        if stem in wanted:
+            first.setdefault(stem, i)
+    ahead = sorted(first.values())
+    return [hits[i] for i in ahead] + [h for i, h in enumerate(hits) if i not in ahead]
+
+
+def _stem(source: str) -> str:
+    return source.rsplit("/", 1)[-1].split(".", 1)[0].lower()

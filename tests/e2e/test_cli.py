@@ -255,8 +255,14 @@ def test_serve_exits_non_zero_when_start_up_fails(tmp_path, models_dir):
 def test_serve_exits_non_zero_when_kb_becomes_unusable(make_server):
     server = make_server()
     server.start()
-    shutil.rmtree(server.kb)
-    server.kb.write_text("kb/ replaced by a file: nothing can be watched there")
+    for _ in range(50):  # the server may re-create kb/ between the two steps: again, then
+        shutil.rmtree(server.kb, ignore_errors=True)
+        try:
+            server.kb.write_text("kb/ replaced by a file: nothing can be watched there")
+            break
+        except IsADirectoryError:
+            continue
+    assert server.kb.is_file()
     assert server.proc.wait(30) == 2
     assert "the kb/ watcher cannot be restarted" in server.logs()
 

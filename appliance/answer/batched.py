@@ -136,6 +136,7 @@ class BatchedDecoder:
         self._cached: list[list[int]] = [[] for _ in range(slots)]  # what each sequence holds
         self.prompt_tokens_read = 0  # prompt tokens decoded,
         self.prompt_tokens_reused = 0  # and those a sequence's cache already held
+        self.most_at_once = 0  # the most answers one step has decoded together
         self._memory = llama_cpp.llama_get_memory(self.context.ctx)
         self._inbox: queue.SimpleQueue[_Answer | None] = queue.SimpleQueue()
         self._wake = threading.Event()
@@ -239,6 +240,7 @@ class BatchedDecoder:
         those just admitted while the batch has room; then sample where logits came out."""
         batch, n = self._batch, 0
         sample_at: list[tuple[_Answer, int]] = []
+        self.most_at_once = max(self.most_at_once, len(running))
 
         def add(token: int, position: int, seq: int, logits: bool) -> None:
             nonlocal n

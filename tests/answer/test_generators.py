@@ -61,8 +61,7 @@ def test_concurrent_answers_are_decoded_together_each_in_its_own_sequence(batche
     for word, answer in zip(words, answers, strict=True):
         assert word in answer.lower(), answer
         assert not any(other in answer.lower() for other in words if other != word), answer
-    alone = "".join(batched.stream(ask("violin")))
-    assert alone == answers[2]  # greedy: the same answer alone as in company
+    assert batched.decoder.most_at_once >= 2  # they shared steps, not took turns
 
 
 def test_more_answers_than_sequences_wait_their_turn(models_dir):
@@ -71,6 +70,7 @@ def test_more_answers_than_sequences_wait_their_turn(models_dir):
     try:
         answers = in_threads([lambda: "".join(generator.stream(ask("cat")))] * 5)
         assert all(a and a.strip() for a in answers)
+        assert generator.decoder.most_at_once <= 2
         assert generator.count_tokens("hello world") >= 2
     finally:
         generator.close()

@@ -56,9 +56,7 @@ class LlamaGenerator:
     (answer/batched.py): `slots` answers at once cost little more than one."""
 
     def __init__(self, settings: GeneratorSettings, model_path: Path, slots: int = 1):
-        from llama_cpp import Llama  # heavy import: only where a model is loaded
-
-        from appliance.answer.batched import BatchedDecoder
+        from appliance.answer.batched import BatchedDecoder  # loads llama_cpp: only here
 
         self.settings = settings
         self.name = model_path.name
@@ -97,9 +95,7 @@ class LlamaGenerator:
                 model_path.name,
                 extra={"event": "chat_template_missing"},
             )
-        # Token counting comes from every thread (prompt budgets): a vocabulary-only copy.
-        self._vocab = Llama(model_path=str(model_path), vocab_only=True, verbose=False)
-        self.markers = marker_pattern(control_tokens(self._vocab))
+        self.markers = marker_pattern(control_tokens(self.decoder.model))
 
     def token_text(self, token: int) -> str:
         return self.decoder.model.token_get_text(token) if token != -1 else ""
@@ -107,7 +103,7 @@ class LlamaGenerator:
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` as the model will get it (control markers defused)."""
         text = plain(text, self.markers)
-        return len(self._vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        return len(self.decoder.tokenize(text, add_bos=False))
 
     def prepare(self, messages: list[dict]) -> list[dict]:
         """The messages as the model gets them: every control marker of this model defused."""
@@ -179,12 +175,11 @@ def chat_formatter(name: str, metadata: dict, generator: LlamaGenerator):
     return name, formatter
 
 
-def control_tokens(vocab) -> list[str]:
-    """The texts of a vocabulary's control and user-defined tokens: with special tokens on,
-    the tokenizer turns each of them, written out in plain text, into that token."""
+def control_tokens(model) -> list[str]:
+    """The texts of a model's control and user-defined tokens: with special tokens on, the
+    tokenizer turns each of them, written out in plain text, into that token."""
     from llama_cpp import LLAMA_TOKEN_ATTR_CONTROL, LLAMA_TOKEN_ATTR_USER_DEFINED
 
-    model = vocab._model
     wanted = LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_USER_DEFINED
     return [
         model.token_get_text(token)

@@ -52,16 +52,15 @@ class Retriever:
         dense = self.embedder.embed_query(question)
         sparse = self.embedder.sparse_query(question)
         held = identifiers(question)
+        named = names(question)
         exact = self.embedder.exact_query(question)
         embedded = time.perf_counter()
         depth = max(k, self.candidates)
         # With names in the question, the chunks that hold its identifiers come first, and
-        # before them the chunks of a file it names.
-        pool = self.index.search(
-            dense, sparse, depth if held or names(question) else k, depth, where, exact
-        )
+        # before them the best chunk of each file it names.
+        pool = self.index.search(dense, sparse, depth if held or named else k, depth, where, exact)
         hits = exact_first(pool, held, lambda h: h.text)
-        hits = named_first(hits, question, lambda h: h.source)[:k]
+        hits = named_first(hits, named, lambda h: h.source)[:k]
         searched = time.perf_counter()
         citations = [
             Citation(

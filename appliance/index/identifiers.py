@@ -114,13 +114,13 @@ def exact_first(hits: Sequence[T], names: Sequence[str], text_of) -> list[T]:
     return [hits[i] for i in order]
 
 
-def named_first(hits: Sequence[T], question: str, source_of) -> list[T]:
-    """`hits` with the best one from each file the question names first: "cp
-    にはどのオプション" asks about cp.1, "nginx 的日志" about nginx.conf. A file is named when
-    the part of its name before the first dot is one of the question's names. One passage
-    a file: a question may name a tool in passing (scp and an SSH server), and the other
-    passages keep their places."""
-    wanted = {n.lower() for n in names(question)}
+def named_first(hits: Sequence[T], question_names: Sequence[str], source_of) -> list[T]:
+    """`hits` with the best one from each file the question names first (`question_names`:
+    names() of the question): "cp にはどのオプション" asks about cp.1, "nginx 的日志" about
+    nginx.conf. A file is named when the part of its name before the first dot is one of
+    the names. One passage a file: a question may name a tool in passing (scp and an SSH
+    server), and the other passages keep their places."""
+    wanted = {n.lower() for n in question_names}
     first: dict[str, int] = {}
     for i, h in enumerate(hits):
         stem = _stem(source_of(h))

@@ -92,7 +92,7 @@ def test_names_in_questions(question, expected):
 def test_the_best_passage_of_a_file_the_question_names_comes_first():
     hits = ["ja/ls.1.txt#3", "ja/cp.1.txt#1", "ja/mv.1.txt#0", "ja/cp.1.txt#4"]
     question = "ディレクトリを丸ごとコピーしたい。cp にはどのオプションを付ければいいですか？"
-    ordered = named_first(hits, question, lambda h: h.split("#")[0])
+    ordered = named_first(hits, names(question), lambda h: h.split("#")[0])
     assert ordered == ["ja/cp.1.txt#1", "ja/ls.1.txt#3", "ja/mv.1.txt#0", "ja/cp.1.txt#4"]
     # A plain English question names nothing: the order stays.
-    assert named_first(hits, "How do I copy a folder with cp?", lambda h: h) == hits
+    assert named_first(hits, names("How do I copy a folder with cp?"), lambda h: h) == hits

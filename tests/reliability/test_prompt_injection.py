@@ -168,4 +168,4 @@ def test_the_common_model_families_markers_are_defused(marker):
 def control_tokens_of_vocab(vocabulary) -> list[str]:
     from appliance.answer.generators import control_tokens as of_vocabulary
 
-    return of_vocabulary(vocabulary)
+    return of_vocabulary(vocabulary._model)

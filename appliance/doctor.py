@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 import signal
 import socket
@@ -238,11 +239,23 @@ def report(checks: list[Check], write: Callable[[str], None] = print) -> int:
     return 1 if failed else 0
 
 
+def offload_report(log: str, blocks: int) -> dict:
+    """What llama.cpp's load log says: layers offloaded of how many (it counts the output
+    layer too: "offloaded 33/33 layers to GPU" for 32 blocks), and each device used with its
+    free memory."""
+    offloaded = re.search(r"offloaded (\d+)/(\d+) layers to GPU", log)
+    devices = re.findall(r"using device (\S+) \((.+?)\).*?(\d+) MiB free", log)
+    return {
+        "layers": int(offloaded[2]) if offloaded else blocks,
+        "offloaded": int(offloaded[1]) if offloaded else 0,
+        "devices": [f"{d}: {name}, {int(mib) / 1024:.0f} GiB free" for d, name, mib in devices],
+    }
+
+
 def _probe_generator() -> None:
     """The child's side: load the generator as `serve` does, answer a few tokens, and print
     what llama.cpp reported: layers offloaded, devices used, whether the build has a GPU."""
     import ctypes
-    import re
 
     import llama_cpp
 
@@ -266,23 +279,10 @@ def _probe_generator() -> None:
     except (GeneratorError, ValueError, OSError) as err:
         print(json.dumps({"error": str(err)}))
         return
-    log = "".join(said)
-    offloaded = re.search(r"offloaded (\d+)/(\d+) layers to GPU", log)
-    devices = re.findall(r"using device (\S+) \((.+?)\).*?(\d+) MiB free", log)
     metadata = generator.decoder.model.metadata()
-    layers = int(next((v for k, v in metadata.items() if k.endswith(".block_count")), 0))
-    print(
-        json.dumps(
-            {
-                "layers": layers,
-                "offloaded": int(offloaded[1]) if offloaded else 0,
-                "devices": [
-                    f"{d}: {name}, {int(mib) / 1024:.0f} GiB free" for d, name, mib in devices
-                ],
-                "gpu_build": bool(llama_cpp.llama_supports_gpu_offload()),
-            }
-        )
-    )
+    blocks = int(next((v for k, v in metadata.items() if k.endswith(".block_count")), 0))
+    report = offload_report("".join(said), blocks)
+    print(json.dumps(report | {"gpu_build": bool(llama_cpp.llama_supports_gpu_offload())}))
     generator.close()
 
 

@@ -67,6 +67,7 @@ def bare_run(llm, messages, max_tokens):
             first = first or time.perf_counter()
             tokens += 1
     end = time.perf_counter()
+    first = first or end  # no tokens: an extractive answer or a refusal
     return (first - started) * 1000, tokens / max(end - first, 1e-9), tokens
 
 
@@ -87,6 +88,7 @@ def served_run(url, question):
                 first = first or time.perf_counter()
                 tokens += 1
     end = time.perf_counter()
+    first = first or end  # no tokens: an extractive answer or a refusal
     return (first - started) * 1000, tokens / max(end - first, 1e-9), tokens
 
 

@@ -90,3 +90,29 @@ def test_a_crash_of_the_model_check_is_a_failed_check_with_its_reason():
     assert _crash(crashed) == "loading or running the model crashed (SIGSEGV)"
     failed = subprocess.CompletedProcess([], 1, b"", b"Traceback ...\nValueError: bad magic\n")
     assert _crash(failed) == "loading the model failed: ValueError: bad magic"
+
+
+def test_the_gpu_report_reads_llama_cpps_own_log():
+    """Lines in llama.cpp's own format (llama.cpp, llama-model.cpp), as a CUDA build prints
+    them on an H200 for a 32-block model: doctor says what llama.cpp did (it counts the
+    output layer too), not what the config asked for."""
+    from appliance.doctor import offload_report
+
+    log = (
+        "llama_model_load_from_file_impl: using device CUDA0 (NVIDIA H200) "
+        "(0000:00:07.0) - 143155 MiB free\n"
+        "load_tensors: offloading 32 repeating layers to GPU\n"
+        "load_tensors: offloaded 33/33 layers to GPU\n"
+    )
+    assert offload_report(log, blocks=32) == {
+        "layers": 33,
+        "offloaded": 33,
+        "devices": ["CUDA0: NVIDIA H200, 140 GiB free"],
+    }
+    partial = log.replace("offloaded 33/33", "offloaded 20/33")
+    assert offload_report(partial, blocks=32)["offloaded"] == 20
+    assert offload_report("load_tensors: CPU model buffer", blocks=32) == {
+        "layers": 32,
+        "offloaded": 0,
+        "devices": [],
+    }

@@ -55,7 +55,11 @@ WORKDIR /src
 # not recompile llama.cpp), then the project and every dependency as wheels in /wheels; the
 # runtime stage installs from there with --no-index. Keep the pin in step with pyproject.toml.
 ARG LLAMA_CPP_SPEC="llama-cpp-python>=0.3.16,<0.4"
-RUN CMAKE_ARGS="${BUILD_CMAKE_ARGS}" FORCE_CMAKE=1 CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+# With GGML_NATIVE=OFF llama.cpp assumes AVX, AVX2, FMA and F16C (any x86 CPU since 2013-15);
+# for an older CPU: --build-arg CPU_FLAGS="-DGGML_AVX2=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF"
+# (slower, runs anywhere). `appliance doctor` names the instructions a CPU lacks.
+ARG CPU_FLAGS=""
+RUN CMAKE_ARGS="${BUILD_CMAKE_ARGS} ${CPU_FLAGS}" FORCE_CMAKE=1 CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
     /opt/build-venv/bin/pip wheel --no-deps --no-binary llama-cpp-python -w /wheels \
         "${LLAMA_CPP_SPEC}"
 COPY pyproject.toml ./

@@ -117,9 +117,32 @@ def _crash(child: subprocess.CompletedProcess) -> str:
             name = signal.Signals(-child.returncode).name
         except ValueError:
             name = f"signal {-child.returncode}"
+        if name == "SIGILL":
+            return (
+                "loading or running the model crashed (SIGILL): this llama.cpp build uses "
+                f"processor instructions this CPU lacks ({_missing_cpu_flags() or 'unknown'}); "
+                "rebuild it for this CPU: scripts/setup.sh on this box, or the Dockerfile's "
+                "CPU_FLAGS build arg"
+            )
         return f"loading or running the model crashed ({name})"
     errors = child.stderr.decode("utf-8", "replace").strip().splitlines()
     return f"loading the model failed: {errors[-1] if errors else f'exit {child.returncode}'}"
+
+
+BUILD_CPU_FLAGS = ("avx", "avx2", "fma", "f16c")  # what the portable builds assume
+
+
+def _missing_cpu_flags() -> str:
+    """The instruction sets the portable llama.cpp builds assume and this CPU lacks."""
+    try:
+        text = open("/proc/cpuinfo", encoding="utf-8").read()
+    except OSError:
+        return ""
+    flags = next(
+        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")),
+        [],
+    )
+    return ", ".join(f.upper() for f in BUILD_CPU_FLAGS if f not in flags)
 
 
 def _embedder(s: Settings) -> Check:

@@ -191,7 +191,9 @@ cd "$prefix"
 dc=("${compose[@]}" -f compose.edge.yml --profile cpu --profile cluster)
 "${dc[@]}" rm -s -f "${others[@]}" >/dev/null 2>&1 || true
 echo "starting: ${services[*]}"
-"${dc[@]}" up -d "${services[@]}"
+# A new container, always: one that ran before saw models/ replaced under it (and may have
+# restarted itself); a fresh one starts on the new models with no restarts counted.
+"${dc[@]}" up -d --force-recreate "${services[@]}"
 
 main=${services[${#services[@]}-1]}
 cid=$("${dc[@]}" ps -q "$main")

@@ -84,7 +84,8 @@ elif [ -n "$image_tar" ]; then
 else
     command -v docker >/dev/null || die "docker is needed to build the image (or pass --image-tar)"
     echo "image: docker build appliance:$tag (GPU=$gpu)"
-    docker build --build-arg "GPU=$gpu" -t "appliance:$tag" "$ROOT"
+    # BuildKit: the Dockerfile needs it (Debian's Docker 20.10 does not use it by default).
+    DOCKER_BUILDKIT=1 docker build --build-arg "GPU=$gpu" -t "appliance:$tag" "$ROOT"
     docker save "appliance:$tag" | gzip >"$b/images/appliance-$tag.tar.gz"
 fi
 if [ "$with_qdrant" = 1 ]; then

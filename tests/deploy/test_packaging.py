@@ -359,7 +359,8 @@ def test_fetch_models_resume_and_checksums(hub, tmp_path, capsys):
     # --verify re-hashes; a changed byte is named
     assert fm.main(["--models", str(models), "--verify"]) == 0
     onnx = models / "bge-small-en-v1.5" / "model.onnx"
-    onnx.write_bytes(b"x" + onnx.read_bytes()[1:])
+    body = onnx.read_bytes()
+    onnx.write_bytes(bytes([body[0] ^ 0xFF]) + body[1:])  # a changed byte, whatever it was
     capsys.readouterr()
     assert fm.main(["--models", str(models), "--verify"]) == 1
     assert "bge-small-en-v1.5/model.onnx" in capsys.readouterr().err
@@ -503,7 +504,8 @@ def test_install_bundle_refuses_tampered_files(bundle, tmp_path):
         tar.extractall(x, filter="data")
     b = x / "appliance-bundle-1.0.0"
     model = b / "models" / "embedder" / "model.onnx"
-    model.write_bytes(b"\0" + model.read_bytes()[1:])
+    body = model.read_bytes()
+    model.write_bytes(bytes([body[0] ^ 0xFF]) + body[1:])  # a changed byte, whatever it was
     (b / "scripts" / "extra.sh").write_text("echo sneaked in\n")
     tampered = tmp_path / "tampered.tar"
     with tarfile.open(tampered, "w") as tar:

@@ -116,3 +116,17 @@ def test_the_gpu_report_reads_llama_cpps_own_log():
         "offloaded": 0,
         "devices": [],
     }
+
+
+def test_a_model_killed_by_an_illegal_instruction_names_the_cpu_build():
+    """SIGILL from the generator probe: the llama.cpp build assumes instructions the CPU
+    lacks; the report says so and how to rebuild, not just "crashed"."""
+    import signal as signals
+
+    from appliance.doctor import _crash
+
+    child = subprocess.CompletedProcess(["probe"], -signals.SIGILL, b"", b"")
+    message = _crash(child)
+    assert "SIGILL" in message and "CPU_FLAGS" in message and "scripts/setup.sh" in message
+    child = subprocess.CompletedProcess(["probe"], -signals.SIGSEGV, b"", b"")
+    assert _crash(child) == "loading or running the model crashed (SIGSEGV)"

@@ -49,7 +49,18 @@ RUN python3.11 -m venv /opt/build-venv
 
 FROM build-gpu${GPU} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
-RUN /opt/build-venv/bin/pip install --upgrade pip wheel
+# A build machine behind a TLS-inspecting proxy, or with an internal package mirror, passes
+# its CA bundle as a BuildKit secret and the index as a build arg (never stored in a layer):
+#   DOCKER_BUILDKIT=1 docker build --secret id=pip_ca,src=/etc/ssl/certs/ca-certificates.crt \
+#       --build-arg PIP_INDEX=https://pypi.mirror.lan/simple ...
+# (make_bundle.sh: PIP_CA=FILE PIP_INDEX=URL). build-pip is pip with them when given.
+ARG PIP_INDEX=""
+RUN printf '%s\n' '#!/bin/sh' \
+        '[ -s /run/secrets/pip_ca ] && export PIP_CERT=/run/secrets/pip_ca' \
+        '[ -n "$PIP_INDEX" ] && export PIP_INDEX_URL="$PIP_INDEX"' \
+        'exec /opt/build-venv/bin/pip "$@"' >/usr/local/bin/build-pip \
+ && chmod 0755 /usr/local/bin/build-pip
+RUN --mount=type=secret,id=pip_ca build-pip install --upgrade pip wheel
 WORKDIR /src
 # llama-cpp-python first (the slow compile, its own cached layer: editing the appliance does
 # not recompile llama.cpp), then the project and every dependency as wheels in /wheels; the
@@ -59,12 +70,16 @@ ARG LLAMA_CPP_SPEC="llama-cpp-python>=0.3.16,<0.4"
 # for an older CPU: --build-arg CPU_FLAGS="-DGGML_AVX2=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF"
 # (slower, runs anywhere). `appliance doctor` names the instructions a CPU lacks.
 ARG CPU_FLAGS=""
-RUN CMAKE_ARGS="${BUILD_CMAKE_ARGS} ${CPU_FLAGS}" FORCE_CMAKE=1 CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-    /opt/build-venv/bin/pip wheel --no-deps --no-binary llama-cpp-python -w /wheels \
+# constraints.txt: the exact versions the tests passed with (scripts/lock.sh).
+COPY constraints.txt ./
+RUN --mount=type=secret,id=pip_ca \
+    CMAKE_ARGS="${BUILD_CMAKE_ARGS} ${CPU_FLAGS}" FORCE_CMAKE=1 CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+    build-pip wheel --no-deps --no-binary llama-cpp-python -c constraints.txt -w /wheels \
         "${LLAMA_CPP_SPEC}"
 COPY pyproject.toml ./
 COPY appliance ./appliance
-RUN /opt/build-venv/bin/pip wheel --find-links /wheels -w /wheels .
+RUN --mount=type=secret,id=pip_ca \
+    build-pip wheel --find-links /wheels -c constraints.txt -w /wheels .
 
 # ---------------------------------------------------------------- runtime stages
 FROM nvidia/cuda:${CUDA_VERSION}-runtime-${CUDA_UBUNTU} AS runtime-gpu1
@@ -111,6 +126,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     APPLIANCE_SERVER__HOST=0.0.0.0 \
     APPLIANCE_SERVER__PORT=8000 \
     APPLIANCE_IMAGE_GPU=${GPU} \
+    APPLIANCE_IN_CONTAINER=1 \
     HF_HUB_OFFLINE=1
 LABEL org.opencontainers.image.title="appliance" \
       org.opencontainers.image.description="Offline knowledge appliance (models mounted at /app/models)"

@@ -46,7 +46,7 @@ def run_checks(settings: Settings) -> list[Check]:
 def _models(s: Settings) -> Check:
     problems = models.verify(s)
     if problems:
-        return Check("model files", False, "; ".join(problems), models.FIX_HINT)
+        return Check("model files", False, "; ".join(problems), models.fix_hint())
     return Check("model files", True, "present, checksums match")
 
 

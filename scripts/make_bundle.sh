@@ -6,11 +6,14 @@
 #
 # It builds the image (GPU by default, --cpu for the CPU variant), `docker save | gzip`s it,
 # and puts it with models/ (plus models/SHA256SUMS), compose.edge.yml, appliance.yaml,
-# .env.example, the install/backup/restore scripts and docs/deploy.md into
-# OUT/appliance-bundle-<version>.tar, with a SHA256SUMS of everything inside.
+# .env.example, constraints.txt (the package versions), the install/backup/restore scripts
+# and docs/deploy.md into OUT/appliance-bundle-<version>.tar, with a SHA256SUMS of everything
+# inside.
 #   --image-tar FILE  use this `docker save` output (.tar or .tar.gz) instead of building
 #   --skip-image      no image at all (a models/config-only bundle)
 #   --with-qdrant     also save qdrant/qdrant:$QDRANT_VERSION (the cluster profile)
+# Behind a TLS-inspecting proxy or with a package mirror: PIP_CA=/etc/ssl/certs/ca-certificates.crt
+# PIP_INDEX=https://pypi.mirror.lan/simple scripts/make_bundle.sh ... (pip inside the build).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -85,7 +88,12 @@ else
     command -v docker >/dev/null || die "docker is needed to build the image (or pass --image-tar)"
     echo "image: docker build appliance:$tag (GPU=$gpu)"
     # BuildKit: the Dockerfile needs it (Debian's Docker 20.10 does not use it by default).
-    DOCKER_BUILDKIT=1 docker build --build-arg "GPU=$gpu" -t "appliance:$tag" "$ROOT"
+    # PIP_CA / PIP_INDEX: a build machine's CA bundle (a TLS-inspecting proxy) and package
+    # index (a mirror), handed to pip inside the build (Dockerfile: build-pip).
+    build=(--build-arg "GPU=$gpu")
+    [ -n "${PIP_CA:-}" ] && build+=(--secret "id=pip_ca,src=$PIP_CA")
+    [ -n "${PIP_INDEX:-}" ] && build+=(--build-arg "PIP_INDEX=$PIP_INDEX")
+    DOCKER_BUILDKIT=1 docker build "${build[@]}" -t "appliance:$tag" "$ROOT"
     docker save "appliance:$tag" | gzip >"$b/images/appliance-$tag.tar.gz"
 fi
 if [ "$with_qdrant" = 1 ]; then
@@ -113,6 +121,8 @@ fi
 
 # ---- configuration, compose, scripts, docs
 cp "$ROOT/compose.edge.yml" "$ROOT/.env.example" "$b/"
+# The exact package versions the image was built with (scripts/lock.sh), for the record.
+[ -f "$ROOT/constraints.txt" ] && cp "$ROOT/constraints.txt" "$b/constraints.txt"
 cp "$config" "$b/appliance.yaml"
 for s in install_bundle.sh backup.sh restore.sh; do
     cp "$ROOT/scripts/$s" "$b/scripts/$s"

@@ -40,7 +40,11 @@ if [ -z "${CMAKE_ARGS:-}" ]; then
         fi
     fi
 fi
-stamp=.venv/.installed-$( (cat pyproject.toml; echo "${CMAKE_ARGS:-}") | sha256sum | cut -c1-16)
+# constraints.txt (scripts/lock.sh): the exact versions the tests passed with.
+pins=()
+[ -f constraints.txt ] && pins=(-c constraints.txt)
+stamp=.venv/.installed-$( (cat pyproject.toml constraints.txt 2>/dev/null; echo "${CMAKE_ARGS:-}") |
+    sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
     echo "installing the appliance and its dependencies (the first time compiles llama.cpp: minutes)"
     .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
@@ -48,11 +52,11 @@ if [ ! -f "$stamp" ]; then
     # an earlier build with other flags would be reused silently).
     llama=$(grep -o '"llama-cpp-python[^"[]*' pyproject.toml | head -1 | tr -d '"')
     if ! .venv/bin/python -m pip install -q --disable-pip-version-check --no-cache-dir \
-        --force-reinstall --no-deps "$llama"; then
+        --force-reinstall --no-deps "${pins[@]}" "$llama"; then
         echo "error: llama-cpp-python did not build (CMAKE_ARGS=${CMAKE_ARGS:-})" >&2
         exit 2
     fi
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+    .venv/bin/python -m pip install -q --disable-pip-version-check "${pins[@]}" -e ".[test]"
     rm -f .venv/.installed-* && touch "$stamp"
 fi
 .venv/bin/appliance models fetch

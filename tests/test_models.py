@@ -24,6 +24,16 @@ def test_a_missing_file_is_named_with_the_fix(models_copy):
         models.ensure_ready(settings_for(models_copy))
 
 
+def test_in_the_container_a_missing_file_points_at_the_bundle(models_copy, monkeypatch):
+    """Inside the image (APPLIANCE_IN_CONTAINER=1) there is no `models fetch` to run: models/
+    comes from the host folder the bundle lays out."""
+    (models_copy / "embedder/tokenizer.json").unlink()
+    monkeypatch.setenv("APPLIANCE_IN_CONTAINER", "1")
+    problems = models.verify(settings_for(models_copy))
+    assert len(problems) == 1 and "tokenizer.json is missing" in problems[0]
+    assert "install the bundle again" in problems[0] and "models fetch" not in problems[0]
+
+
 def test_a_corrupt_file_is_named(models_copy):
     target = models_copy / "embedder/config.json"
     target.unlink()

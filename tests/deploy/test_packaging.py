@@ -444,6 +444,7 @@ def test_make_bundle_content(bundle, tmp_path):
             "compose.edge.yml",
             "appliance.yaml",
             ".env.example",
+            "constraints.txt",
             "DEPLOY.md",
             "images/appliance-1.0.0.tar.gz",
             "models/SHA256SUMS",
@@ -463,6 +464,7 @@ def test_make_bundle_content(bundle, tmp_path):
     assert "image=appliance:1.0.0" in (b / "VERSION").read_text()
     assert run(["gzip", "-t", str(b / "images" / "appliance-1.0.0.tar.gz")]).returncode == 0
     assert (b / "compose.edge.yml").read_bytes() == COMPOSE.read_bytes()
+    assert (b / "constraints.txt").read_bytes() == (ROOT / "constraints.txt").read_bytes()
 
 
 def test_install_bundle_lays_out_and_keeps_local_files(bundle, tmp_path):
@@ -615,3 +617,36 @@ def test_backup_restore_round_trip_while_in_use(tmp_path, models_dir):
         f.write("tampered\n")
     result = run([str(SCRIPTS / "restore.sh"), "--force", str(backup), str(data)])
     assert result.returncode != 0 and "damaged" in result.stderr
+
+
+# ---------------------------------------------------------------- constraints.txt
+
+
+def test_every_dependency_is_pinned_within_pyproject():
+    """constraints.txt (scripts/lock.sh) pins each dependency and test dependency of
+    pyproject.toml to one version that pyproject allows: setup.sh, the Dockerfile and the
+    bundle install exactly what the tests passed with."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [Requirement(r) for r in project["dependencies"]]
+    wanted += [Requirement(r) for r in project["optional-dependencies"]["test"]]
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not NAME==VERSION"
+            pins[canonicalize_name(name)] = version
+    for requirement in wanted:
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{requirement.name} is not in constraints.txt: run scripts/lock.sh"
+        assert requirement.specifier.contains(pins[name]), (
+            f"constraints.txt pins {requirement.name}=={pins[name]}, outside pyproject's "
+            f"{requirement.specifier}"
+        )
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    assert "-c constraints.txt" in setup
+    assert (ROOT / "Dockerfile").read_text().count("-c constraints.txt") == 2

@@ -40,4 +40,23 @@ fi
 if [ "$status" = 5 ]; then
     echo "error: pytest collected no tests" >&2
 fi
+
+# The deploy tier, after a whole run that passed (no arguments): the CPU image built with
+# Docker (network: packages; cached between runs), then compose and the bundle on it, in this
+# namespace (the containers are reached on the host's loopback). APPLIANCE_DEPLOY_TESTS=0
+# skips it (a box without Docker).
+if [ "$#" = 0 ] && [ "$status" = 0 ] && [ "${APPLIANCE_DEPLOY_TESTS:-1}" != 0 ]; then
+    echo "deploy tier: scripts/build_test_image.sh, then pytest -m deploy"
+    ./scripts/build_test_image.sh
+    built=$?
+    if [ "$built" = 0 ]; then
+        .venv/bin/python -m pytest -m deploy -s tests/deploy/test_docker.py
+        status=$?
+        [ "$status" = 5 ] && echo "error: pytest collected no deploy tests" >&2
+    elif [ "$built" = 3 ]; then
+        echo "WARNING: the deploy tier did NOT run: Docker cannot run on this machine" >&2
+    else
+        status=1
+    fi
+fi
 exit "$status"

@@ -128,23 +128,33 @@ def test_a_client_that_disconnects_frees_its_slot(make_server):
     server = leave_server(make_server, "generator:\n  max_tokens: 2000\n  temperature: 1.0\n")
     abandoned = "How many days of annual leave do part-time staff get?"
     body = json.dumps({"question": abandoned}).encode()
-    sock = socket.create_connection(("127.0.0.1", server.port))
-    sock.sendall(
-        b"POST /api/ask/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
-        b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
-    )
-    received = b""
-    while b"event: token" not in received:
-        received += sock.recv(4096)
-    assert server.get("/ready")[1]["answers"]["running"] == 1
-    sock.close()  # the user closed the tab mid-answer
-    started = time.monotonic()
-    wait_for(lambda: server.get("/ready")[1]["answers"]["running"] == 0, 20, "the slot to free")
-    assert time.monotonic() - started < 20
+
+    def close_mid_answer() -> str:
+        """Ask, close the connection after the first token; the outcome logged."""
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.sendall(
+            b"POST /api/ask/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+            b"application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
+        received = b""
+        while b"event: token" not in received:
+            received += sock.recv(4096)
+        assert server.get("/ready")[1]["answers"]["running"] == 1
+        sock.close()  # the user closed the tab mid-answer
+        started = time.monotonic()
+        wait_for(lambda: server.get("/ready")[1]["answers"]["running"] == 0, 20, "the slot")
+        assert time.monotonic() - started < 20
+        return [json.loads(line) for line in (server.data / "queries.jsonl").open()][-1]
+
+    # At temperature 1 the tiny model may end its answer within a token or two, before the
+    # tab closes: then it was answered, and the test asks again.
+    outcomes = [close_mid_answer()["outcome"]]
+    while outcomes[-1] == "answered" and len(outcomes) < 5:
+        outcomes.append(close_mid_answer()["outcome"])
+    assert outcomes[-1] == "abandoned", outcomes  # cut short, not finished
     assert server.post("/api/ask", {"question": QUESTION})[0] == 200
-    # Cut short, not finished: logged as abandoned, then the next question answered.
     logged = [json.loads(line) for line in (server.data / "queries.jsonl").open()]
-    assert [(e["query"], e["outcome"]) for e in logged] == [
+    assert [(e["query"], e["outcome"]) for e in logged[-2:]] == [
         (abandoned, "abandoned"),
         (QUESTION, "answered"),
     ]

@@ -22,7 +22,7 @@ set -euo pipefail
 with_index=1
 volume=""
 die() { echo "backup: error: $*" >&2; exit 2; }
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
 args=()
 while [ "$#" -gt 0 ]; do
     case "$1" in

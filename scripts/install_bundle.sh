@@ -24,7 +24,7 @@ docker_steps=1
 bundle=""
 
 die() { echo "install_bundle: error: $*" >&2; exit 2; }
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
 
 while [ "$#" -gt 0 ]; do
     case "$1" in

@@ -34,7 +34,7 @@ sums_of() {
         xargs -0 -r sha256sum) >"$stage/sums.tmp"
     mv "$stage/sums.tmp" "$1/SHA256SUMS"
 }
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
 
 while [ "$#" -gt 0 ]; do
     case "$1" in

@@ -18,7 +18,7 @@ index_mode=auto
 force=0
 volume=""
 die() { echo "restore: error: $*" >&2; exit 2; }
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
 args=()
 while [ "$#" -gt 0 ]; do
     case "$1" in

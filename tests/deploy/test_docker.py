@@ -16,13 +16,14 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.deploy
 
@@ -42,12 +43,6 @@ def sh(*cmd, cwd=None, timeout=600, check=True) -> str:
             f"{' '.join(map(str, cmd))} -> {done.returncode}\n{done.stdout}\n{done.stderr}"
         )
     return done.stdout + done.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -142,12 +137,10 @@ class Box:
 @pytest.fixture
 def box(tmp_path, image, models_dir):
     folder = tmp_path / "box"
-    (folder / "kb").mkdir(parents=True)
+    shutil.copytree(ROOT / "kb", folder / "kb")
     (folder / "models").mkdir()
     for name in ("compose.edge.yml", "appliance.yaml"):
         shutil.copy(ROOT / name, folder / name)
-    for doc in (ROOT / "kb").iterdir():
-        shutil.copy(doc, folder / "kb" / doc.name)
     models_copy(folder / "models", models_dir)
     os.chmod(folder / "kb", 0o777)  # uid 10001 in the container
     sh("chmod", "-R", "a+rX", folder)
@@ -224,40 +217,24 @@ def test_bundle_install_reinstall_upgrade_and_rollback(tmp_path, image, models_d
     prefix.mkdir()
     port = free_port()
     write_env(prefix, port, "none")  # kept by the installer, which sets APPLIANCE_VERSION
-    (prefix / "kb").mkdir()  # kept too: the documents are the operator's
-    for doc in (ROOT / "kb").iterdir():
-        shutil.copy(doc, prefix / "kb" / doc.name)
+    shutil.copytree(ROOT / "kb", prefix / "kb")  # kept too: the documents are the operator's
     sh("chmod", "-R", "a+rX", prefix)
     box = Box(prefix, prefix.name, port)  # compose names the project after the folder
-    installer = ROOT / "scripts" / "install_bundle.sh"
+
+    def install(tar: Path) -> str:
+        installer = ROOT / "scripts" / "install_bundle.sh"
+        return sh(
+            installer, "--prefix", prefix, "--variant", "cpu", "--timeout", "300", tar, timeout=900
+        )
+
     try:
         first = bundle("1.0.0")
         for _ in range(2):  # a fresh install, then the same bundle on the running appliance
-            out = sh(
-                installer,
-                "--prefix",
-                prefix,
-                "--variant",
-                "cpu",
-                "--timeout",
-                "300",
-                first,
-                timeout=900,
-            )
+            out = install(first)
             assert "the appliance 1.0.0 is ready" in out, out
         assert box.ask("Which file types can I drop into the folder?")["citations"]
 
-        out = sh(
-            installer,
-            "--prefix",
-            prefix,
-            "--variant",
-            "cpu",
-            "--timeout",
-            "300",
-            bundle("1.1.0"),
-            timeout=900,
-        )
+        out = install(bundle("1.1.0"))
         assert "the appliance 1.1.0 is ready" in out, out
         assert sh(DOCKER, "inspect", "-f", "{{.Config.Image}}", box.container()).strip() == (
             "appliance:1.1.0-cpu"

@@ -156,6 +156,15 @@ class WatcherSettings:
 
 
 @dataclass(frozen=True)
+class OcrSettings:
+    enabled: bool = True
+    languages: str = "eng"
+    page_timeout_s: float = 60.0
+    max_pages: int = 200
+    dpi: int = 300
+
+
+@dataclass(frozen=True)
 class ObserveSettings:
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_text: Literal["full", "snippets", "none"] = "full"
@@ -199,6 +208,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     watcher: WatcherSettings = field(default_factory=WatcherSettings)
+    ocr: OcrSettings = field(default_factory=OcrSettings)
     observe: ObserveSettings = field(default_factory=ObserveSettings)
     tools: ToolsSettings = field(default_factory=ToolsSettings)
 
@@ -466,6 +476,13 @@ def _check_ranges(s: Settings) -> None:
         (s.limits.max_file_mb > 0, "limits.max_file_mb must be positive"),
         (s.limits.max_file_chars >= 1, "limits.max_file_chars must be at least 1"),
         (s.limits.read_timeout_s > 0, "limits.read_timeout_s must be positive"),
+        (s.ocr.page_timeout_s > 0, "ocr.page_timeout_s must be positive"),
+        (s.ocr.max_pages >= 1, "ocr.max_pages must be at least 1"),
+        (72 <= s.ocr.dpi <= 600, "ocr.dpi must be from 72 to 600 (scans are read at 300)"),
+        (
+            bool(re.fullmatch(r"[A-Za-z_]+(\+[A-Za-z_]+)*", s.ocr.languages)),
+            "ocr.languages must be Tesseract language names joined by +, e.g. eng or eng+chi_sim",
+        ),
         (
             s.limits.read_memory_mb >= 256,
             "limits.read_memory_mb must be at least 256 (the reader itself needs ~200 MB)",

@@ -25,6 +25,7 @@ class Citation:
     relevance: float
     snippet: str
     text: str
+    ocr: bool = False  # the passage was read by OCR from a scan: it may hold misread characters
 
     def public(self) -> dict:
         """What the API shows: everything but the full chunk text. The heading is shown with
@@ -73,6 +74,7 @@ class Retriever:
                 h.relevance,
                 snippet(h.text),
                 h.text,
+                h.ocr,
             )
             for n, h in enumerate(hits, 1)
         ]

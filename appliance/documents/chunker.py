@@ -68,6 +68,7 @@ def chunk_sections(
                     page=section.page,
                     heading=section.heading,
                     index=len(chunks),
+                    ocr=section.ocr,
                 )
             )
     return chunks

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.documents.model import DocumentError, Section, UnreadableDocument
+from appliance.documents.ocr import OcrJob, OcrOptions
 
 RECYCLE_AFTER = 200  # files read by one child before a fresh one takes over
 START_TIMEOUT_S = 60.0  # importing the readers in a fresh child
@@ -62,16 +63,18 @@ class IsolatedReader:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
 
-    def read(self, path: Path) -> list[Section]:
+    def read(self, path: Path, ocr: OcrJob | None = None) -> list[Section]:
+        """The file's sections; with `ocr`, its scanned pages read by OCR as the job says (and
+        the job's pending, failed and beyond lists filled in)."""
         if self._stopped.is_set():
             raise ReaderStopped
         try:
-            return self._read_once(path)
+            return self._read_once(path, ocr)
         except _OutOfMemory:
             # A fresh child first: memory a long-lived one gathered must not fail this file.
             self.close()
             try:
-                return self._read_once(path)
+                return self._read_once(path, ocr)
             except _OutOfMemory:
                 raise UnreadableDocument(
                     f"{path.name} needs more than {self.limits.memory_mb} MB to read "
@@ -98,9 +101,9 @@ class IsolatedReader:
             _end(child)
 
     # -- the parent's side -----------------------------------------------------------------
-    def _read_once(self, path: Path) -> list[Section]:
+    def _read_once(self, path: Path, ocr: OcrJob | None) -> list[Section]:
         child = self._running_child()
-        request = {"path": str(path), "max_chars": self.limits.max_chars}
+        request = {"path": str(path), "max_chars": self.limits.max_chars, "ocr": _job_out(ocr)}
         self._reads += 1
         try:
             child.stdin.write((json.dumps(request) + "\n").encode())
@@ -120,7 +123,11 @@ class IsolatedReader:
         if reply["kind"] == "ok":
             if self._reads >= RECYCLE_AFTER:
                 self.close()
-            return [Section(s["text"], s["page"], s["heading"]) for s in reply["sections"]]
+            if ocr is not None:
+                _job_in(ocr, reply["ocr"])
+            return [
+                Section(s["text"], s["page"], s["heading"], s["ocr"]) for s in reply["sections"]
+            ]
         if reply["kind"] == "memory":
             self.close()  # it is on its way out; the next file gets a fresh one
             raise _OutOfMemory
@@ -168,6 +175,20 @@ class IsolatedReader:
 
 class _OutOfMemory(Exception):
     pass
+
+
+def _job_out(job: OcrJob | None) -> dict | None:
+    if job is None:
+        return None
+    return {"options": vars(job.options), "known": sorted(job.known), "budget_s": job.budget_s}
+
+
+def _job_in(job: OcrJob, done: dict) -> None:
+    job.pending = done["pending"]
+    job.failed = {int(page): reason for page, reason in done["failed"].items()}
+    job.beyond = done["beyond"]
+    job.pages = done["pages"]
+    job.missing = done["missing"]
 
 
 class _ChildGone(Exception):
@@ -227,8 +248,13 @@ def _serve(memory_mb: int) -> None:
     reply(kind="started")
     for line in sys.stdin:
         request = json.loads(line)
+        job = None
+        if request["ocr"] is not None:
+            asked = request["ocr"]
+            options = OcrOptions(**asked["options"])
+            job = OcrJob(options, frozenset(asked["known"]), asked["budget_s"])
         try:
-            sections = read_document(Path(request["path"]))
+            sections = read_document(Path(request["path"]), job)
         except MemoryError:
             reply(kind="memory")
             return  # a fresh child reads the next file
@@ -256,9 +282,17 @@ def _serve(memory_mb: int) -> None:
             )
             continue
         try:
+            done = None
+            if job is not None:
+                done = {"pending": job.pending, "failed": job.failed, "beyond": job.beyond}
+                done.update(pages=job.pages, missing=job.missing)
             reply(
                 kind="ok",
-                sections=[{"text": s.text, "page": s.page, "heading": s.heading} for s in sections],
+                sections=[
+                    {"text": s.text, "page": s.page, "heading": s.heading, "ocr": s.ocr}
+                    for s in sections
+                ],
+                ocr=done,
             )
         except MemoryError:
             reply(kind="memory")

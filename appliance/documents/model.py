@@ -14,6 +14,8 @@ class Section:
     page: int | None
     # Heading path like "Leave policy > Annual leave"; "" when the text has no heading.
     heading: str
+    # Read by OCR from a picture of the page (a scan): its text may hold misread characters.
+    ocr: bool = False
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Chunk:
     heading: str
     # 0-based position of the chunk within its document.
     index: int
+    ocr: bool = False
 
 
 class DocumentError(Exception):

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import ctypes
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
+from PIL import Image
 
 from appliance.documents.model import UnreadableDocument
 
@@ -27,16 +30,52 @@ _DEFAULT_FONT_SIZE = 10.0
 MAX_PAGE_CHARS = 200_000
 
 
-def pdf_page_texts(path: Path) -> list[str]:
-    """Return the text of every page, in physical page order (index 0 = page 1)."""
+# A page with less text than this and a picture on it is a scan (perhaps with a stamped page
+# number or a scanner's header line): it is read by OCR.
+SCAN_TEXT_CHARS = 16
+MAX_RENDER_PIXELS = 100_000_000  # a page is rendered smaller than ocr.dpi past this (A0 at 300)
+
+
+@contextmanager
+def open_pdf(path: Path) -> Iterator[pdfium.PdfDocument]:
     document = pdfium.PdfDocument(path)
     try:
-        return [_page_text(document, index) for index in range(len(document))]
+        yield document
     finally:
         document.close()
 
 
-def _page_text(document: pdfium.PdfDocument, index: int) -> str:
+def is_scanned(document: pdfium.PdfDocument, index: int, text: str) -> bool:
+    """The page holds (almost) no text but shows a picture: a scan, to be read by OCR."""
+    if len("".join(text.split())) >= SCAN_TEXT_CHARS:
+        return False
+    page = document[index]
+    try:
+        pictures = page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2)
+        return next(pictures, None) is not None
+    finally:
+        page.close()
+
+
+def render_page(document: pdfium.PdfDocument, index: int, dpi: int) -> Image.Image:
+    """A greyscale picture of the page at `dpi` (less for a page too large for that)."""
+    page = document[index]
+    try:
+        width, height = page.get_size()  # in points, 72 to the inch
+        scale = dpi / 72
+        pixels = width * scale * height * scale
+        if pixels > MAX_RENDER_PIXELS:
+            scale *= (MAX_RENDER_PIXELS / pixels) ** 0.5
+        bitmap = page.render(scale=scale, grayscale=True)
+        try:
+            return bitmap.to_pil().copy()
+        finally:
+            bitmap.close()
+    finally:
+        page.close()
+
+
+def page_text(document: pdfium.PdfDocument, index: int) -> str:
     page = document[index]
     try:
         textpage = page.get_textpage()

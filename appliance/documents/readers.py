@@ -16,10 +16,12 @@ from appliance.documents.html_text import html_sections
 from appliance.documents.json_text import json_lines_sections, json_sections
 from appliance.documents.markdown_text import markdown_sections
 from appliance.documents.model import DocumentError, Section, UnreadableDocument, UnsupportedFormat
+from appliance.documents.ocr import OcrJob
 from appliance.documents.office_package import check_office_package
 from appliance.documents.outline import tidy_text
-from appliance.documents.pdf_text import pdf_page_texts
+from appliance.documents.pdf_text import is_scanned, open_pdf, page_text, render_page
 from appliance.documents.pptx_text import pptx_sections
+from appliance.documents.scans import image_sections, ocr_pages
 from appliance.documents.text_decoding import check_not_binary, read_text
 from appliance.documents.text_decoding import decode_text as decode_text  # kept importable here
 from appliance.documents.xlsx_text import xlsx_sections
@@ -39,12 +41,26 @@ def read_html(path: Path) -> list[Section]:
     return _non_empty(html_sections(data))
 
 
-def read_pdf(path: Path) -> list[Section]:
-    sections = [
-        Section(text=tidy_text(text), page=number, heading="")
-        for number, text in enumerate(pdf_page_texts(path), start=1)
-    ]
-    return _non_empty(sections)
+def read_pdf(path: Path, ocr: OcrJob | None = None) -> list[Section]:
+    """Every page's text layer; with `ocr`, the pages that are scans are read by OCR."""
+    with open_pdf(path) as document:
+        texts = [page_text(document, index) for index in range(len(document))]
+        sections = [
+            Section(text=tidy_text(text), page=number, heading="")
+            for number, text in enumerate(texts, start=1)
+        ]
+        if ocr is not None:
+            scanned = [i for i, text in enumerate(texts) if is_scanned(document, i, text)]
+            pictures = [
+                (i + 1, lambda i=i: render_page(document, i, ocr.options.dpi)) for i in scanned
+            ]
+            sections = [s for s in sections if s.page - 1 not in scanned]
+            sections += ocr_pages(ocr, pictures)
+    return _non_empty(sorted(sections, key=lambda s: s.page))
+
+
+def read_image(path: Path, ocr: OcrJob | None = None) -> list[Section]:
+    return _non_empty(image_sections(path, ocr))
 
 
 def read_docx(path: Path) -> list[Section]:
@@ -88,7 +104,16 @@ READERS: dict[str, Callable[[Path], list[Section]]] = {
     ".ndjson": read_json_lines,
     ".xlsx": read_xlsx,
     ".pptx": read_pptx,
+    ".png": read_image,
+    ".jpg": read_image,
+    ".jpeg": read_image,
+    ".tif": read_image,
+    ".tiff": read_image,
+    ".bmp": read_image,
 }
+
+# Formats whose pages may be pictures, read by OCR: their readers take the OcrJob.
+SCANNED_SUFFIXES = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(READERS)
 
@@ -106,11 +131,18 @@ _FORMAT_NAMES = {
     ".ndjson": "JSON Lines",
     ".xlsx": "XLSX",
     ".pptx": "PPTX",
+    ".png": "PNG image",
+    ".jpg": "JPEG image",
+    ".jpeg": "JPEG image",
+    ".tif": "TIFF image",
+    ".tiff": "TIFF image",
+    ".bmp": "BMP image",
 }
 
 
-def read_document(path: Path) -> list[Section]:
-    """Read a supported file into Sections.
+def read_document(path: Path, ocr: OcrJob | None = None) -> list[Section]:
+    """Read a supported file into Sections; with `ocr`, scanned pages and pictures are read
+    by OCR as the job says (without, a picture is an error and a scanned page has no text).
 
     Raises UnsupportedFormat for suffixes without a reader and UnreadableDocument
     when the file cannot be opened or parsed (corrupt, encrypted, unreadable).
@@ -127,7 +159,7 @@ def read_document(path: Path) -> list[Section]:
     if _is_empty_file(path):
         return []
     try:
-        return reader(path)
+        return reader(path, ocr) if suffix in SCANNED_SUFFIXES else reader(path)
     except (DocumentError, MemoryError):  # out of memory is not a fault of the file
         raise
     except Exception as error:

@@ -56,6 +56,7 @@ class EdgeIndex(PublishedVersions):
         self.path = path
         self.rrf_k = rrf_k
         self.weights = list(weights)
+        self._closed = False
         try:
             self._shard = _open(path, dim)
         except Exception as err:
@@ -184,6 +185,9 @@ class EdgeIndex(PublishedVersions):
         return max(0, 2 * info.points_count - info.indexed_vectors_count)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self._shard.flush()
         self._shard.close()
 

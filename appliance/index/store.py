@@ -39,6 +39,7 @@ class IndexedChunk:
     text: str
     dense: list[float]
     sparse: SparseVector
+    ocr: bool = False  # read by OCR from a scanned page: may hold misread characters
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Hit:
     chunk: int
     doc_hash: str
     relevance: float = 0.0  # cosine similarity of the query and the chunk: comparable
+    ocr: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,7 @@ def payload(c: IndexedChunk) -> dict:
         "page": c.page,
         "heading": c.heading,
         "text": c.text,
+        "ocr": c.ocr,
     }
 
 
@@ -173,6 +176,7 @@ def hit(p: dict, score: float, vector=None, query=None) -> Hit:
         score=float(score),
         chunk=int(p.get("chunk", 0)),
         doc_hash=p.get("doc_hash", ""),
+        ocr=bool(p.get("ocr", False)),
     )
 
 

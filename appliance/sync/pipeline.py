@@ -23,11 +23,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from appliance.config import Settings
-from appliance.documents import SUPPORTED_SUFFIXES, Chunk, DocumentError, chunk_sections
+from appliance.documents import (
+    SUPPORTED_SUFFIXES,
+    Chunk,
+    DocumentError,
+    Section,
+    chunk_sections,
+    ocr,
+)
 from appliance.documents.isolated import IsolatedReader, ReaderStopped, ReadLimits, TooMuchText
+from appliance.documents.readers import SCANNED_SUFFIXES
 from appliance.index.store import IndexedChunk, VectorStore
 from appliance.models import sha256_of
 from appliance.sync import manifest as m
+from appliance.sync.ocr_pages import OcrPage, OcrPages
 
 log = logging.getLogger("appliance.sync")
 
@@ -52,6 +61,7 @@ def pipeline_version(settings: Settings) -> str:
         f"{embedding_version(settings)}"
         f"|chunk:v{CHUNKER_VERSION}:{r.chunk_tokens}/{r.chunk_overlap_tokens}"
         f"|context:{r.embed_context}|sparse:v{SPARSE_VERSION}"
+        f"|ocr:{settings.ocr.enabled and settings.ocr.languages}"
     )
 
 
@@ -97,10 +107,20 @@ def kb_path(kb: Path, key: str) -> Path:
 
 
 EMBED_BATCH = 32  # chunks embedded between progress reports and checks for a stop
+OCR_STEP_S = 15.0  # OCR of one file starts no new page after this; other files go next
 
 
 class FileChanged(Exception):
     """The file changed while it was read (still being copied): look again once it settles."""
+
+
+class OcrUnderWay(Exception):
+    """Some of the file's scanned pages are read (and kept), others wait: the file comes back
+    after the other files waiting, and goes on where it stopped."""
+
+    def __init__(self, rel: str, done: int, total: int):
+        super().__init__(f"{rel}: {done} of {total} scanned pages read")
+        self.done, self.total = done, total
 
 
 class Cancelled(Exception):
@@ -139,6 +159,9 @@ class Pipeline:
         self.index = index
         self.embedder = embedder
         self.reader = reader or IsolatedReader(read_limits(settings))
+        self._ocr_pages: OcrPages | None = None
+        self.ocr_missing = ""  # why OCR cannot run here, if it cannot (see check_ocr)
+        self.check_ocr()
         self.on_result: Callable[[str], None] = lambda status: None  # metrics hook
         # (path, chunks embedded, chunks to embed) while a file is being embedded
         self.on_progress: Callable[[str, int, int], None] = lambda rel, done, total: None
@@ -148,13 +171,30 @@ class Pipeline:
                 index.publish(entry.path, entry.sha256)
 
     def describes(self, entry: m.Entry | None, state: FileState) -> bool:
-        """True when the manifest entry describes the file as it is on disk now."""
+        """True when the manifest entry describes the file as it is on disk now (and it is
+        not a scan left unread for want of OCR, which is here now)."""
         return (
             entry is not None
             and entry.status in m.SETTLED
             and (entry.size, entry.mtime_ns) == (state.size, state.mtime_ns)
             and entry.version == self.version
+            and not self._ocr_arrived(entry)
         )
+
+    def _ocr_arrived(self, entry: m.Entry) -> bool:
+        """The file's scanned pages were left unread for want of OCR, which can run now."""
+        return ocr.is_missing(entry.error) and not self.ocr_missing
+
+    def check_ocr(self) -> None:
+        """Look again whether OCR can run (before each full sync: it may have been installed)."""
+        o = self.settings.ocr
+        self.ocr_missing = ocr.problem(o.languages) if o.enabled else ""
+
+    @property
+    def ocr_pages(self) -> OcrPages:
+        if self._ocr_pages is None:
+            self._ocr_pages = OcrPages(self.settings.paths.data / "ocr_pages.sqlite3")
+        return self._ocr_pages
 
     def path(self, rel: str) -> Path:
         return kb_path(self.kb, rel)
@@ -181,6 +221,8 @@ class Pipeline:
 
     def close(self) -> None:
         self.reader.close()
+        if self._ocr_pages is not None:
+            self._ocr_pages.close()
 
     def update(self, rel: str) -> m.Entry | None:
         """Index, re-index or forget `rel`; returns its new manifest entry (None if gone).
@@ -193,6 +235,9 @@ class Pipeline:
         previous = self.manifest.get(rel)
         try:
             entry = self._index(rel, path, state, previous)
+        except OcrUnderWay:
+            self.manifest.mark_pending(rel, state.size, state.mtime_ns)  # listed while read
+            raise
         except Skip as skip:
             self._unpublish(rel)
             entry = m.Entry(
@@ -236,14 +281,15 @@ class Pipeline:
             and previous.status == m.INDEXED
             and (previous.sha256, previous.version) == (sha, self.version)
             and self.index.count(rel) == previous.chunks
+            and not self._ocr_arrived(previous)
         ):
             return self._keep(previous, state)  # touched, not changed
-        chunks = self._read(rel, path)
+        sections, notes = self._read(rel, path, sha)
         if stat_file(path) != state:  # still being written: what was read is not the file
             raise FileChanged(rel)
+        chunks = self._chunk(rel, sections)
         if not chunks:
-            hint = " (a scanned PDF without a text layer?)" if path.suffix.lower() == ".pdf" else ""
-            raise Skip(m.FAILED, f"no text could be extracted from {path.name}{hint}")
+            raise Skip(m.FAILED, notes or self._no_text(path))
         points = self._embed(rel, state, sha, chunks)
         self.index.upsert(points)
         self.index.flush()  # durable before the manifest names this version
@@ -253,7 +299,7 @@ class Pipeline:
             state.mtime_ns,
             sha,
             m.INDEXED,
-            "",
+            notes,
             len(chunks),
             time.time(),
             self.version,
@@ -315,16 +361,66 @@ class Pipeline:
         if state.size == 0:
             raise Skip(m.FAILED, f"{path.name} is empty (0 bytes)")
 
-    def _read(self, rel: str, path: Path) -> list[Chunk]:
-        r = self.settings.retrieval
+    def _read(self, rel: str, path: Path, sha: str) -> tuple[list[Section], str]:
+        """The file's sections, and a note on what of it could not be read ("" for none).
+        Scanned pages are read by OCR a step at a time (OcrUnderWay until all are)."""
+        o = self.settings.ocr
+        job = None
+        if o.enabled and path.suffix.lower() in SCANNED_SUFFIXES:
+            options = ocr.OcrOptions(o.languages, o.page_timeout_s, o.max_pages, o.dpi)
+            known = self.ocr_pages.pages(sha, o.languages)
+            job = ocr.OcrJob(options, frozenset(known), OCR_STEP_S)
         try:
-            sections = self.reader.read(path)
+            sections = self.reader.read(path, job)
         except ReaderStopped:
             raise Cancelled(rel) from None
         except TooMuchText as err:
             raise Skip(m.TOO_LARGE, str(err)) from None
         except DocumentError as err:
             raise Skip(m.FAILED, str(err)) from None
+        if job is None:
+            return sections, ""
+        return self._with_ocr_pages(rel, sha, sections, job)
+
+    def _with_ocr_pages(
+        self, rel: str, sha: str, sections: list[Section], job: ocr.OcrJob
+    ) -> tuple[list[Section], str]:
+        """Keep the pages OCR read in this step; once none is pending, the file's text-layer
+        sections with every page OCR read, in page order."""
+        languages = job.options.languages
+        read = [OcrPage(s.page, s.text, "") for s in sections if s.ocr]
+        failed = [OcrPage(page, "", reason) for page, reason in job.failed.items()]
+        self.ocr_pages.keep(sha, languages, read + failed)
+        total = job.pages - len(job.beyond)
+        if job.pending:
+            raise OcrUnderWay(rel, total - len(job.pending), total)
+        pages = self.ocr_pages.pages(sha, languages)
+        scanned = [Section(p.text, p.page, "", ocr=True) for p in pages.values() if p.text]
+        sections = [s for s in sections if not s.ocr] + scanned
+        failed = sorted(p.page for p in pages.values() if p.failed)
+        notes = [f"page {page}: {pages[page].failed}" for page in failed]
+        if job.beyond:
+            notes.append(
+                f"pages {job.beyond[0]}–{job.beyond[-1]} were not read: only the first "
+                f"{job.options.max_pages} scanned pages of a file are (ocr.max_pages)"
+            )
+        if job.missing:
+            pages = "1 scanned page was" if job.pages == 1 else f"{job.pages} scanned pages were"
+            notes.append(f"{pages} not read. {job.missing}")
+        return sorted(sections, key=lambda s: s.page or 0), "; ".join(notes)
+
+    def _no_text(self, path: Path) -> str:
+        if path.suffix.lower() != ".pdf":
+            return f"no text could be extracted from {path.name}"
+        if not self.settings.ocr.enabled:
+            return (
+                f"no text could be extracted from {path.name} (a scanned PDF? OCR is off: "
+                "ocr.enabled)"
+            )
+        return f"no text was found in {path.name}, in its text layer or by OCR"
+
+    def _chunk(self, rel: str, sections: list[Section]) -> list[Chunk]:
+        r = self.settings.retrieval
         try:
             return chunk_sections(
                 sections, rel, r.chunk_tokens, r.chunk_overlap_tokens, self.embedder.count_tokens
@@ -354,6 +450,7 @@ class Pipeline:
                 c.text,
                 known[h] if h in known else next(fresh),
                 self.embedder.sparse_document(t),
+                c.ocr,
             )
             for c, t, h in zip(chunks, texts, text_hashes, strict=True)
         ]

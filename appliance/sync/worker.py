@@ -5,7 +5,8 @@ file still being copied is not read half-way, and a burst of events for one file
 A scan sends what it finds through the same check. Cheap verdicts come first (deleted,
 unsupported, too large, empty files), then files to read, smallest first: one big file never
 holds up the small ones copied with it. A file that changes while it is read goes back to
-wait until it settles.
+wait until it settles. A scan is read by OCR a few pages at a time (seconds a page), going
+to the back of the line after each step, so a long scan does not hold up the files after it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from appliance.config import WatcherSettings
-from appliance.sync.pipeline import Cancelled, FileChanged, FileState, Pipeline, stat_file
+from appliance.sync.pipeline import (
+    Cancelled,
+    FileChanged,
+    FileState,
+    OcrUnderWay,
+    Pipeline,
+    stat_file,
+)
 from appliance.sync.reconcile import is_ignored, stale_paths
 
 log = logging.getLogger("appliance.sync")
@@ -38,7 +46,9 @@ class SyncWorker:
         self.paused = ""  # why ingestion is paused, if it is
         self.min_free_mb = pipeline.settings.limits.min_free_mb
         self.scan_progress = (0, 0)  # (files done, files to do) of the running full sync
-        self.current: dict | None = None  # the file being embedded: path, done, total chunks
+        # the file being embedded (path, done, total chunks) or read by OCR (stage "ocr", pages)
+        self.current: dict | None = None
+        self.ocr_under_way: dict[str, tuple[int, int]] = {}  # path → (pages read, pages)
         pipeline.on_progress = self._embedding
         self.health_checks: list[Callable[[], None]] = []
 
@@ -86,6 +96,7 @@ class SyncWorker:
     def sync_all(self, progress: Callable[[int, int, str], None] | None = None) -> int:
         """Bring every stale path up to date now (start-up, rescans, `appliance ingest`).
         Files still being written are left to the queue, to be indexed once they settle."""
+        self.pipeline.check_ocr()
         todo = stale_paths(self.pipeline, self.settings.ignore)
         quick = [rel for rel in todo if self.pipeline.is_quick(rel)]
         skip = set(quick)
@@ -106,9 +117,12 @@ class SyncWorker:
 
     def _drain_queue(self, longest_s: float = 60.0) -> None:
         """Without the background thread (`appliance ingest`), wait here for the files still
-        settling, for at most `longest_s`: a file written all the time is left for later."""
+        settling, for at most `longest_s` (a file written all the time is left for later),
+        and finish reading scans by OCR, however long that takes."""
         deadline = time.monotonic() + longest_s
-        while self.pending() and not self._stop.is_set() and time.monotonic() < deadline:
+        while self.pending() and not self._stop.is_set():
+            if time.monotonic() >= deadline and not self.ocr_under_way:
+                break
             self._stop.wait(self._next_due_in())
             for rel in self._due():
                 self._update(rel)
@@ -210,8 +224,22 @@ class SyncWorker:
         return state is None, not self.pipeline.is_quick(rel), _size(state)
 
     def _update(self, rel: str) -> None:
+        if rel in self.ocr_under_way:
+            done, total = self.ocr_under_way[rel]
+            self.current = {"path": rel, "done": done, "total": total, "stage": "ocr"}
         try:
             self.pipeline.update(rel)
+            self.ocr_under_way.pop(rel, None)
+        except OcrUnderWay as step:
+            self.ocr_under_way[rel] = (step.done, step.total)
+            log.info(
+                "scanned pages read by OCR: %d of %d",
+                step.done,
+                step.total,
+                extra={"event": "ocr_progress", "path": rel},
+            )
+            with self._wake:  # at the back of the line, due at once
+                self._waiting[rel] = (time.monotonic(), stat_file(self.pipeline.path(rel)))
         except FileChanged:
             log.info(
                 "changed while it was read; indexing it once it settles",
@@ -221,6 +249,7 @@ class SyncWorker:
         except Cancelled:
             log.info("indexing stopped", extra={"event": "indexing_stopped", "path": rel})
         except Exception as err:  # the worker must outlive any single failure
+            self.ocr_under_way.pop(rel, None)
             self.last_error = f"{type(err).__name__}: {err}"
             log.exception("sync step failed")
         finally:

@@ -82,6 +82,7 @@ def passage():
                 "page": p.page,
                 "heading": p.heading,
                 "text": p.text,
+                "ocr": p.ocr,
                 "cited": p.chunk == chunk,
             }
             for p in found

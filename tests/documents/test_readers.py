@@ -24,6 +24,7 @@ def test_registry_covers_every_supported_suffix() -> None:
     assert SUPPORTED_SUFFIXES == {
         ".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx",
         ".csv", ".json", ".jsonl", ".ndjson", ".xlsx", ".pptx",
+        ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp",
     }  # fmt: skip
     assert set(READERS) == SUPPORTED_SUFFIXES
 

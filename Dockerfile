@@ -102,6 +102,12 @@ RUN apt-get update \
 FROM runtime-gpu${GPU} AS runtime
 ARG GPU=1
 ARG APPLIANCE_UID=10001
+# OCR for scanned PDFs and pictures: Tesseract with English (in tesseract-ocr), orientation
+# detection and these language packs (e.g. add tesseract-ocr-deu; ocr.languages: eng+deu).
+ARG OCR_PACKAGES="tesseract-ocr-osd tesseract-ocr-chi-sim"
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tesseract-ocr ${OCR_PACKAGES} \
+ && rm -rf /var/lib/apt/lists/*
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python3.11 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-index \

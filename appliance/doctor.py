@@ -35,7 +35,7 @@ class Check:
 def run_checks(settings: Settings) -> list[Check]:
     results = [_models(settings)]
     needs_models = [_generator, _embedder] if results[0].ok else []
-    for check in [*needs_models, _data_dir, _kb, _index, _port]:
+    for check in [*needs_models, _ocr, _data_dir, _kb, _index, _port]:
         try:
             results.append(check(settings))
         except Exception as err:  # a check that crashes is a failed check, with the reason
@@ -161,6 +161,24 @@ def _embedder(s: Settings) -> Check:
     return Check(
         "embedder", True, f"{s.embedder.model_dir} loads; {len(vector)} dimensions; {where}"
     )
+
+
+def _ocr(s: Settings) -> Check:
+    """OCR is optional: without it scans get a status saying so, and everything else works."""
+    from appliance.documents import ocr
+
+    if not s.ocr.enabled:
+        return Check(
+            "ocr", True, "off (ocr.enabled: false): scanned pages and pictures are not read"
+        )
+    problem = ocr.problem(s.ocr.languages)
+    if problem:
+        detail, _, fix = problem.partition(". ")
+        return Check("ocr", True, detail, fix, warning=True)
+    version = subprocess.run(["tesseract", "--version"], capture_output=True, text=True, timeout=30)
+    first = (version.stdout or version.stderr).splitlines()[0].strip()
+    installed = ", ".join(sorted(ocr.installed_languages()))
+    return Check("ocr", True, f"{first}; reads {s.ocr.languages} (installed: {installed})")
 
 
 def _data_dir(s: Settings) -> Check:

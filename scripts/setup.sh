@@ -59,4 +59,18 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check "${pins[@]}" -e ".[test]"
     rm -f .venv/.installed-* && touch "$stamp"
 fi
+# OCR (scanned PDFs, pictures) is Tesseract, a distribution package: installed here where this
+# runs as root with apt; elsewhere the appliance runs without it and says so per scan file.
+if ! command -v tesseract >/dev/null || [ ! -e /usr/share/tesseract-ocr/5/tessdata/osd.traineddata ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing Tesseract for OCR (tesseract-ocr, tesseract-ocr-osd)"
+        export DEBIAN_FRONTEND=noninteractive
+        { apt-get install -y -qq tesseract-ocr tesseract-ocr-osd >/dev/null 2>&1 ||
+            { apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-osd >/dev/null; }; } ||
+            echo "warning: Tesseract could not be installed: scanned files will not be read" >&2
+    else
+        echo "note: for OCR of scanned PDFs and pictures install Tesseract (Debian, Ubuntu:" \
+            "sudo apt-get install tesseract-ocr tesseract-ocr-osd)" >&2
+    fi
+fi
 .venv/bin/appliance models fetch

@@ -7,11 +7,15 @@ cd "$(dirname "$0")/.."
 .venv/bin/appliance models fetch --set multilingual  # the multilingual embedder's tests
 
 # From Debian's packages: Chromium and its driver for the browser test, docker-compose to
-# validate compose.edge.yml, shellcheck for the scripts.
+# validate compose.edge.yml, shellcheck for the scripts, Tesseract's Chinese pack and a
+# Chinese font to draw and read test scans (setup.sh installs Tesseract itself).
 missing=""
+tessdata=/usr/share/tesseract-ocr/5/tessdata
 for tool in /usr/bin/chromium:chromium /usr/bin/chromedriver:chromium-driver \
-            /usr/bin/docker-compose:docker-compose /usr/bin/shellcheck:shellcheck; do
-    [ -x "${tool%%:*}" ] || missing="$missing ${tool##*:}"
+            /usr/bin/docker-compose:docker-compose /usr/bin/shellcheck:shellcheck \
+            $tessdata/chi_sim.traineddata:tesseract-ocr-chi-sim \
+            /usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei; do
+    [ -e "${tool%%:*}" ] || missing="$missing ${tool##*:}"
 done
 if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

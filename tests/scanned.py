@@ -44,15 +44,19 @@ def needs_ocr(*languages: str) -> None:
             pytest.skip(f"no font to draw {language} pages: {FONTS[language]} (fonts-wqy-microhei)")
 
 
-def page_picture(text: str, language: str = "eng", angle: float = 1.2, seed: int = 1):
-    """A4 at 300 dpi with `text` in 14-point type, turned by `angle` degrees, speckled and
-    saved as JPEG (quality 60) and read back: what a cheap office scanner makes."""
-    size = 58
+def page_picture(
+    text: str, language: str = "eng", angle: float = 1.2, seed: int = 1, points: float = 14
+):
+    """A4 at 300 dpi with `text` in `points`-point type, turned by `angle` degrees, speckled
+    and saved as JPEG (quality 60) and read back: what a cheap office scanner makes."""
+    size = round(points * 300 / 72)
     font = ImageFont.truetype(str(FONTS[language]), size)
+    width = A4_300_DPI[0] - 2 * 220
     if language == "eng":
-        lines = textwrap.wrap(text, 62)
+        lines = textwrap.wrap(text, int(width / (0.56 * size)))
     else:
-        lines = [text[i : i + 36] for i in range(0, len(text), 36)]
+        per_line = int(width / size)
+        lines = [text[i : i + per_line] for i in range(0, len(text), per_line)]
     page = Image.new("L", A4_300_DPI, 255)
     draw = ImageDraw.Draw(page)
     for row, line in enumerate(lines):

@@ -160,6 +160,7 @@ class Pipeline:
         self.embedder = embedder
         self.reader = reader or IsolatedReader(read_limits(settings))
         self._ocr_pages: OcrPages | None = None
+        self._ocr_reading: set[str] = set()  # contents of scans partly read by OCR
         self.ocr_missing = ""  # why OCR cannot run here, if it cannot (see check_ocr)
         self.check_ocr()
         self.on_result: Callable[[str], None] = lambda status: None  # metrics hook
@@ -190,10 +191,20 @@ class Pipeline:
         o = self.settings.ocr
         self.ocr_missing = ocr.problem(o.languages) if o.enabled else ""
 
+    def prune_ocr_pages(self) -> None:
+        """Forget the OCR pages of contents no file in kb/ has any more (after a full sync)."""
+        if self._ocr_pages is None and not self._ocr_pages_path().exists():
+            return
+        keep = {e.sha256 for e in self.manifest.entries() if e.sha256} | self._ocr_reading
+        self.ocr_pages.keep_only(keep)
+
+    def _ocr_pages_path(self) -> Path:
+        return self.settings.paths.data / "ocr_pages.sqlite3"
+
     @property
     def ocr_pages(self) -> OcrPages:
         if self._ocr_pages is None:
-            self._ocr_pages = OcrPages(self.settings.paths.data / "ocr_pages.sqlite3")
+            self._ocr_pages = OcrPages(self._ocr_pages_path())
         return self._ocr_pages
 
     def path(self, rel: str) -> Path:
@@ -393,7 +404,9 @@ class Pipeline:
         self.ocr_pages.keep(sha, languages, read + failed)
         total = job.pages - len(job.beyond)
         if job.pending:
+            self._ocr_reading.add(sha)
             raise OcrUnderWay(rel, total - len(job.pending), total)
+        self._ocr_reading.discard(sha)
         pages = self.ocr_pages.pages(sha, languages)
         scanned = [Section(p.text, p.page, "", ocr=True) for p in pages.values() if p.text]
         sections = [s for s in sections if not s.ocr] + scanned

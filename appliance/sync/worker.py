@@ -110,6 +110,8 @@ class SyncWorker:
             self._update(rel)
             if progress:
                 progress(done, len(ordered), rel)
+        else:
+            self.pipeline.prune_ocr_pages()
         self.scan_progress = (0, 0)
         if not self.alive():
             self._drain_queue()

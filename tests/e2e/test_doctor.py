@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from tests.corpus import write_text
+from tests.scanned import needs_ocr
 
 pytestmark = pytest.mark.e2e
 
@@ -130,3 +131,15 @@ def test_a_model_killed_by_an_illegal_instruction_names_the_cpu_build():
     assert "SIGILL" in message and "CPU_FLAGS" in message and "scripts/setup.sh" in message
     child = subprocess.CompletedProcess(["probe"], -signals.SIGSEGV, b"", b"")
     assert _crash(child) == "loading or running the model crashed (SIGSEGV)"
+
+
+def test_ocr_is_reported_and_a_missing_language_is_a_warning_with_the_fix(box):
+    needs_ocr("eng")
+    result = doctor(*flags(box))
+    assert "[ok  ] ocr: tesseract" in result.stdout and "reads eng" in result.stdout
+    config = box["kb"].parent / "appliance.yaml"
+    config.write_text("ocr:\n  languages: eng+kor\n")
+    result = doctor("--config", config, *flags(box))
+    assert result.returncode == 0, result.stdout  # scans wait; everything else works
+    assert "[warn] ocr: OCR cannot run here: its language kor" in result.stdout
+    assert "fix: Install it (apt-get install tesseract-ocr-kor)" in result.stdout

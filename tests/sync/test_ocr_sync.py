@@ -135,3 +135,20 @@ def wait(condition, what: str, timeout: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+def test_the_pages_of_a_deleted_scan_are_forgotten(make_pipeline):
+    pipeline = make_pipeline()
+    watcher = dataclasses.replace(load_settings(None, env={}).watcher, settle_s=0.0)
+    worker = SyncWorker(pipeline, watcher)
+    page_picture(TRAVEL).save(pipeline.kb / "receipt.png")
+    worker.sync_all()
+    assert pipeline.manifest.get("receipt.png").status == m.INDEXED
+    sha = pipeline.manifest.get("receipt.png").sha256
+    assert list(pipeline.ocr_pages.pages(sha, "eng")) == [1]
+    (pipeline.kb / "receipt.png").rename(pipeline.kb / "renamed.png")
+    worker.sync_all()  # the same content under another name: its page is kept, not read again
+    assert list(pipeline.ocr_pages.pages(sha, "eng")) == [1]
+    (pipeline.kb / "renamed.png").unlink()
+    worker.sync_all()
+    assert pipeline.ocr_pages.pages(sha, "eng") == {}

@@ -301,6 +301,8 @@
     sources.hidden = false;
   }
 
+  const OCR_NOTE = "Read from a scanned page by OCR: the text may contain misread characters";
+
   function where(c) {
     let text = String(c.source);
     if (c.page !== null && c.page !== undefined) text += ", page " + c.page;
@@ -330,6 +332,11 @@
     meta.textContent = parts.join(" · ");
     chip.appendChild(meta);
     if (state === "cited") chip.appendChild(el("span", "badge cited-badge", "cited"));
+    if (c.ocr) {
+      const scan = el("span", "badge ocr-badge", "from a scan");
+      scan.title = OCR_NOTE;
+      chip.appendChild(scan);
+    }
     chip.addEventListener("click", () => openPassage(String(c.number), chip));
     item.appendChild(chip);
 
@@ -1036,8 +1043,11 @@
   let panelReturnFocus = null;
   let panelRequest = 0;
 
-  function fileUrl(source) {
-    return "/files/" + String(source).split("/").map(encodeURIComponent).join("/");
+  // The original, at the cited page where the browser's PDF viewer can go there.
+  function fileUrl(source, page) {
+    const url = "/files/" + String(source).split("/").map(encodeURIComponent).join("/");
+    const onPage = Number.isInteger(page) && /\.pdf$/i.test(String(source));
+    return onPage ? url + "#page=" + page : url;
   }
 
   function passageNode(p, cited) {
@@ -1047,6 +1057,7 @@
     if (p.heading) bits.push(String(p.heading));
     if (cited) bits.push("the cited passage");
     else if (p.chunk !== undefined) bits.push("passage " + (Number(p.chunk) + 1));
+    if (p.ocr) bits.push("read from a scan by OCR: it may contain misread characters");
     box.appendChild(el("p", "passage-meta", bits.join(" · ")));
     box.appendChild(el(cited ? "mark" : "p", "passage-text", p.text));
     if (cited) box.setAttribute("aria-current", "true");
@@ -1074,7 +1085,7 @@
     if (c.heading) whereBits.push(String(c.heading));
     whereBits.push(relevanceText(c));
     panelWhere.textContent = whereBits.join(" · ");
-    panelOpen.href = fileUrl(c.source);
+    panelOpen.href = fileUrl(c.source, c.page);
     panelOpen.setAttribute("aria-label", "Open original: " + String(c.source) + " (new tab)");
     panelPassages.replaceChildren();
     panelStatus.textContent = "Loading the passage…";
@@ -1083,7 +1094,7 @@
     panelClose.focus();
 
     const fallback = () => {
-      if (c.snippet) panelPassages.appendChild(passageNode({ page: c.page, heading: c.heading, text: c.snippet }, true));
+      if (c.snippet) panelPassages.appendChild(passageNode({ page: c.page, heading: c.heading, text: c.snippet, ocr: c.ocr }, true));
     };
     const chunk = Number(c.chunk);
     if (c.chunk === undefined || c.chunk === null || !Number.isInteger(chunk)) {
@@ -1103,7 +1114,7 @@
       const body = await response.json();
       if (request !== panelRequest) return;
       if (typeof body.file_url === "string" && body.file_url.startsWith("/files/")) {
-        panelOpen.href = fileUrl(body.source || c.source);
+        panelOpen.href = fileUrl(body.source || c.source, c.page);
       }
       const passages = Array.isArray(body.passages) ? body.passages : [];
       panelStatus.textContent = passages.length > 1 ? "The cited passage, highlighted, with the text around it." : "";
@@ -1198,12 +1209,15 @@
     return n + " " + (n === 1 ? one : many);
   }
 
-  // "manual.pdf: 120 of 800 passages": the file being embedded, which may take minutes.
+  // "manual.pdf: 120 of 800 passages": the file being embedded, which may take minutes; or
+  // "scan.pdf: reading scanned pages, 3 of 40 done" while OCR reads it, seconds a page.
   function currentFile(indexing) {
     const c = indexing && indexing.current;
     if (!c || !(Number(c.total) > 0)) return "";
     const name = String(c.path || "").split("/").pop();
-    return name + ": " + Math.min(Number(c.done) || 0, Number(c.total)) + " of " + Number(c.total) + " passages";
+    const done = Math.min(Number(c.done) || 0, Number(c.total));
+    if (c.stage === "ocr") return name + ": reading scanned pages, " + done + " of " + Number(c.total) + " done";
+    return name + ": " + done + " of " + Number(c.total) + " passages";
   }
 
   function renderProgress(indexing) {

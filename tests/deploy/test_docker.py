@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import free_port
+from tests.scanned import TRAVEL, page_picture
 
 pytestmark = pytest.mark.deploy
 
@@ -156,10 +157,15 @@ def documents(box: Box) -> dict:
 
 
 def test_compose_serves_heals_and_keeps_its_data(box):
+    page_picture(TRAVEL).save(box.folder / "kb/scan.png")  # read by the image's Tesseract
     box.compose("up", "-d", "appliance-cpu")
     print(f"healthy {box.wait_healthy():.0f} s after up -d")
     reply = box.ask("Which file types can I drop into the folder?")
     assert any(c.get("cited") and c["source"] == "welcome.md" for c in reply["citations"])
+    started = time.monotonic()
+    while documents(box)["scan.png"]["status"] != "indexed":
+        assert time.monotonic() - started < 60, documents(box)["scan.png"]
+        time.sleep(1)
     indexed = documents(box)["welcome.md"]["indexed_at"]
 
     os.kill(box.server_pid(), signal.SIGKILL)  # kill -9: no flush, no goodbye

@@ -8,8 +8,15 @@
   the answer cites nothing (an uncited answer cannot be checked by the reader);
 - relevance: how close the passages are to the question: the best cosine similarity,
   mapped from retrieval.min_relevance (0) to 0.7 (1).
+A sentence stating a number or amount its passages do not hold is not supported ("EUR 10"
+where the passage says EUR 220), however many of its words they share.
 An answer saying nothing was found scores 0: there is nothing to trust, and it is logged as
 a knowledge gap instead.
+
+The page shows a level, not the score: `backed` (it cites only sources it was given, and
+they back at least BACKED_SUPPORT of its sentences), `partly` (it cites a real source that
+backs at least PARTLY_SUPPORT), else `not_backed`: an answer citing no real source is never
+shown as backed, whatever its score.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from appliance.answer.retrieve import Citation
 from appliance.answer.sentences import split_sentences
 
 _CITE = re.compile(r"\[(\d+)\]")
+_CITE_MARK = re.compile(r"\s*\[\d+\]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
@@ -31,6 +39,8 @@ _STOP = frozenset(
 )
 FULL_RELEVANCE = 0.7
 NO_CITATION = "the model's answer cites no source"
+BACKED, PARTLY, NOT_BACKED = "backed", "partly", "not_backed"
+BACKED_SUPPORT, PARTLY_SUPPORT = 0.75, 0.4
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class Trust:
     relevance: float
     cited: list[int]
     invalid_citations: list[int]
+    level: str = NOT_BACKED
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -62,8 +73,21 @@ def assess(answer: str, passages: Sequence[Citation], min_relevance: float) -> T
     span = max(FULL_RELEVANCE - min_relevance, 1e-6)
     relevance = min(1.0, max(0.0, (best - min_relevance) / span))
     score = 0.4 * support + 0.3 * citations + 0.3 * relevance
+    cited_support = _support(answer, [given[n] for n in valid]) if valid else 0.0
+    if cited_support >= BACKED_SUPPORT and not invalid:
+        level = BACKED
+    elif cited_support >= PARTLY_SUPPORT:
+        level = PARTLY
+    else:
+        level = NOT_BACKED
     return Trust(
-        round(score, 3), round(support, 3), round(citations, 3), round(relevance, 3), valid, invalid
+        round(score, 3),
+        round(support, 3),
+        round(citations, 3),
+        round(relevance, 3),
+        valid,
+        invalid,
+        level,
     )
 
 
@@ -89,9 +113,6 @@ def unsupported_reason(answer: str, passages: Sequence[Citation], min_support: f
     if problem:
         return problem
     cited = [given[n] for n in cited_numbers(answer)]
-    support = _support(answer, cited)
-    if support < min_support:
-        return f"the cited passages back only {support:.0%} of the model's answer"
     text = " ".join(c.text for c in cited)
     unknown = [n for n in _NUMBER.findall(_CITE.sub("", answer)) if n not in text]
     if unknown:
@@ -99,6 +120,9 @@ def unsupported_reason(answer: str, passages: Sequence[Citation], min_support: f
             "the model's answer states numbers the cited passages do not hold "
             f"({', '.join(unknown[:3])})"
         )
+    support = _support(answer, cited)
+    if support < min_support:
+        return f"the cited passages back only {support:.0%} of the model's answer"
     return ""
 
 
@@ -114,7 +138,8 @@ def _content_words(text: str) -> set[str]:
 
 def _support(answer: str, passages: Sequence[Citation]) -> float:
     known = set().union(*(_content_words(c.text) for c in passages)) if passages else set()
-    prose = _CITE.sub("", answer)
+    text = " ".join(c.text for c in passages)
+    prose = _CITE_MARK.sub("", answer)  # "night [3]. Parking" → "night. Parking": two sentences
     sentences = [
         s
         for line in prose.splitlines()
@@ -126,6 +151,8 @@ def _support(answer: str, passages: Sequence[Citation]) -> float:
     supported = 0
     for sentence in sentences:
         words = _content_words(sentence)
+        if any(n not in text for n in _NUMBER.findall(sentence)):
+            continue  # an amount or number its passages do not state
         if words and len(words & known) / len(words) >= 0.5:
             supported += 1
     return supported / len(sentences)

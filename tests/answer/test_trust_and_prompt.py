@@ -27,6 +27,28 @@ def test_invented_and_uncited_answers_score_low():
     assert uncited.score < assess("Full-time staff get 25 days [1].", [LEAVE], 0.2).score
 
 
+HOTEL = passage(3, "The hotel allowance in London is EUR 220 per night, breakfast included.")
+
+
+def test_the_level_is_backed_only_when_real_cited_sources_back_the_answer():
+    backed = assess("Full-time staff get 25 days of annual leave [1].", [LEAVE, PRINTER], 0.2)
+    assert backed.level == "backed"
+    # Every word from the passage, but nothing cited: not backed, whatever the score.
+    uncited = assess("Full-time staff get 25 days of annual leave.", [LEAVE], 0.2)
+    assert uncited.support == 1.0 and uncited.level == "not_backed"
+    # A wrong amount is not backed by a passage that shares all its other words.
+    wrong = assess("The hotel allowance in London is 10.00 Euros per night [3].", [HOTEL], 0.2)
+    assert wrong.support == 0.0 and wrong.level == "not_backed"
+    half = assess(
+        "The hotel allowance in London is EUR 220 per night [3]. Parking is free for guests [3].",
+        [HOTEL],
+        0.2,
+    )
+    assert half.support == 0.5 and half.level == "partly"
+    invalid = assess("Full-time staff get 25 days of annual leave [1][9].", [LEAVE], 0.2)
+    assert invalid.support == 1.0 and invalid.level == "partly"  # [9] names no source
+
+
 def test_cited_numbers():
     assert cited_numbers("See [2] and [1], also [2].") == [1, 2]
 

@@ -54,15 +54,15 @@ return {
 };
 """
 
-# Records, while the answer is being written, whether the button was ever disabled and what the
+# Records, while the answer is being written, whether Stop ever took Ask's place and what the
 # status line said: the answer may be quick, so polling from Python could miss that moment.
 WATCH_JS = """
-window.__seen = {disabled: false, status: [], answers: []};
+window.__seen = {stop: false, status: [], answers: []};
 const answer = document.getElementById('answer');
 const button = document.getElementById('ask-button');
 const status = document.getElementById('status');
 new MutationObserver(() => {
-  if (button.disabled) window.__seen.disabled = true;
+  if (button.hidden && !document.getElementById('stop-button').hidden) window.__seen.stop = true;
   const text = status.textContent.trim();
   if (text && !window.__seen.status.includes(text)) window.__seen.status.push(text);
   const sofar = answer.textContent;
@@ -259,7 +259,7 @@ def _answered(driver, server):
                 f"server log:\n{server.logs()[-3000:]}"
             )
         button = driver.find_element("id", "ask-button")
-        return not button.get_attribute("disabled") and _text(driver, "answer")
+        return not button.get_attribute("hidden") and _text(driver, "answer")
 
     return check
 
@@ -292,16 +292,42 @@ def _check_sources_against(driver, done: dict) -> None:
     assert {int(i.split("-")[1]) for i in cited} == marks & {c["number"] for c in done["citations"]}
 
 
+TRUST_LEVELS = {
+    "backed": "Backed by the cited sources",
+    "partly": "Partly backed by the cited sources",
+    "not_backed": "Not backed by the sources",
+}
+
+
+def _expected_level(trust: dict) -> str:
+    if "level" in trust:
+        return trust["level"]
+    if not trust["cited"]:
+        return "not_backed"
+    if trust["support"] >= 0.75 and not trust["invalid_citations"]:
+        return "backed"
+    return "partly" if trust["support"] >= 0.4 else "not_backed"
+
+
 def _check_trust(driver, done: dict) -> None:
+    """A plain level, never a percentage; an answer citing nothing is never shown as backed;
+    the breakdown is behind "?"."""
     trust = done["trust"]
     assert _visible(driver, "trust")
-    value = _text(driver, "trust-value")
-    assert re.fullmatch(r"\d{1,3}%", value), value
-    assert value == f"{round(trust['score'] * 100)}%"
-    assert "Trust" in _text(driver, "trust")
-    meter = driver.find_element("id", "trust-meter")
-    assert meter.get_attribute("aria-valuenow") == value[:-1]
-    assert "support" in driver.find_element("id", "trust").get_attribute("title").lower()
+    level = _expected_level(trust)
+    assert _text(driver, "trust-level") == TRUST_LEVELS[level]
+    assert "%" not in _text(driver, "trust")
+    assert driver.find_element("id", "trust").get_attribute("class") == f"trust {level}"
+    if not trust["cited"]:
+        assert level == "not_backed"
+    help_button = driver.find_element("id", "trust-help")
+    assert help_button.size["width"] >= 24 and help_button.size["height"] >= 24
+    assert not _visible(driver, "trust-explain")
+    help_button.click()
+    assert f"Sentences backed by the passages they cite: {round(trust['support'] * 100)} %" in (
+        _text(driver, "trust-explain")
+    )
+    help_button.click()
     warnings = _text(driver, "warnings")
     if not trust["cited"]:
         assert "cites none" in warnings, warnings
@@ -349,27 +375,27 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     button.click()
     wait_for(lambda: _visible(browser, "error"), 5, "the empty-question error")
     assert _text(browser, "error")
-    assert not button.get_attribute("disabled")
+    assert not button.get_attribute("hidden")
 
     # A question the server rejects (HTTP 400 JSON) shows the server's error.
     browser.execute_script("arguments[0].value = 'x'.repeat(5000);", question)
     button.click()
     wait_for(lambda: "400" in _text(browser, "error"), 15, "the HTTP 400 error in the page")
     assert not _visible(browser, "result")
-    wait_for(lambda: not button.get_attribute("disabled"), 10, "the Ask button to come back")
+    wait_for(lambda: not button.get_attribute("hidden"), 10, "the Ask button to come back")
 
     # Shift+Enter is a new line, not a question.
     browser.execute_script("arguments[0].value = '';", question)
     question.send_keys("line one", Keys.SHIFT, Keys.ENTER, Keys.SHIFT, "line two")
     assert question.get_property("value") == "line one\nline two"
-    assert not button.get_attribute("disabled") and _text(browser, "status") == ""
+    assert not button.get_attribute("hidden") and _text(browser, "status") == ""
 
     # The real question: streamed answer, then the sources, marked cited or not.
     browser.execute_script(WATCH_JS)
     _ask(browser, QUESTION)
     wait_for(_answered(browser, server), 60, "the answer to finish")
     seen = browser.execute_script("return window.__seen;")
-    assert seen["disabled"], "the Ask button was not disabled while answering"
+    assert seen["stop"], "Stop did not take the Ask button's place while answering"
     assert seen["status"], "the status line never showed progress"
     assert len(seen["answers"]) >= 2, f"the answer did not stream in: {seen['answers']}"
     assert _text(browser, "status") == ""  # progress cleared when done
@@ -491,7 +517,7 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     }  # fmt: skip
     _fake_answer(browser, [("citations", passages), ("token", fake["answer"]), ("done", fake)])
     _ask(browser, "And after five years?")
-    wait_for(lambda: _text(browser, "trust-value") == "55%", 10, "the faked answer")
+    wait_for(lambda: "Partly backed" in _text(browser, "trust-value"), 10, "the faked answer")
     _check_sources_against(browser, fake)
     _check_trust(browser, fake)
     assert "[7], which is not one of the sources" in _text(browser, "warnings")
@@ -525,7 +551,7 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     _ask(browser, "Anything?")
     wait_for(lambda: "10 s" in _text(browser, "error"), 10, "the busy error event")
     assert _text(browser, "error") == "The assistant is busy, try again in 10 s."
-    wait_for(lambda: not button.get_attribute("disabled"), 5, "the Ask button to come back")
+    wait_for(lambda: not button.get_attribute("hidden"), 5, "the Ask button to come back")
 
     # "New conversation" forgets the id and clears the history and the answer.
     assert len(browser.find_elements("css selector", "#history li.turn")) == 3
@@ -558,7 +584,7 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     server.stop()
     _ask(browser, QUESTION)
     wait_for(lambda: "reach" in _text(browser, "error"), 15, "the network error in the page")
-    wait_for(lambda: not button.get_attribute("disabled"), 5, "the Ask button to come back")
+    wait_for(lambda: not button.get_attribute("hidden"), 5, "the Ask button to come back")
     asks = [
         e
         for e in browser.execute_script("return window.__requests;")
@@ -704,7 +730,14 @@ def test_page_library_uploads_and_untrusted_text(make_server, browser, tmp_path)
             "conversation_id": "c-markup", "standalone_question": "soup"}  # fmt: skip
     _fake_answer(browser, [("citations", [passage]), ("token", answer), ("done", done)])
     _ask(browser, "When is soup served?")
-    wait_for(lambda: _text(browser, "trust-value") == "80%", 15, "the faked answer")
+    wait_for(
+        lambda: (
+            "Mondays" in _text(browser, "answer")
+            and _text(browser, "trust-value") == TRUST_LEVELS["backed"]
+        ),
+        15,
+        "the faked answer",
+    )
     assert "<script>alert(3)</script>" in _text(browser, "answer")
     assert browser.find_element("css selector", "#answer strong").text == "Mondays"
     assert browser.find_element("css selector", "#answer li code").text == "<b>cup</b>"

@@ -4,6 +4,8 @@ with the closest passages shown as related, not as an answer."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.corpus import write_text
@@ -57,3 +59,36 @@ def test_quoted_answers_and_refusals_on_the_page(make_server, browser):  # noqa:
     assert _visible(browser, "also-retrieved") and not _visible(browser, "citations")
     assert "Related, but not an answer" in _text(browser, "also-retrieved")
     assert _ids(browser, "#uncited li")  # the closest passages, offered as related
+
+
+def test_stop_ends_the_answer_and_frees_its_slot(make_server, browser):  # noqa: F811
+    long_answers = "generator:\n  max_tokens: 2000\n  temperature: 1.0\n"
+    server = make_server(extra_config=long_answers + "answers:\n  mode: generate\n")
+    write_text(server.kb / "leave.txt", LEAVE)
+    server.start()
+    wait_for(
+        lambda: server.documents().get("leave.txt", {}).get("status") == "indexed", 30, "leave"
+    )
+    browser.get(server.url + "/")
+
+    def ask_and_stop() -> str:
+        _ask(browser, "How many days of annual leave do full-time staff get?")
+        wait_for(lambda: _text(browser, "answer") or _visible(browser, "ask-button"), 60, "tokens")
+        assert _visible(browser, "stop-button") or _text(browser, "answer-mode")
+        assert not _visible(browser, "ask-button") or _text(browser, "answer-mode")
+        stop = browser.find_element("id", "stop-button")
+        if stop.is_displayed():
+            stop.click()
+        wait_for(lambda: _visible(browser, "ask-button"), 10, "Ask to come back")
+        return _text(browser, "answer-mode")
+
+    # At temperature 1 the tiny model may end its answer before Stop is clicked: ask again.
+    modes = [ask_and_stop()]
+    while not modes[-1].startswith("Stopped") and len(modes) < 5:
+        modes.append(ask_and_stop())
+    assert modes[-1] == "Stopped — the answer is incomplete", modes
+    assert _text(browser, "answer") and not _visible(browser, "error")
+    assert not _visible(browser, "stop-button")
+    wait_for(lambda: server.get("/ready")[1]["answers"]["running"] == 0, 20, "the freed slot")
+    logged = [json.loads(line) for line in (server.data / "queries.jsonl").open()]
+    assert logged[-1]["outcome"] == "abandoned"

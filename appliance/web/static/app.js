@@ -10,6 +10,7 @@
   const form = $("ask-form");
   const question = $("question");
   const button = $("ask-button");
+  const stopButton = $("stop-button");
   const statusLine = $("status");
   const errorBox = $("error");
   const conversation = $("conversation");
@@ -23,8 +24,6 @@
   const answerHeading = $("answer-heading");
   const actionBox = $("action");
   const trustBox = $("trust");
-  const trustMeter = $("trust-meter");
-  const trustFill = $("trust-fill");
   const trustValue = $("trust-value");
   const trustDetail = $("trust-detail");
   const trustHelp = $("trust-help");
@@ -65,8 +64,10 @@
   let citationsByNumber = new Map();
   let answerId = null;
 
+  // While a question is under way the status line says what is happening, with a spinner.
   function setStatus(text) {
     statusLine.textContent = text || "";
+    statusLine.classList.toggle("working", !!text && busy);
   }
 
   function showError(message) {
@@ -79,12 +80,15 @@
     errorBox.hidden = true;
   }
 
+  // Busy: Stop takes the place of Ask (a disabled button is hard to read), keeping the focus.
   function setBusy(value) {
     busy = value;
-    button.disabled = value;
+    const focused = document.activeElement === (value ? button : stopButton);
+    button.hidden = value;
+    stopButton.hidden = !value;
     newConversation.disabled = value;
-    button.textContent = value ? "Answering…" : "Ask";
     form.setAttribute("aria-busy", value ? "true" : "false");
+    if (focused) (value ? stopButton : question).focus();
   }
 
   function busyMessage(seconds) {
@@ -381,6 +385,24 @@
 
   // ---- trust, warnings, timings ----
 
+  // Plain levels, never a percentage: "70 %" next to an answer citing nothing read as
+  // "mostly right". Only an answer citing real sources that back it is shown as backed.
+  const TRUST_LEVELS = {
+    backed: "Backed by the cited sources",
+    partly: "Partly backed by the cited sources",
+    not_backed: "Not backed by the sources",
+  };
+
+  function trustLevel(trust) {
+    if (Object.prototype.hasOwnProperty.call(TRUST_LEVELS, trust.level)) return trust.level;
+    const cited = Array.isArray(trust.cited) && trust.cited.length > 0;
+    const invalid = Array.isArray(trust.invalid_citations) && trust.invalid_citations.length > 0;
+    const support = Number(trust.support) || 0;
+    if (!cited) return "not_backed";
+    if (support >= 0.75 && !invalid) return "backed";
+    return support >= 0.4 ? "partly" : "not_backed";
+  }
+
   function renderTrust(trust, citations, answer) {
     trustBox.hidden = true;
     trustBox.className = "trust";
@@ -389,19 +411,13 @@
     const warningTexts = [];
     const given = Array.isArray(citations) && citations.length > 0;
     if (trust && typeof trust === "object" && given) {
-      const pct = percent(trust.score);
-      trustBox.classList.add(pct >= 70 ? "high" : pct >= 40 ? "mid" : "low");
-      trustFill.style.width = pct + "%";
-      trustMeter.setAttribute("aria-valuenow", String(pct));
-      trustValue.textContent = pct + "%";
-      const detail =
-        "support " + percent(trust.support) + "% · valid citations " + percent(trust.citations) +
-        "% · relevance " + percent(trust.relevance) + "%";
-      trustDetail.textContent = detail;
-      trustBox.title =
-        "Trust " + pct + "%: " + detail + ". Support: the share of sentences backed by the " +
-        "passages they cite. Valid citations: the share of [n] that name a real source. " +
-        "Relevance: how close the best passage is to the question.";
+      const level = trustLevel(trust);
+      trustBox.classList.add(level);
+      trustValue.textContent = TRUST_LEVELS[level];
+      trustDetail.textContent =
+        "Sentences backed by the passages they cite: " + percent(trust.support) + " %. " +
+        "Citations that name a real source: " + percent(trust.citations) + " %. " +
+        "Relevance of the best passage to the question: " + percent(trust.relevance) + " %.";
       trustBox.hidden = false;
 
       const invalid = Array.isArray(trust.invalid_citations) ? trust.invalid_citations : [];
@@ -553,6 +569,23 @@
 
   // ---- asking ----
 
+  let stopAnswer = null; // stops the answer under way (the server frees its slot at once)
+
+  // Stopped by the reader: what was written so far stays, marked as incomplete.
+  function showStopped(text) {
+    result.hidden = false;
+    answerMode.textContent = answerText
+      ? "Stopped — the answer is incomplete"
+      : "Stopped before the answer began";
+    answerMode.className = "answer-mode stopped";
+    answerMode.hidden = false;
+    if (answerText) currentTurn = { question: text, answer: answerText };
+  }
+
+  stopButton.addEventListener("click", () => {
+    if (stopAnswer) stopAnswer();
+  });
+
   async function ask() {
     if (busy) return;
     clearError();
@@ -576,11 +609,14 @@
     if (conversationId) body.conversation_id = conversationId;
 
     let finished = false;
+    const stopper = new AbortController();
+    stopAnswer = () => stopper.abort();
     try {
       const response = await fetch("/api/ask/stream", {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
         body: JSON.stringify(body),
+        signal: stopper.signal,
       });
       if (!response.ok) {
         showError(await errorFrom(response));
@@ -662,9 +698,14 @@
       });
       if (!finished) showError("The answer stopped before it was finished (the connection closed).");
     } catch (err) {
-      const detail = err && err.message ? err.message : String(err);
-      showError(err instanceof TypeError ? "Could not reach the appliance: " + detail : "Error: " + detail);
+      if (stopper.signal.aborted) {
+        showStopped(text);
+      } else {
+        const detail = err && err.message ? err.message : String(err);
+        showError(err instanceof TypeError ? "Could not reach the appliance: " + detail : "Error: " + detail);
+      }
     } finally {
+      stopAnswer = null;
       answerBox.classList.remove("streaming");
       if (answerText) renderAnswer(answerText);
       setStatus("");

@@ -115,9 +115,7 @@ class Appliance:
 
     def _gauges(self) -> dict:
         entries = self.manifest.entries()
-        by_status: dict[str, float] = {}
-        for e in entries:
-            by_status[e.status] = by_status.get(e.status, 0) + 1
+        by_status = {status: float(n) for status, n in self.manifest.totals().items()}
         done, total = self.worker.scan_progress
         answers = self.assistant.admission.stats() if self.assistant else {}
         return {

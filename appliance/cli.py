@@ -178,15 +178,12 @@ def cmd_ingest(args) -> int:
     appliance.open_index()
     try:
         changed = appliance.worker.sync_all(progress=_progress_bar)
-        entries = appliance.manifest.entries()
+        counts = appliance.manifest.totals()
         if args.optimize:
             print("building the search graphs (HNSW)…", file=sys.stderr)
             appliance.index.optimize()
     finally:
         appliance.close()
-    counts: dict[str, int] = {}
-    for e in entries:
-        counts[e.status] = counts.get(e.status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "kb/ is empty"
     print(f"{changed} file(s) updated; {summary}")
     return 1 if counts.get("failed") else 0

@@ -36,6 +36,12 @@ from appliance.index.store import SearchFilter
 from appliance.observe import Metrics, QueryHistory
 
 NOT_FOUND = "I could not find anything about that in the indexed documents."
+NOTHING_INDEXED = (
+    "Nothing is searchable yet: no document has been indexed. Add files to the knowledge "
+    "folder, and ask again once they are indexed."
+)
+# Why a question was refused (the `refusal` of its answer; None when it was answered).
+NOT_IN_DOCUMENTS, NOTHING_SEARCHABLE = "not_in_documents", "nothing_indexed"
 EXTRACTIVE, GENERATED, REFUSED = "extractive", "generated", "none"
 _LABEL = re.compile(r"^\s*(standalone question|rewritten question|question)\s*:\s*", re.I)
 QUEUE_POLL_S = 1.0
@@ -345,7 +351,11 @@ class Assistant:
         gap = mode == REFUSED
         trust = assess(answer, trace.sent, self.min_relevance)
         if gap:
-            answer = NOT_FOUND
+            searchable = bool(trace.retrieval and trace.retrieval.citations)
+            if not searchable and self.retriever.index.count() == 0:
+                trace.refusal, answer = NOTHING_SEARCHABLE, NOTHING_INDEXED
+            else:
+                trace.refusal, answer = NOT_IN_DOCUMENTS, NOT_FOUND
             trust = type(trust)(0.0, 0.0, 0.0, trust.relevance, [], [])
         citations = [{**c.public(), "cited": c.number in trust.cited} for c in trace.sent]
         related = (
@@ -362,6 +372,7 @@ class Assistant:
                 "id": trace.request_id,
                 "answer": answer,
                 "mode": mode,
+                "refusal": trace.refusal,
                 "replaced_because": trace.replaced_because,
                 "stopped": trace.stopped,
                 "citations": citations,
@@ -391,6 +402,7 @@ class Assistant:
             "rewritten_query": trace.standalone,
             "outcome": outcome,
             "mode": trace.mode,
+            "refusal": trace.refusal,
             "replaced_because": trace.replaced_because,
             "stopped": trace.stopped,
             "evidence": trace.evidence.as_dict() if trace.evidence else None,
@@ -442,3 +454,4 @@ class Trace:
         self.answerable: float | None = None  # the gate's probability
         self.replaced_because = ""  # why a generated answer was replaced by quotes
         self.stopped = ""  # how generation ended: end, repetition, max_tokens
+        self.refusal: str | None = None  # NOT_IN_DOCUMENTS or NOTHING_SEARCHABLE, if refused

@@ -19,6 +19,7 @@ PENDING, INDEXED, FAILED, UNSUPPORTED, TOO_LARGE = (
     "too_large",
 )
 SETTLED = (INDEXED, FAILED, UNSUPPORTED, TOO_LARGE)
+NEEDS_ATTENTION = (FAILED, UNSUPPORTED, TOO_LARGE)  # files someone should look at
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -77,6 +78,12 @@ class Manifest:
                 f"SELECT {', '.join(_COLUMNS)} FROM documents ORDER BY path"
             ).fetchall()
         return [Entry(*row) for row in rows]
+
+    def totals(self) -> dict[str, int]:
+        """How many files have each status (only statuses some file has)."""
+        with self._lock:
+            rows = self._db.execute("SELECT status, COUNT(*) FROM documents GROUP BY status")
+            return dict(rows.fetchall())
 
     def put(self, entry: Entry) -> None:
         values = [getattr(entry, c) for c in _COLUMNS]

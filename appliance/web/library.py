@@ -32,9 +32,7 @@ def _appliance():
 def documents():
     appliance = _appliance()
     entries = appliance.manifest.entries()
-    totals: dict[str, int] = {}
-    for e in entries:
-        totals[e.status] = totals.get(e.status, 0) + 1
+    totals = appliance.manifest.totals()
     done, total = appliance.worker.scan_progress if appliance.worker else (0, 0)
     return jsonify(
         documents=[

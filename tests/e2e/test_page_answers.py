@@ -92,3 +92,30 @@ def test_stop_ends_the_answer_and_frees_its_slot(make_server, browser):  # noqa:
     wait_for(lambda: server.get("/ready")[1]["answers"]["running"] == 0, 20, "the freed slot")
     logged = [json.loads(line) for line in (server.data / "queries.jsonl").open()]
     assert logged[-1]["outcome"] == "abandoned"
+
+
+def test_an_empty_knowledge_base_says_how_to_begin(make_server, browser):  # noqa: F811
+    server = make_server(extra_config="answers:\n  mode: extractive\n")
+    server.start()
+    browser.get(server.url + "/")
+    wait_for(lambda: _visible(browser, "onboarding"), 15, "the first-visit card")
+    assert _text(browser, "documents-summary") == "0 searchable"
+    browser.find_element("css selector", "#onboarding button.example").click()
+    assert browser.find_element("id", "question").get_attribute("value").startswith("How many")
+    browser.find_element("id", "ask-button").click()
+    wait_for(lambda: _text(browser, "answer-mode") == "Nothing is indexed yet", 30, "the refusal")
+    assert _text(browser, "answer").startswith("Nothing is searchable yet")
+    status, done = server.post("/api/ask", {"question": "How many days of leave?"})
+    assert status == 200 and done["refusal"] == "nothing_indexed" and done["mode"] == "none"
+
+    write_text(server.kb / "leave.txt", LEAVE)
+    (server.kb / "broken.docx").write_bytes(b"not a zip")
+    wait_for(
+        lambda: _text(browser, "documents-summary") == "1 searchable · 1 needs attention",
+        30,
+        "the summary of the closed panel",
+    )
+    assert not _visible(browser, "onboarding")
+    assert not browser.find_element("id", "documents-panel").get_attribute("open")
+    status, done = server.post("/api/ask", {"question": "How do I configure the VPN client?"})
+    assert done["refusal"] == "not_in_documents"

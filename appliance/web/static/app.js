@@ -276,7 +276,7 @@
     const texts = {
       extractive: "Quoted from the documents",
       generated: "Written by the model from the sources below",
-      none: "Not found in the documents",
+      none: data && data.refusal === "nothing_indexed" ? "Nothing is indexed yet" : "Not found in the documents",
     };
     let text = texts[mode] || "";
     if (mode === "extractive" && data.replaced_because) text += " — " + String(data.replaced_because);
@@ -1311,9 +1311,12 @@
       }
       parts.push(plural(Number(body.chunks) || 0, "chunk", "chunks"));
       docTotals.textContent = docs.length === 0 ? "No documents yet: put files in the knowledge folder, or add them here." : parts.join(" · ");
-      docSummary.textContent = indexingNow && body.indexing && body.indexing.total > 0
-        ? "indexing " + Math.min(body.indexing.done, body.indexing.total) + " of " + body.indexing.total
-        : plural(docs.length, "document", "documents");
+      if (indexingNow && body.indexing && body.indexing.total > 0) {
+        docSummary.textContent = "indexing " + Math.min(body.indexing.done, body.indexing.total) + " of " + body.indexing.total;
+      } else {
+        const attention = ["failed", "unsupported", "too_large"].reduce((n, k) => n + (Number(totals[k]) || 0), 0);
+        renderDocumentSummary({ searchable: totals.indexed, waiting: totals.pending, attention: attention }, true);
+      }
       // Rebuilt only when something changed (and once a minute for the "… ago" times).
       const key = JSON.stringify(docs) + Math.floor(Date.now() / 60000);
       if (key !== lastDocuments) {
@@ -1325,6 +1328,30 @@
     } finally {
       scheduleDocuments();
     }
+  }
+
+  // The closed panel says how many files can be searched and how many need someone to look
+  // at them; with nothing searchable and nothing coming, a card says how to begin.
+  const onboarding = $("onboarding");
+
+  function renderDocumentSummary(documents, ready) {
+    if (!documents || typeof documents !== "object") return;
+    const searchable = Number(documents.searchable) || 0;
+    const attention = Number(documents.attention) || 0;
+    const waiting = Number(documents.waiting) || 0;
+    const parts = [searchable + " searchable"];
+    if (waiting > 0) parts.push(waiting + " waiting");
+    if (attention > 0) parts.push(attention + (attention === 1 ? " needs" : " need") + " attention");
+    if (!indexingNow) docSummary.textContent = parts.join(" · ");
+    docSummary.classList.toggle("attention", attention > 0);
+    onboarding.hidden = !(ready && searchable === 0 && waiting === 0);
+  }
+
+  for (const example of document.querySelectorAll("#onboarding button.example")) {
+    example.addEventListener("click", () => {
+      question.value = example.textContent;
+      question.focus();
+    });
   }
 
   // Every ~3 s while the panel is open or the appliance is indexing.
@@ -1464,6 +1491,7 @@
         if (s.ingestion && s.ingestion !== "running") parts.push(String(s.ingestion));
         setServerStatus(total > 0 ? "indexing" : s.ready ? "ready" : "starting", parts.join(" · "));
         $("sign-out").hidden = !s.signed_in;
+        renderDocumentSummary(s.documents, s.ready);
         const indexing = total > 0 || running > 0;
         if (indexing && !docTimer) {
           indexingNow = true;

@@ -32,14 +32,10 @@ from appliance.answer.prompt import Turn, build_prompt, rewrite_messages
 from appliance.answer.repetition import Guard
 from appliance.answer.retrieve import Retrieval, Retriever
 from appliance.answer.trust import NO_CITATION, assess, citation_problem, unsupported_reason
+from appliance.answer.wording import phrase
 from appliance.index.store import SearchFilter
 from appliance.observe import Metrics, QueryHistory
 
-NOT_FOUND = "I could not find anything about that in the indexed documents."
-NOTHING_INDEXED = (
-    "Nothing is searchable yet: no document has been indexed. Add files to the knowledge "
-    "folder, and ask again once they are indexed."
-)
 # Why a question was refused (the `refusal` of its answer; None when it was answered).
 NOT_IN_DOCUMENTS, NOTHING_SEARCHABLE = "not_in_documents", "nothing_indexed"
 EXTRACTIVE, GENERATED, REFUSED = "extractive", "generated", "none"
@@ -55,7 +51,14 @@ log = logging.getLogger("appliance.answer")
 
 
 class BadQuestion(ValueError):
-    pass
+    """A request the appliance refuses, with a sentence saying what to fix and a stable
+    `code` for programs (and the page, which words it for its reader)."""
+
+    status = 400
+
+    def __init__(self, message: str, code: str = "bad_request"):
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -116,17 +119,19 @@ class Assistant:
 
     def check(self, question: object) -> str:
         if not isinstance(question, str) or not question.strip():
-            raise BadQuestion("the question is empty")
+            raise BadQuestion("the question is empty", "question_empty")
         if len(question) > self.max_question_chars:
             raise BadQuestion(
                 f"the question is {len(question)} characters long; the limit is "
-                f"{self.max_question_chars} (limits.max_question_chars)"
+                f"{self.max_question_chars} (limits.max_question_chars)",
+                "question_too_long",
             )
         tokens = self.generator.count_tokens(question)
         if tokens > self.max_question_tokens:
             raise BadQuestion(
                 f"the question is {tokens} tokens long for the model; the limit is "
-                f"{self.max_question_tokens} (limits.max_question_tokens): shorten it"
+                f"{self.max_question_tokens} (limits.max_question_tokens): shorten it",
+                "question_too_long",
             )
         return question.strip()
 
@@ -184,7 +189,7 @@ class Assistant:
             trace.retrieval = self.retriever.retrieve(query, request.k, request.where)
             found = self._judge(query, trace)
             if found is None:
-                yield self._finish(trace, NOT_FOUND, remember, REFUSED)
+                yield self._finish(trace, "", remember, REFUSED)
                 return
             skip = self._not_worth_asking() if found.text else ""
             if not generating or skip:
@@ -209,7 +214,7 @@ class Assistant:
                 trace.sent = trace.retrieval.citations
                 yield self._finish(trace, found.text, remember, EXTRACTIVE)
                 return
-        yield self._finish(trace, text or NOT_FOUND, remember, GENERATED if text else REFUSED)
+        yield self._finish(trace, text, remember, GENERATED if text else REFUSED)
 
     def _admitted(self, trace: Trace):
         """Wait for an answer slot (position reports while waiting); returns the ticket."""
@@ -353,9 +358,11 @@ class Assistant:
         if gap:
             searchable = bool(trace.retrieval and trace.retrieval.citations)
             if not searchable and self.retriever.index.count() == 0:
-                trace.refusal, answer = NOTHING_SEARCHABLE, NOTHING_INDEXED
+                trace.refusal = NOTHING_SEARCHABLE
+                answer = phrase("nothing_indexed", request.question)
             else:
-                trace.refusal, answer = NOT_IN_DOCUMENTS, NOT_FOUND
+                trace.refusal = NOT_IN_DOCUMENTS
+                answer = phrase("not_found", request.question)
             trust = type(trust)(0.0, 0.0, 0.0, trust.relevance, [], [])
         citations = [{**c.public(), "cited": c.number in trust.cited} for c in trace.sent]
         related = (

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 
 from appliance.answer.retrieve import Citation
 from appliance.answer.sentences import ITEM, SENTENCE, Unit, units
+from appliance.answer.wording import language_of
 
 MAX_QUOTES = 4
 MAX_CHARS = 900
@@ -99,7 +100,11 @@ def extract(
     quotes = _choose(scored)
     coverage = max(q.score for q in scored)
     return Extract(
-        _format(quotes, passages), quotes, round(coverage, 4), round(passage_coverage, 4), scored
+        _format(quotes, passages, language_of(question)),
+        quotes,
+        round(coverage, 4),
+        round(passage_coverage, 4),
+        scored,
     )
 
 
@@ -190,11 +195,12 @@ def _after(scored: list[Quote], q: Quote) -> Quote | None:
     return next((s for s in scored if s.number == q.number and s.position == q.position + 1), None)
 
 
-def _format(quotes: list[Quote], passages: Sequence[Citation]) -> str:
-    """Quotes grouped by passage; prose as quoted sentences, lists and tables as lines."""
+def _format(quotes: list[Quote], passages: Sequence[Citation], language: str = "en") -> str:
+    """Quotes grouped by passage; prose as quoted sentences, lists and tables as lines; each
+    group followed by where it is from, in the question's language."""
     if not quotes:
         return ""
-    where = {c.number: _where(c) for c in passages}
+    where = {c.number: _where(c, language) for c in passages}
     blocks, current = [], None
     for q in quotes:
         if current is None or current[0] != q.number:
@@ -216,5 +222,7 @@ def _size(text: str) -> int:
     return len(text.split()) + len(_CJK.findall(text)) // 2
 
 
-def _where(c: Citation) -> str:
-    return c.source + (f", page {c.page}" if c.page else "")
+def _where(c: Citation, language: str) -> str:
+    if not c.page:
+        return c.source
+    return f"{c.source}，第 {c.page} 页" if language == "zh" else f"{c.source}, page {c.page}"

@@ -52,7 +52,7 @@ def decline():
 
 @actions_api.errorhandler(ProposalError)
 def _refused(err: ProposalError):
-    return jsonify(error=str(err)), err.status
+    return jsonify(error=str(err), code=getattr(err, "code", "action_refused")), err.status
 
 
 def _actions():

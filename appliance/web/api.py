@@ -94,10 +94,12 @@ def sse(first, events) -> Iterator[str]:
         for event in events:
             yield _frame(event.kind, event.data)
     except Busy as err:  # waited in line too long: the status line is gone, say it here
-        yield _frame("error", {"error": f"busy: {err}", "retry_after": Busy.retry_after_s})
+        yield _frame(
+            "error", {"error": f"busy: {err}", "code": "busy", "retry_after": Busy.retry_after_s}
+        )
     except Exception as err:
         log.exception("streamed answer failed")
-        yield _frame("error", {"error": f"{type(err).__name__}: {err}"})
+        yield _frame("error", {"error": f"{type(err).__name__}: {err}", "code": "answer_failed"})
     finally:
         events.close()
 
@@ -133,9 +135,10 @@ def feedback():
         stored = ready_appliance().history.add_feedback(query_id, rating, comment)
     except sqlite3.Error as err:
         message = f"feedback not stored ({err}): the data dir may be full or read-only"
-        return jsonify(error=message), 503, {"Retry-After": "60"}
+        return jsonify(error=message, code="storage_problem"), 503, {"Retry-After": "60"}
     if not stored:
-        return jsonify(error=f"no answer has the id {query_id!r} (or it is too old)"), 404
+        message = f"no answer has the id {query_id!r} (or it is too old)"
+        return jsonify(error=message, code="not_found"), 404
     return jsonify(stored=True), 201
 
 
@@ -170,4 +173,5 @@ def status():
         watcher=state["checks"]["watcher"],
         ingestion=state["ingestion"],
         signed_in=bool(appliance.settings.server.access_token),  # the page offers Sign out
+        uploads=appliance.settings.server.uploads,  # the page offers its drop zone
     )

@@ -53,29 +53,50 @@ def json_body() -> dict:
 class UnsupportedMediaType(BadQuestion):
     status = 415
 
+    def __init__(self, message: str):
+        super().__init__(message, "unsupported_media_type")
+
+
+class Forbidden(BadQuestion):
+    status = 403
+
+
+# The `code` of an HTTP error without one of its own.
+_HTTP_CODES = {
+    401: "sign_in_required",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    429: "too_many_requests",
+}
+
 
 def register(app: Flask) -> None:
     @app.errorhandler(NotReady)
     def _not_ready(err):
-        return jsonify(error=str(err)), 503, {"Retry-After": "5"}
+        return jsonify(error=str(err), code="not_ready"), 503, {"Retry-After": "5"}
 
     @app.errorhandler(Busy)
     def _busy(err):
-        return jsonify(error=f"busy: {err}"), 503, {"Retry-After": str(Busy.retry_after_s)}
+        headers = {"Retry-After": str(Busy.retry_after_s)}
+        return jsonify(error=f"busy: {err}", code="busy"), 503, headers
 
     @app.errorhandler(BadQuestion)
     def _bad_request(err):
-        return jsonify(error=str(err)), getattr(err, "status", 400)
+        return jsonify(error=str(err), code=err.code), err.status
 
     @app.errorhandler(HTTPException)
     def _http(err):
         if err.code == 413:
             if request.path == "/api/upload":
                 limit = current_app.config["APPLIANCE"].settings.server.max_upload_mb
-                return jsonify(error=f"the upload is over {limit:g} MB (server.max_upload_mb)"), 413
+                message = f"the upload is over {limit:g} MB (server.max_upload_mb)"
+                return jsonify(error=message, code="upload_too_large"), 413
             limit = current_app.config["MAX_CONTENT_LENGTH"] // 1024
-            return jsonify(error=f"the body is over {limit} KB (limits.max_body_kb)"), 413
-        return jsonify(error=err.description), err.code
+            message = f"the body is over {limit} KB (limits.max_body_kb)"
+            return jsonify(error=message, code="body_too_large"), 413
+        code = _HTTP_CODES.get(err.code, f"http_{err.code}")
+        return jsonify(error=err.description, code=code), err.code
 
     @app.errorhandler(Exception)
     def _unexpected(err):
@@ -87,4 +108,5 @@ def register(app: Flask) -> None:
             request.path,
             extra={"event": "request_failed", "reference": reference},
         )
-        return jsonify(error=f"internal error (reference {reference}): see the server log"), 500
+        message = f"internal error (reference {reference}): see the server log"
+        return jsonify(error=message, code="internal_error"), 500

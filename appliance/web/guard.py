@@ -84,9 +84,10 @@ def install(app: Flask, settings: Settings, sessions) -> None:
                 400,
                 f"this appliance does not answer to the name {request.host!r}; an operator "
                 "can add it to server.allowed_hosts",
+                code="unknown_host",
             )
         if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin():
-            return _error(403, "cross-site request refused")
+            return _error(403, "cross-site request refused", code="cross_site")
         if token and not request.path.startswith(OPEN_PATHS):
             refused = _authenticate(token, server.metrics_public, sessions)
             if refused is not None:
@@ -112,7 +113,9 @@ def _authenticate(token: str, metrics_public: bool, sessions):
         # guesser would still learn, at full speed, which guess is right.
         wait = sign_in_wait()
         if wait:
-            return _error(429, too_many_sign_ins(wait), {"Retry-After": str(wait)})
+            return _error(
+                429, too_many_sign_ins(wait), {"Retry-After": str(wait)}, "too_many_sign_ins"
+            )
         if hmac.compare_digest(given.encode(), token.encode()):
             return None
         failed_sign_in("wrong bearer token")
@@ -122,6 +125,7 @@ def _authenticate(token: str, metrics_public: bool, sessions):
         401,
         "sign in: send Authorization: Bearer <token>, or sign in on the page",
         {"WWW-Authenticate": "Bearer"},
+        "sign_in_required",
     )
 
 
@@ -161,11 +165,12 @@ def _rate_limited():
         429,
         f"too many {what} from this address; try again in {wait} s ({key})",
         {"Retry-After": str(wait)},
+        "too_many_requests",
     )
 
 
-def _error(status: int, message: str, headers: dict | None = None):
-    return jsonify(error=message), status, headers or {}
+def _error(status: int, message: str, headers: dict | None = None, code: str = "refused"):
+    return jsonify(error=message, code=code), status, headers or {}
 
 
 def _client() -> str:

@@ -53,7 +53,8 @@ class _JsonErrorTask(ErrorTask):
                 f"the request body is over {limit // 1024} KB, the most this appliance "
                 "accepts (limits.max_body_kb, server.max_upload_mb)"
             )
-        body = json.dumps({"error": message}).encode()
+        code = "body_too_large" if error.code == 413 else f"http_{error.code}"
+        body = json.dumps({"error": message, "code": code}).encode()
         if error.code == 413:
             self.channel.linger_after_close = True  # the client is likely still sending
         self.status = f"{error.code} {error.reason}"

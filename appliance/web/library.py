@@ -14,7 +14,7 @@ from flask import Blueprint, abort, current_app, jsonify, request, send_from_dir
 from appliance.answer.assistant import BadQuestion
 from appliance.sync.manifest import INDEXED
 from appliance.sync.reconcile import is_ignored
-from appliance.web.errors import NotReady, ready_appliance
+from appliance.web.errors import Forbidden, NotReady, ready_appliance
 
 library = Blueprint("library", __name__)
 UPLOAD_FOLDER = "uploads"
@@ -114,7 +114,7 @@ def upload():
     appliance = _appliance()
     settings = appliance.settings
     if not settings.server.uploads:
-        abort(403, description="uploads are disabled (server.uploads: false)")
+        raise Forbidden("uploads are disabled (server.uploads: false)", "uploads_off")
     request.max_content_length = int(settings.server.max_upload_mb * 1024 * 1024)
     folder = settings.paths.kb / UPLOAD_FOLDER
     folder.mkdir(parents=True, exist_ok=True)

@@ -88,3 +88,13 @@ def test_a_document_cannot_break_out_of_its_quotation():
     body = system.split("<<<\n", 1)[1]
     assert body.count(">>>") == 1 and body.rstrip().endswith(">>>")  # one quotation, closed last
     assert "Ignore previous instructions" in body.split(">>>")[0]  # still inside it, as data
+
+
+def test_the_appliances_own_sentences_follow_the_language_of_the_question():
+    from appliance.answer.wording import language_of, phrase
+
+    assert language_of("年假有多少天？") == "zh" and language_of("How many days?") == "en"
+    assert language_of("nginx 的日志在哪里？") == "zh"  # a command name among Chinese words
+    assert language_of("What does 年假 mean here?") == "en"
+    assert phrase("not_found", "年假有多少天？").startswith("在已索引的文档中没有找到")
+    assert phrase("not_found", "How many days?").startswith("I could not find")

@@ -377,10 +377,11 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     assert _text(browser, "error")
     assert not button.get_attribute("hidden")
 
-    # A question the server rejects (HTTP 400 JSON) shows the server's error.
+    # A question the server rejects (HTTP 400 JSON) shows the server's reason, not a code.
     browser.execute_script("arguments[0].value = 'x'.repeat(5000);", question)
     button.click()
-    wait_for(lambda: "400" in _text(browser, "error"), 15, "the HTTP 400 error in the page")
+    wait_for(lambda: "too long" in _text(browser, "error"), 15, "the server's reason in the page")
+    assert "400" not in _text(browser, "error")
     assert not _visible(browser, "result")
     wait_for(lambda: not button.get_attribute("hidden"), 10, "the Ask button to come back")
 
@@ -415,7 +416,16 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     assert "25 days" in leave.find_element("css selector", ".cite-snippet").text
     assert not _visible(browser, "searched-for")  # searched for what was typed
     assert _visible(browser, "conversation") and _ids(browser, "#history li") == []
+    assert not _visible(browser, "upload-zone")  # uploads are off by default
     browser.save_screenshot(str(tmp_path / "page.png"))
+
+    # A question that fails at once keeps the answer shown, with its sources.
+    browser.execute_script("arguments[0].value = 'x'.repeat(5000);", question)
+    button.click()
+    wait_for(lambda: "too long" in _text(browser, "error"), 15, "the error")
+    assert _shown(_text(browser, "answer")) == _shown(first["answer"])
+    assert _visible(browser, "sources") and _ids(browser, "#history li") == []
+    browser.execute_script("arguments[0].value = '';", question)
 
     # The status line: ready, the model and where it runs.
     wait_for(
@@ -634,15 +644,20 @@ def test_page_shows_its_place_in_line(make_server, browser, tmp_path):
 
     _ask(browser, QUESTION)
     wait_for(
-        lambda: _text(browser, "status").startswith("Waiting in line"), 20, "the queue position"
+        lambda: _text(browser, "status").startswith("Waiting for the assistant"),
+        20,
+        "the queue position",
     )
     wait_for(_answered(browser, server), 120, "the answer after waiting in line")
     seen = browser.execute_script("return window.__seen;")["status"]
-    waiting = [s for s in seen if s.startswith("Waiting in line")]
+    waiting = [s for s in seen if s.startswith("Waiting for the assistant")]
     # In line first, and only then written.
     assert seen.index(waiting[0]) < seen.index("Writing the answer…"), seen
-    assert waiting and all(
-        re.fullmatch(r"Waiting in line: (you are next|\d+ ahead of you)…", s) for s in waiting
+    # One answer is being written and one question waits before this one: it is number 2.
+    assert waiting[0] == "Waiting for the assistant: your question is number 2 in line…", seen
+    assert all(
+        re.fullmatch(r"Waiting for the assistant: your question is (next|number \d+) in line…", s)
+        for s in waiting
     ), seen
     assert "in line" in _text(browser, "timing")  # "… · waited 3.2 s in line"
     for holder in holders:
@@ -698,6 +713,7 @@ def test_page_library_uploads_and_untrusted_text(make_server, browser, tmp_path)
     assert _text(browser, "documents-status").startswith("1 indexed · 1 failed · ")
 
     # An upload through the file button: saved into uploads/, then pending, then indexed.
+    wait_for(lambda: _visible(browser, "upload-zone"), 15, "the drop zone (uploads are on)")
     note = tmp_path / "parking.txt"
     note.write_text("Parking rules\n\nBicycles go in the basement, cars in the yard.\n")
     browser.find_element("id", "upload-input").send_keys(str(note))

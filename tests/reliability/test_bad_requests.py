@@ -10,6 +10,7 @@ so for them only the status and the server's health are checked.
 from __future__ import annotations
 
 import json
+import re
 import os
 import socket
 import time
@@ -144,6 +145,8 @@ def assert_json_error(reply: Reply, allowed: set[int]) -> dict:
     body = reply.json()
     assert isinstance(body.get("error"), str) and len(body["error"]) >= 5, body
     assert "Traceback" not in body["error"]
+    # A stable code for programs (and the page's wording) next to the text for people.
+    assert re.fullmatch(r"[a-z][a-z0-9_]+", body.get("code") or ""), body
     return body
 
 

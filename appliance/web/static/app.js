@@ -70,13 +70,15 @@
     statusLine.classList.toggle("working", !!text && busy);
   }
 
-  function showError(message) {
+  function showError(message, kind) {
     errorBox.textContent = message;
+    errorBox.dataset.kind = kind || "";
     errorBox.hidden = false;
   }
 
   function clearError() {
     errorBox.textContent = "";
+    errorBox.dataset.kind = "";
     errorBox.hidden = true;
   }
 
@@ -98,11 +100,13 @@
       : "The assistant is busy, try again shortly.";
   }
 
+  // The position in the line of questions waiting for the assistant (those being answered
+  // are not in it): 1 is next.
   function queueMessage(position) {
-    const ahead = Math.max(0, Math.floor(Number(position) || 0) - 1);
-    return ahead === 0
-      ? "Waiting in line: you are next…"
-      : "Waiting in line: " + ahead + " ahead of you…";
+    const place = Math.max(1, Math.floor(Number(position) || 1));
+    return place === 1
+      ? "Waiting for the assistant: your question is next in line…"
+      : "Waiting for the assistant: your question is number " + place + " in line…";
   }
 
   function percent(value) {
@@ -582,6 +586,21 @@
     if (answerText) currentTurn = { question: text, answer: answerText };
   }
 
+  // An answer cut off by an error: what came stays, marked, with a way to ask again.
+  function showBroken(text) {
+    result.hidden = false;
+    answerMode.className = "answer-mode broken";
+    answerMode.replaceChildren(document.createTextNode("The answer broke off before it was finished. "));
+    const retry = el("button", "secondary retry", "Ask again");
+    retry.type = "button";
+    retry.addEventListener("click", () => {
+      question.value = text;
+      ask();
+    });
+    answerMode.appendChild(retry);
+    answerMode.hidden = false;
+  }
+
   stopButton.addEventListener("click", () => {
     if (stopAnswer) stopAnswer();
   });
@@ -596,14 +615,19 @@
       return;
     }
 
-    // The answer shown until now is part of the conversation: it moves up into the history.
-    if (currentTurn && conversationId) addToHistory(currentTurn);
-    currentTurn = null;
-
     setBusy(true);
     setStatus("Searching your documents…");
-    clearResult();
-    asked.textContent = text;
+    // The answer shown until now stays until the new one begins (a question that fails at
+    // once loses nothing); then it moves up into the history.
+    let begun = false;
+    const begin = () => {
+      if (begun) return;
+      begun = true;
+      if (currentTurn && conversationId) addToHistory(currentTurn);
+      currentTurn = null;
+      clearResult();
+      asked.textContent = text;
+    };
 
     const body = { question: text };
     if (conversationId) body.conversation_id = conversationId;
@@ -619,7 +643,7 @@
         signal: stopper.signal,
       });
       if (!response.ok) {
-        showError(await errorFrom(response));
+        showError(await errorFrom(response), response.status === 503 ? "not-ready" : "");
         return;
       }
       if (!response.body) {
@@ -627,6 +651,7 @@
         return;
       }
       await readEvents(response, (event) => {
+        if (event.kind !== "error") begin();
         switch (event.kind) {
           case "queued":
             setStatus(queueMessage(event.data && event.data.position));
@@ -636,6 +661,7 @@
             renderCitations(event.data, false);
             setStatus("Writing the answer…");
             answerBox.classList.add("streaming");
+            answerBox.setAttribute("aria-busy", "true"); // read out once, when complete
             break;
           case "token":
             result.hidden = false;
@@ -683,11 +709,15 @@
           }
           case "error": {
             const data = event.data || {};
-            showError(
-              data.retry_after !== undefined && data.retry_after !== null
-                ? busyMessage(data.retry_after)
-                : "Error: " + (data.error || "the answer failed"),
-            );
+            if (begun && answerText) {
+              showBroken(text);
+            } else {
+              showError(
+                data.retry_after !== undefined && data.retry_after !== null
+                  ? busyMessage(data.retry_after)
+                  : "The answer failed: " + (data.error || "the appliance had a problem"),
+              );
+            }
             finished = true;
             return false;
           }
@@ -696,7 +726,8 @@
         }
         return true;
       });
-      if (!finished) showError("The answer stopped before it was finished (the connection closed).");
+      if (!finished && begun && answerText) showBroken(text);
+      else if (!finished) showError("The answer stopped before it was finished: the connection to the appliance was lost.");
     } catch (err) {
       if (stopper.signal.aborted) {
         showStopped(text);
@@ -707,6 +738,7 @@
     } finally {
       stopAnswer = null;
       answerBox.classList.remove("streaming");
+      answerBox.setAttribute("aria-busy", "false");
       if (answerText) renderAnswer(answerText);
       setStatus("");
       setBusy(false);
@@ -1091,17 +1123,18 @@
     return onPage ? url + "#page=" + page : url;
   }
 
-  function passageNode(p, cited) {
-    const box = el("section", "passage" + (cited ? " cited" : ""));
+  // `shown`: the passage the panel was opened on (highlighted), `cited`: the answer cites it.
+  function passageNode(p, shown, cited) {
+    const box = el("section", "passage" + (shown ? " cited" : ""));
     const bits = [];
     if (p.page !== null && p.page !== undefined) bits.push("page " + p.page);
     if (p.heading) bits.push(String(p.heading));
-    if (cited) bits.push("the cited passage");
+    if (shown) bits.push(cited ? "the cited passage" : "the passage found");
     else if (p.chunk !== undefined) bits.push("passage " + (Number(p.chunk) + 1));
     if (p.ocr) bits.push("read from a scan by OCR: it may contain misread characters");
     box.appendChild(el("p", "passage-meta", bits.join(" · ")));
-    box.appendChild(el(cited ? "mark" : "p", "passage-text", p.text));
-    if (cited) box.setAttribute("aria-current", "true");
+    box.appendChild(el(shown ? "mark" : "p", "passage-text", p.text));
+    if (shown) box.setAttribute("aria-current", "true");
     return box;
   }
 
@@ -1135,7 +1168,7 @@
     panelClose.focus();
 
     const fallback = () => {
-      if (c.snippet) panelPassages.appendChild(passageNode({ page: c.page, heading: c.heading, text: c.snippet, ocr: c.ocr }, true));
+      if (c.snippet) panelPassages.appendChild(passageNode({ page: c.page, heading: c.heading, text: c.snippet, ocr: c.ocr }, true, c.cited === true));
     };
     const chunk = Number(c.chunk);
     if (c.chunk === undefined || c.chunk === null || !Number.isInteger(chunk)) {
@@ -1158,10 +1191,11 @@
         panelOpen.href = fileUrl(body.source || c.source, c.page);
       }
       const passages = Array.isArray(body.passages) ? body.passages : [];
-      panelStatus.textContent = passages.length > 1 ? "The cited passage, highlighted, with the text around it." : "";
+      const which = c.cited === true ? "The cited passage" : "The passage found";
+      panelStatus.textContent = passages.length > 1 ? which + ", highlighted, with the text around it." : "";
       let cited = null;
       for (const p of passages) {
-        const node = passageNode(p, p.cited === true);
+        const node = passageNode(p, p.cited === true, c.cited === true);
         if (p.cited === true) cited = node;
         panelPassages.appendChild(node);
       }
@@ -1491,6 +1525,8 @@
         if (s.ingestion && s.ingestion !== "running") parts.push(String(s.ingestion));
         setServerStatus(total > 0 ? "indexing" : s.ready ? "ready" : "starting", parts.join(" · "));
         $("sign-out").hidden = !s.signed_in;
+        $("upload-zone").hidden = s.uploads !== true;
+        if (s.ready && errorBox.dataset.kind === "not-ready") clearError(); // it is ready now
         renderDocumentSummary(s.documents, s.ready);
         const indexing = total > 0 || running > 0;
         if (indexing && !docTimer) {

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, send_from_directory
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from appliance.web import language
 
 pages = Blueprint("pages", __name__)
+REMEMBER_S = 365 * 24 * 3600
 
 
 @pages.get("/")
 def index():
-    return send_from_directory(current_app.static_folder, "index.html")
+    """The page in the reader's language: ?lang= (a choice, then remembered), the cookie of an
+    earlier choice, or the browser's Accept-Language."""
+    chosen = request.args.get("lang")
+    tag = language.choose(
+        chosen or request.cookies.get(language.COOKIE), request.headers.get("Accept-Language", "")
+    )
+    response = Response(language.page(tag), mimetype="text/html")
+    response.headers["Content-Language"] = tag
+    response.vary.update(("Accept-Language", "Cookie"))
+    if chosen == tag:
+        response.set_cookie(language.COOKIE, tag, max_age=REMEMBER_S, samesite="Lax")
+    return response
 
 
 @pages.get("/health")

@@ -93,7 +93,9 @@ def test_drop_ask_edit_delete_restart(make_server):
         "score",
         "relevance",
         "snippet",
+        "ocr",
     }
+    assert found["citations"][0]["ocr"] is False  # typed text, not read from a scan
 
     # An edit is picked up: the new text is found, the old text is gone.
     write_text(

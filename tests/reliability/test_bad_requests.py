@@ -10,8 +10,8 @@ so for them only the status and the server's health are checked.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import socket
 import time
 import urllib.error

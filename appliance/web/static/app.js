@@ -34,7 +34,8 @@
   const sourcesHeading = $("sources-heading");
   const citationList = $("citations");
   const alsoRetrieved = $("also-retrieved");
-  const alsoHeading = alsoRetrieved.querySelector("h3");
+  const alsoTitle = $("also-title");
+  const alsoNote = $("also-note");
   const uncitedList = $("uncited");
   const documentsPanel = $("documents-panel");
   const feedbackBox = $("feedback");
@@ -52,7 +53,28 @@
   const panelClose = $("panel-close");
   const pageBox = $("page");
 
-  const NOT_FOUND = "I could not find anything about that in the indexed documents.";
+  // Every word the page says comes from its language's catalogue (static/i18n/<lang>.json),
+  // which the server puts into the page: t("key", {name: value}) fills in its {name}s.
+  const I18N = (() => {
+    try {
+      return JSON.parse($("i18n").textContent);
+    } catch (_) {
+      return {};
+    }
+  })();
+  const LANG = document.documentElement.lang || "en";
+  const NUMBERS = new Intl.NumberFormat(LANG);
+
+  function t(key, values) {
+    const text = Object.prototype.hasOwnProperty.call(I18N, key) ? I18N[key] : key;
+    if (!values) return text;
+    return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+  }
+
+  // A sentence with a count: key_one for 1, key_other for the rest (as English needs).
+  function tn(key, n, values) {
+    return t(key + (n === 1 ? "_one" : "_other"), Object.assign({ n: NUMBERS.format(n) }, values || {}));
+  }
 
   let busy = false;
   let answerText = "";
@@ -70,8 +92,20 @@
     statusLine.classList.toggle("working", !!text && busy);
   }
 
-  function showError(message, kind) {
-    errorBox.textContent = message;
+  // A message for the reader; `problem` may be {text, detail}: the detail is one click away.
+  function showError(problem, kind) {
+    errorBox.replaceChildren();
+    if (problem && typeof problem === "object") {
+      errorBox.appendChild(document.createTextNode(problem.text));
+      if (problem.detail) {
+        const more = el("details", "error-detail");
+        more.appendChild(el("summary", null, t("error.details")));
+        more.appendChild(el("p", null, problem.detail));
+        errorBox.appendChild(more);
+      }
+    } else {
+      errorBox.textContent = problem;
+    }
     errorBox.dataset.kind = kind || "";
     errorBox.hidden = false;
   }
@@ -96,8 +130,8 @@
   function busyMessage(seconds) {
     const n = Number(seconds);
     return Number.isFinite(n) && n > 0
-      ? "The assistant is busy, try again in " + Math.ceil(n) + " s."
-      : "The assistant is busy, try again shortly.";
+      ? t("ask.busy_in", { seconds: Math.ceil(n) })
+      : t("ask.busy");
   }
 
   // The position in the line of questions waiting for the assistant (those being answered
@@ -105,8 +139,8 @@
   function queueMessage(position) {
     const place = Math.max(1, Math.floor(Number(position) || 1));
     return place === 1
-      ? "Waiting for the assistant: your question is next in line…"
-      : "Waiting for the assistant: your question is number " + place + " in line…";
+      ? t("ask.queue_next")
+      : t("ask.queue_place", { place: place });
   }
 
   function percent(value) {
@@ -117,7 +151,7 @@
   function listNumbers(numbers) {
     const marks = numbers.map((n) => "[" + n + "]");
     if (marks.length <= 1) return marks.join("");
-    return marks.slice(0, -1).join(", ") + " and " + marks[marks.length - 1];
+    return marks.slice(0, -1).join(", ") + t("list.and") + marks[marks.length - 1];
   }
 
   // ---- answer text: light Markdown (paragraphs, lists, code, bold), [n] links to sources ----
@@ -141,7 +175,7 @@
     if (citationsByNumber.has(n) || document.getElementById("citation-" + n)) {
       const link = el("a", "cite", raw);
       link.href = "#citation-" + n;
-      link.title = "Show source " + n;
+      link.title = t("sources.show_n", { n: n });
       link.addEventListener("click", (event) => {
         event.preventDefault();
         flashCitation(n);
@@ -150,7 +184,7 @@
       parent.appendChild(link);
     } else if (!answerBox.classList.contains("streaming")) {
       const bad = el("span", "cite-invalid", raw);
-      bad.title = "Not one of the sources given to the model";
+      bad.title = t("sources.not_a_source");
       parent.appendChild(bad);
     } else {
       parent.appendChild(document.createTextNode(raw));
@@ -270,7 +304,7 @@
   // search's fusion score is a rank statistic, and "0.033" read as 3 %).
   function relevanceText(c) {
     const r = Number(c && c.relevance);
-    return isFinite(r) ? "relevance " + Math.max(0, Math.round(r * 100)) + "%" : "";
+    return isFinite(r) ? t("sources.relevance", { percent: Math.max(0, Math.round(r * 100)) }) : "";
   }
 
   // Quoted from the documents, written by the model, or not found; and why a model's answer
@@ -278,18 +312,18 @@
   function renderMode(data) {
     const mode = data && data.mode;
     const texts = {
-      extractive: "Quoted from the documents",
-      generated: "Written by the model from the sources below",
-      none: data && data.refusal === "nothing_indexed" ? "Nothing is indexed yet" : "Not found in the documents",
+      extractive: data && data.replaced_because ? t("answer.mode_replaced") : t("answer.mode_extractive"),
+      generated: t("answer.mode_generated"),
+      none: data && data.refusal === "nothing_indexed" ? t("answer.mode_nothing") : t("answer.mode_none"),
     };
     let text = texts[mode] || "";
-    if (mode === "extractive" && data.replaced_because) text += " — " + String(data.replaced_because);
-    if (data && data.stopped === "max_tokens") text += " — the answer was cut off at its length limit";
+    if (data && data.stopped === "max_tokens") text += " — " + t("answer.cut_off");
     const unknown = Array.isArray(data && data.unknown_names) ? data.unknown_names.map(String) : [];
     if (mode === "none" && unknown.length) {
-      text += " — no document mentions " + unknown.map((n) => "“" + n + "”").join(", ");
+      text += " — " + t("answer.unknown_names", { names: unknown.map((n) => "“" + n + "”").join(", ") });
     }
     answerMode.textContent = text;
+    answerMode.title = data && data.replaced_because ? String(data.replaced_because) : "";
     answerMode.className = "answer-mode " + (mode || "");
     answerMode.hidden = !text;
   }
@@ -301,20 +335,17 @@
       if (c && c.number !== undefined) citationsByNumber.set(String(c.number), c);
       uncitedList.appendChild(citationItem(c, "uncited"));
     }
-    alsoHeading.firstChild.textContent = "Related, but not an answer ";
-    alsoHeading.querySelector(".quiet").textContent = "(the closest passages found)";
+    alsoTitle.textContent = t("sources.related");
+    alsoNote.textContent = t("sources.related_note");
     alsoRetrieved.hidden = false;
     citationList.hidden = true;
     sourcesHeading.hidden = true;
     sources.hidden = false;
   }
 
-  const OCR_NOTE = "Read from a scanned page by OCR: the text may contain misread characters";
-
   function where(c) {
-    let text = String(c.source);
-    if (c.page !== null && c.page !== undefined) text += ", page " + c.page;
-    return text;
+    if (c.page === null || c.page === undefined) return String(c.source);
+    return t("sources.where_page", { source: String(c.source), page: c.page });
   }
 
   // One passage: a chip (number, file, page, heading, score) that opens the side panel, and
@@ -330,7 +361,7 @@
     chip.dataset.n = String(c.number);
     chip.setAttribute("aria-haspopup", "dialog");
     chip.setAttribute("aria-controls", "passage-panel");
-    chip.title = "Show this passage with its context";
+    chip.title = t("sources.show");
     const source = el("span", "cite-source", where(c));
     chip.appendChild(source);
     const meta = el("span", "cite-meta");
@@ -339,10 +370,10 @@
     parts.push(relevanceText(c));
     meta.textContent = parts.join(" · ");
     chip.appendChild(meta);
-    if (state === "cited") chip.appendChild(el("span", "badge cited-badge", "cited"));
+    if (state === "cited") chip.appendChild(el("span", "badge cited-badge", t("sources.cited_badge")));
     if (c.ocr) {
-      const scan = el("span", "badge ocr-badge", "from a scan");
-      scan.title = OCR_NOTE;
+      const scan = el("span", "badge ocr-badge", t("sources.scan_badge"));
+      scan.title = t("sources.scan_note");
       chip.appendChild(scan);
     }
     chip.addEventListener("click", () => openPassage(String(c.number), chip));
@@ -367,7 +398,7 @@
       return;
     }
     if (!final) {
-      sourcesHeading.textContent = "Passages given to the model";
+      sourcesHeading.textContent = t("sources.given");
       sourcesHeading.hidden = false;
       citationList.hidden = false;
       for (const c of citations) citationList.appendChild(citationItem(c, "pending"));
@@ -376,13 +407,13 @@
     }
     const cited = citations.filter((c) => c.cited === true);
     const uncited = citations.filter((c) => c.cited !== true);
-    sourcesHeading.textContent = "Cited sources";
+    sourcesHeading.textContent = t("sources.cited");
     sourcesHeading.hidden = cited.length === 0;
     citationList.hidden = cited.length === 0;
     for (const c of cited) citationList.appendChild(citationItem(c, "cited"));
     for (const c of uncited) uncitedList.appendChild(citationItem(c, "uncited"));
-    alsoHeading.firstChild.textContent = cited.length ? "Also retrieved " : "Retrieved ";
-    alsoHeading.querySelector(".quiet").textContent = "(found for the question, not cited in the answer)";
+    alsoTitle.textContent = cited.length ? t("sources.also") : t("sources.found");
+    alsoNote.textContent = t("sources.also_note");
     alsoRetrieved.hidden = uncited.length === 0;
     sources.hidden = false;
   }
@@ -392,9 +423,9 @@
   // Plain levels, never a percentage: "70 %" next to an answer citing nothing read as
   // "mostly right". Only an answer citing real sources that back it is shown as backed.
   const TRUST_LEVELS = {
-    backed: "Backed by the cited sources",
-    partly: "Partly backed by the cited sources",
-    not_backed: "Not backed by the sources",
+    backed: t("trust.backed"),
+    partly: t("trust.partly"),
+    not_backed: t("trust.not_backed"),
   };
 
   function trustLevel(trust) {
@@ -418,22 +449,17 @@
       const level = trustLevel(trust);
       trustBox.classList.add(level);
       trustValue.textContent = TRUST_LEVELS[level];
-      trustDetail.textContent =
-        "Sentences backed by the passages they cite: " + percent(trust.support) + " %. " +
-        "Citations that name a real source: " + percent(trust.citations) + " %. " +
-        "Relevance of the best passage to the question: " + percent(trust.relevance) + " %.";
+      trustDetail.textContent = t("trust.detail", {
+        support: percent(trust.support),
+        citations: percent(trust.citations),
+        relevance: percent(trust.relevance),
+      });
       trustBox.hidden = false;
 
       const invalid = Array.isArray(trust.invalid_citations) ? trust.invalid_citations : [];
-      if (invalid.length === 1) {
-        warningTexts.push("The answer cites " + listNumbers(invalid) + ", which is not one of the sources.");
-      } else if (invalid.length > 1) {
-        warningTexts.push("The answer cites " + listNumbers(invalid) + ", which are not among the sources.");
-      }
+      if (invalid.length > 0) warningTexts.push(tn("trust.invalid", invalid.length, { numbers: listNumbers(invalid) }));
       const cited = Array.isArray(trust.cited) ? trust.cited : [];
-      if (cited.length === 0 && answer !== NOT_FOUND) {
-        warningTexts.push("The answer cites none of the sources: check it against the passages below.");
-      }
+      if (cited.length === 0) warningTexts.push(t("trust.uncited"));
     }
     warnings.replaceChildren();
     for (const text of warningTexts) {
@@ -447,18 +473,22 @@
   function renderTiming(timings) {
     const parts = [];
     if (timings && typeof timings.total_ms === "number") {
-      parts.push((timings.total_ms / 1000).toFixed(1) + " s");
+      parts.push(t("answer.seconds", { seconds: seconds(timings.total_ms) }));
     }
     if (timings && typeof timings.queue_ms === "number" && timings.queue_ms >= 500) {
-      parts.push("waited " + (timings.queue_ms / 1000).toFixed(1) + " s in line");
+      parts.push(t("answer.waited", { seconds: seconds(timings.queue_ms) }));
     }
     timing.textContent = parts.join(" · ");
+  }
+
+  function seconds(ms) {
+    return new Intl.NumberFormat(LANG, { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(ms / 1000);
   }
 
   function renderSearchedFor(typed, standalone) {
     const norm = (s) => String(s || "").trim().replace(/\s+/g, " ").toLowerCase();
     if (typeof standalone === "string" && standalone.trim() && norm(standalone) !== norm(typed)) {
-      searchedFor.textContent = "Searched for: " + standalone.trim();
+      searchedFor.textContent = t("answer.searched_for", { query: standalone.trim() });
       searchedFor.hidden = false;
     } else {
       searchedFor.textContent = "";
@@ -474,9 +504,9 @@
     const q = document.createElement("p");
     q.className = "turn-question";
     q.textContent = turn.question;
-    const a = document.createElement("p");
+    const a = document.createElement("div");
     a.className = "turn-answer";
-    a.textContent = turn.answer;
+    renderMarkdown(turn.answer, a); // as it was shown: no raw ** or ``
     item.append(q, a);
     historyList.appendChild(item);
   }
@@ -555,20 +585,22 @@
     }
   }
 
+  // What went wrong, for the reader (by the error's code), and the server's own words for
+  // the administrator (shown on request).
   async function errorFrom(response) {
-    let message = "";
+    let body = {};
     try {
-      const body = await response.json();
-      if (body && body.error) message = String(body.error);
+      body = (await response.json()) || {};
     } catch (_) {
       /* not JSON */
     }
-    if (response.status === 503) {
-      const retry = response.headers.get("Retry-After");
-      if (!message || message.startsWith("busy")) return busyMessage(retry);
-      return "The appliance is not ready: " + message + (retry ? " (try again in " + retry + " s)" : "");
-    }
-    return "Error " + response.status + (message ? ": " + message : (response.statusText ? " " + response.statusText : ""));
+    const code = String(body.code || "");
+    const detail = String(body.error || response.statusText || "HTTP " + response.status);
+    const busy = code === "busy" || (response.status === 503 && /^busy/.test(detail));
+    if (busy) return { text: busyMessage(response.headers.get("Retry-After")), detail: "" };
+    if (response.status === 503 && !code) return { text: t("error.not_ready"), detail: detail };
+    const known = Object.prototype.hasOwnProperty.call(I18N, "error." + code);
+    return { text: known ? t("error." + code) : t("error.other"), detail: detail };
   }
 
   // ---- asking ----
@@ -578,9 +610,7 @@
   // Stopped by the reader: what was written so far stays, marked as incomplete.
   function showStopped(text) {
     result.hidden = false;
-    answerMode.textContent = answerText
-      ? "Stopped — the answer is incomplete"
-      : "Stopped before the answer began";
+    answerMode.textContent = answerText ? t("ask.stopped") : t("ask.stopped_early");
     answerMode.className = "answer-mode stopped";
     answerMode.hidden = false;
     if (answerText) currentTurn = { question: text, answer: answerText };
@@ -590,8 +620,8 @@
   function showBroken(text) {
     result.hidden = false;
     answerMode.className = "answer-mode broken";
-    answerMode.replaceChildren(document.createTextNode("The answer broke off before it was finished. "));
-    const retry = el("button", "secondary retry", "Ask again");
+    answerMode.replaceChildren(document.createTextNode(t("ask.broken") + " "));
+    const retry = el("button", "secondary retry", t("ask.again"));
     retry.type = "button";
     retry.addEventListener("click", () => {
       question.value = text;
@@ -600,6 +630,8 @@
     answerMode.appendChild(retry);
     answerMode.hidden = false;
   }
+
+  $("language-choice").addEventListener("change", () => $("language").submit());
 
   stopButton.addEventListener("click", () => {
     if (stopAnswer) stopAnswer();
@@ -610,13 +642,13 @@
     clearError();
     const text = question.value.trim();
     if (!text) {
-      showError("Type a question first.");
+      showError(t("ask.empty"));
       question.focus();
       return;
     }
 
     setBusy(true);
-    setStatus("Searching your documents…");
+    setStatus(t("ask.searching"));
     // The answer shown until now stays until the new one begins (a question that fails at
     // once loses nothing); then it moves up into the history.
     let begun = false;
@@ -643,11 +675,12 @@
         signal: stopper.signal,
       });
       if (!response.ok) {
-        showError(await errorFrom(response), response.status === 503 ? "not-ready" : "");
+        const problem = await errorFrom(response);
+        showError(problem, response.status === 503 && !/^busy/.test(problem.detail) ? "not-ready" : "");
         return;
       }
       if (!response.body) {
-        showError("This browser cannot read a streamed answer.");
+        showError(t("ask.no_stream"));
         return;
       }
       await readEvents(response, (event) => {
@@ -659,7 +692,7 @@
           case "citations":
             result.hidden = false;
             renderCitations(event.data, false);
-            setStatus("Writing the answer…");
+            setStatus(t("ask.writing"));
             answerBox.classList.add("streaming");
             answerBox.setAttribute("aria-busy", "true"); // read out once, when complete
             break;
@@ -669,7 +702,7 @@
             renderAnswer(answerText);
             break;
           case "proposal":
-            setStatus("Preparing the action…"); // its "done" follows right away
+            setStatus(t("ask.preparing_action")); // its "done" follows right away
             break;
           case "done": {
             const data = event.data || {};
@@ -715,7 +748,7 @@
               showError(
                 data.retry_after !== undefined && data.retry_after !== null
                   ? busyMessage(data.retry_after)
-                  : "The answer failed: " + (data.error || "the appliance had a problem"),
+                  : { text: t("ask.failed"), detail: String(data.error || "") },
               );
             }
             finished = true;
@@ -727,13 +760,13 @@
         return true;
       });
       if (!finished && begun && answerText) showBroken(text);
-      else if (!finished) showError("The answer stopped before it was finished: the connection to the appliance was lost.");
+      else if (!finished) showError(t("ask.connection_lost"));
     } catch (err) {
       if (stopper.signal.aborted) {
         showStopped(text);
       } else {
         const detail = err && err.message ? err.message : String(err);
-        showError(err instanceof TypeError ? "Could not reach the appliance: " + detail : "Error: " + detail);
+        showError({ text: err instanceof TypeError ? t("error.unreachable") : t("error.other"), detail: detail });
       }
     } finally {
       stopAnswer = null;
@@ -757,7 +790,7 @@
     actionBox.hidden = true;
     actionBox.className = "action-card";
     answerBox.hidden = false;
-    answerHeading.textContent = "Answer";
+    answerHeading.textContent = t("answer.heading");
   }
 
   function isObject(value) {
@@ -765,9 +798,9 @@
   }
 
   function schemaType(spec) {
-    const t = spec.type;
-    if (Array.isArray(t)) return String(t.find((x) => x !== "null") || "string");
-    return typeof t === "string" ? t : "string";
+    const type = spec.type;
+    if (Array.isArray(type)) return String(type.find((x) => x !== "null") || "string");
+    return typeof type === "string" ? type : "string";
   }
 
   function sameValue(a, b) {
@@ -826,13 +859,13 @@
       if (!text) continue;
       if (f.type === "integer" || f.type === "number") {
         const n = Number(text);
-        if (!Number.isFinite(n)) throw new Error(f.name + ": not a number");
+        if (!Number.isFinite(n)) throw new Error(t("action.not_number", { name: f.name }));
         args[f.name] = n;
       } else if (f.type === "array" || f.type === "object") {
         try {
           args[f.name] = JSON.parse(text);
         } catch (_) {
-          throw new Error(f.name + ": not valid JSON");
+          throw new Error(t("action.not_json", { name: f.name }));
         }
       } else {
         args[f.name] = text;
@@ -853,11 +886,11 @@
     const given = isObject(proposal.arguments) ? proposal.arguments : {};
     const prefix = "action-" + card;
 
-    answerHeading.textContent = "Proposed action";
+    answerHeading.textContent = t("action.heading");
     answerBox.hidden = true;
 
     const head = el("p", "action-head");
-    head.appendChild(el("span", "action-badge", "Needs your confirmation"));
+    head.appendChild(el("span", "action-badge", t("action.badge")));
     const toolName = el("code", "action-tool", tool);
     toolName.id = prefix + "-tool";
     head.appendChild(toolName);
@@ -869,7 +902,7 @@
     form.noValidate = true;
     form.setAttribute("aria-labelledby", prefix + "-tool");
     const fieldset = el("fieldset", "action-fields");
-    fieldset.appendChild(el("legend", null, "Details"));
+    fieldset.appendChild(el("legend", null, t("action.details")));
     const fields = [];
     Object.keys(properties).forEach((name, i) => {
       const spec = isObject(properties[name]) ? properties[name] : {};
@@ -880,14 +913,14 @@
       const field = actionField(name, spec, given[name], id);
       const control = field.control;
       if (required.has(name)) {
-        label.appendChild(el("span", "action-required", " (required)"));
+        label.appendChild(el("span", "action-required", t("action.required")));
         control.required = true;
       }
       const described = [];
       if (missing.has(name)) {
         row.classList.add("missing");
         control.setAttribute("aria-invalid", "true");
-        const note = el("span", "action-missing", "Missing: please fill this in.");
+        const note = el("span", "action-missing", t("action.missing"));
         note.id = id + "-missing";
         described.push(note);
       }
@@ -907,7 +940,7 @@
       fieldset.appendChild(row);
       fields.push(field);
     });
-    if (fields.length === 0) fieldset.appendChild(el("p", "action-hint", "This action takes no details."));
+    if (fields.length === 0) fieldset.appendChild(el("p", "action-hint", t("action.no_details")));
     form.appendChild(fieldset);
 
     const problems = Array.isArray(proposal.problems) ? proposal.problems : [];
@@ -923,9 +956,9 @@
     form.appendChild(errorLine);
 
     const buttons = el("div", "action-buttons");
-    const confirmButton = el("button", "action-confirm", "Confirm");
+    const confirmButton = el("button", "action-confirm", t("action.confirm"));
     confirmButton.type = "submit";
-    const cancelButton = el("button", "secondary action-cancel", "Cancel");
+    const cancelButton = el("button", "secondary action-cancel", t("action.cancel"));
     cancelButton.type = "button";
     const progress = el("span", "action-progress");
     progress.setAttribute("role", "status");
@@ -935,7 +968,7 @@
     const ttl = Number(proposal.expires_in_s);
     if (Number.isFinite(ttl) && ttl > 0) {
       const minutes = Math.max(1, Math.round(ttl / 60));
-      form.appendChild(el("p", "action-expiry", "Nothing runs until you confirm. This proposal expires in about " + minutes + " min."));
+      form.appendChild(el("p", "action-expiry", t("action.expires", { minutes: minutes })));
     }
     actionBox.appendChild(form);
 
@@ -964,12 +997,12 @@
       const answer = typeof body.answer === "string" ? body.answer : "";
       currentTurn = { question: askedText, answer };
       if (kind === "declined") {
-        outcome.appendChild(el("p", "action-answer", answer || "Cancelled: " + tool + " was not run."));
+        outcome.appendChild(el("p", "action-answer", answer || t("action.cancelled", { tool: tool })));
       } else {
         const r = isObject(body.result) ? body.result : {};
         outcome.className = "action-outcome " + (r.ok === true ? "result ok" : "result failed");
-        const bits = [r.ok === true ? "Done" : "Failed"];
-        if (r.status !== undefined && r.status !== null && r.status !== "") bits.push("status " + r.status);
+        const bits = [r.ok === true ? t("action.done") : t("action.failed")];
+        if (r.status !== undefined && r.status !== null && r.status !== "") bits.push(t("action.status", { status: r.status }));
         if (typeof r.took_ms === "number") bits.push(Math.round(r.took_ms) + " ms");
         outcome.appendChild(el("p", "action-outcome-title", bits.join(" · ")));
         if (answer) outcome.appendChild(el("p", "action-answer", answer));
@@ -1007,11 +1040,13 @@
         });
         if (card !== actionCard) return;
         if (!response.ok) {
-          const message = await errorFrom(response);
+          // The tool's own words about its arguments ("location: required") are the point.
+          const problem = await errorFrom(response);
+          const message = response.status === 400 && problem.detail ? problem.detail : problem.text;
           if (card !== actionCard) return;
           // 404: used, cancelled or expired; 403: proposed to another client. Ask again.
           usable = response.status !== 404 && response.status !== 403;
-          showActionError(message + (usable ? "" : " Ask again to get a new proposal."));
+          showActionError(message + (usable ? "" : " " + t("action.ask_again")));
           return;
         }
         const body = await response.json();
@@ -1020,7 +1055,7 @@
       } catch (err) {
         if (card !== actionCard) return;
         const detail = err && err.message ? err.message : String(err);
-        showActionError(err instanceof TypeError ? "Could not reach the appliance: " + detail : "Error: " + detail);
+        showActionError(err instanceof TypeError ? t("error.unreachable") : t("error.other") + " " + detail);
       } finally {
         if (card === actionCard) {
           progress.textContent = "";
@@ -1043,10 +1078,10 @@
         showActionError(err.message);
         return;
       }
-      send("/api/actions/confirm", { proposal_id: proposal.id, arguments: args }, "Running " + tool + "…", "result");
+      send("/api/actions/confirm", { proposal_id: proposal.id, arguments: args }, t("action.running", { tool: tool }), "result");
     });
     cancelButton.addEventListener("click", () => {
-      send("/api/actions/decline", { proposal_id: proposal.id }, "Cancelling…", "declined");
+      send("/api/actions/decline", { proposal_id: proposal.id }, t("action.cancelling"), "declined");
     });
 
     const first = fields.find((f) => missing.has(f.name));
@@ -1090,7 +1125,7 @@
     const id = answerId;
     button.setAttribute("aria-pressed", "true");
     for (const b of voteButtons) b.disabled = true;
-    feedbackStatus.textContent = "Sending…";
+    feedbackStatus.textContent = t("feedback.sending");
     try {
       const response = await fetch("/api/feedback", {
         method: "POST",
@@ -1099,12 +1134,12 @@
       });
       if (id !== answerId) return; // another answer since
       if (!response.ok) throw new Error(await errorFrom(response));
-      feedbackStatus.textContent = "Thanks for the feedback.";
+      feedbackStatus.textContent = t("feedback.thanks");
     } catch (err) {
       if (id !== answerId) return;
       button.setAttribute("aria-pressed", "false");
       for (const b of voteButtons) b.disabled = false;
-      feedbackStatus.textContent = "Not sent: " + (err && err.message ? err.message : String(err));
+      feedbackStatus.textContent = t("feedback.not_sent", { reason: err && err.message ? err.message : String(err) });
     }
   }
 
@@ -1127,11 +1162,11 @@
   function passageNode(p, shown, cited) {
     const box = el("section", "passage" + (shown ? " cited" : ""));
     const bits = [];
-    if (p.page !== null && p.page !== undefined) bits.push("page " + p.page);
+    if (p.page !== null && p.page !== undefined) bits.push(t("sources.page", { page: p.page }));
     if (p.heading) bits.push(String(p.heading));
-    if (shown) bits.push(cited ? "the cited passage" : "the passage found");
-    else if (p.chunk !== undefined) bits.push("passage " + (Number(p.chunk) + 1));
-    if (p.ocr) bits.push("read from a scan by OCR: it may contain misread characters");
+    if (shown) bits.push(cited ? t("panel.cited") : t("panel.found"));
+    else if (p.chunk !== undefined) bits.push(t("panel.passage_n", { n: Number(p.chunk) + 1 }));
+    if (p.ocr) bits.push(t("panel.scan"));
     box.appendChild(el("p", "passage-meta", bits.join(" · ")));
     box.appendChild(el(shown ? "mark" : "p", "passage-text", p.text));
     if (shown) box.setAttribute("aria-current", "true");
@@ -1153,16 +1188,16 @@
     const request = ++panelRequest;
     if (panel.hidden) panelReturnFocus = opener || document.activeElement;
     else if (opener) panelReturnFocus = opener;
-    panelTitle.textContent = "Source [" + c.number + "]";
+    panelTitle.textContent = t("panel.title_n", { n: c.number });
     const whereBits = [String(c.source)];
-    if (c.page !== null && c.page !== undefined) whereBits.push("page " + c.page);
+    if (c.page !== null && c.page !== undefined) whereBits.push(t("sources.page", { page: c.page }));
     if (c.heading) whereBits.push(String(c.heading));
     whereBits.push(relevanceText(c));
     panelWhere.textContent = whereBits.join(" · ");
     panelOpen.href = fileUrl(c.source, c.page);
-    panelOpen.setAttribute("aria-label", "Open original: " + String(c.source) + " (new tab)");
+    panelOpen.setAttribute("aria-label", t("panel.open_label", { source: String(c.source) }));
     panelPassages.replaceChildren();
-    panelStatus.textContent = "Loading the passage…";
+    panelStatus.textContent = t("panel.loading");
     panel.hidden = false;
     syncPanelMode();
     panelClose.focus();
@@ -1172,7 +1207,7 @@
     };
     const chunk = Number(c.chunk);
     if (c.chunk === undefined || c.chunk === null || !Number.isInteger(chunk)) {
-      panelStatus.textContent = "Only the snippet is available for this source.";
+      panelStatus.textContent = t("panel.snippet_only");
       fallback();
       return;
     }
@@ -1181,7 +1216,7 @@
       const response = await fetch("/api/passage?" + query);
       if (request !== panelRequest) return;
       if (!response.ok) {
-        panelStatus.textContent = await errorFrom(response);
+        panelStatus.textContent = (await errorFrom(response)).text;
         fallback();
         return;
       }
@@ -1191,8 +1226,8 @@
         panelOpen.href = fileUrl(body.source || c.source, c.page);
       }
       const passages = Array.isArray(body.passages) ? body.passages : [];
-      const which = c.cited === true ? "The cited passage" : "The passage found";
-      panelStatus.textContent = passages.length > 1 ? which + ", highlighted, with the text around it." : "";
+      const context = c.cited === true ? t("panel.cited_context") : t("panel.found_context");
+      panelStatus.textContent = passages.length > 1 ? context : "";
       let cited = null;
       for (const p of passages) {
         const node = passageNode(p, p.cited === true, c.cited === true);
@@ -1202,7 +1237,7 @@
       if (cited) cited.scrollIntoView({ block: "nearest" });
     } catch (err) {
       if (request !== panelRequest) return;
-      panelStatus.textContent = "Could not load the passage: " + (err && err.message ? err.message : String(err));
+      panelStatus.textContent = t("panel.load_failed");
       fallback();
     }
   }
@@ -1250,11 +1285,11 @@
   // ---- knowledge base: documents, totals, indexing progress ----
 
   const STATUS_LABEL = {
-    indexed: "indexed",
-    pending: "pending",
-    failed: "failed",
-    unsupported: "unsupported",
-    too_large: "too large",
+    indexed: t("kb.status_indexed"),
+    pending: t("kb.status_pending"),
+    failed: t("kb.status_failed"),
+    unsupported: t("kb.status_unsupported"),
+    too_large: t("kb.status_too_large"),
   };
   const docList = $("documents");
   const docTotals = $("documents-status");
@@ -1266,22 +1301,17 @@
   let docTimer = null;
   let indexingNow = false;
 
-  function ago(seconds) {
-    const t = Number(seconds);
-    if (!Number.isFinite(t) || t <= 0) return "";
-    const s = Math.max(0, Date.now() / 1000 - t);
-    if (s < 45) return "just now";
-    if (s < 90) return "1 min ago";
-    if (s < 3600) return Math.round(s / 60) + " min ago";
-    if (s < 5400) return "1 h ago";
-    if (s < 86400) return Math.round(s / 3600) + " h ago";
+  // "5 min ago", in the page's language; a date after a month.
+  function ago(epochSeconds) {
+    const when = Number(epochSeconds);
+    if (!Number.isFinite(when) || when <= 0) return "";
+    const s = Math.max(0, Date.now() / 1000 - when);
+    if (s < 45) return t("time.just_now");
+    if (s < 3600) return tn("time.minutes", Math.max(1, Math.round(s / 60)));
+    if (s < 86400) return tn("time.hours", Math.max(1, Math.round(s / 3600)));
     const days = Math.round(s / 86400);
-    if (days < 30) return days + (days === 1 ? " day ago" : " days ago");
-    return new Date(t * 1000).toLocaleDateString();
-  }
-
-  function plural(n, one, many) {
-    return n + " " + (n === 1 ? one : many);
+    if (days < 30) return tn("time.days", days);
+    return new Date(when * 1000).toLocaleDateString(LANG);
   }
 
   // "manual.pdf: 120 of 800 passages": the file being embedded, which may take minutes; or
@@ -1291,8 +1321,8 @@
     if (!c || !(Number(c.total) > 0)) return "";
     const name = String(c.path || "").split("/").pop();
     const done = Math.min(Number(c.done) || 0, Number(c.total));
-    if (c.stage === "ocr") return name + ": reading scanned pages, " + done + " of " + Number(c.total) + " done";
-    return name + ": " + done + " of " + Number(c.total) + " passages";
+    const values = { name: name, done: NUMBERS.format(done), total: NUMBERS.format(Number(c.total)) };
+    return c.stage === "ocr" ? t("kb.ocr", values) : t("kb.embedding", values);
   }
 
   function renderProgress(indexing) {
@@ -1301,7 +1331,7 @@
     const current = currentFile(indexing);
     indexingNow = total > 0 || !!current || (Number(indexing && indexing.waiting) || 0) > 0;
     if (total > 0 || current) {
-      const files = total > 0 ? "Indexing " + Math.min(done, total) + " of " + total : "Indexing";
+      const files = total > 0 ? t("kb.indexing_n", { done: NUMBERS.format(Math.min(done, total)), total: NUMBERS.format(total) }) : t("kb.indexing");
       indexingLabel.textContent = files + (current ? " · " + current : "");
       indexingBar.max = Math.max(total, 1);
       indexingBar.value = Math.min(done, total);
@@ -1319,9 +1349,9 @@
     head.appendChild(el("span", "doc-status " + status.replace(/[^a-z_]/g, ""), STATUS_LABEL[status] || status.replace(/_/g, " ")));
     item.appendChild(head);
     const facts = [];
-    if (status === "indexed") facts.push(plural(Number(d.chunks) || 0, "chunk", "chunks"));
+    if (status === "indexed") facts.push(tn("kb.passages", Number(d.chunks) || 0));
     const when = ago(d.indexed_at);
-    if (when && status === "indexed") facts.push("indexed " + when);
+    if (when && status === "indexed") facts.push(t("kb.indexed_when", { when: when }));
     if (facts.length) item.appendChild(el("span", "doc-facts", facts.join(" · ")));
     if (d.error) item.appendChild(el("span", "doc-error", d.error));
     return item;
@@ -1331,7 +1361,7 @@
     try {
       const response = await fetch("/api/documents");
       if (!response.ok) {
-        docTotals.textContent = await errorFrom(response);
+        docTotals.textContent = (await errorFrom(response)).text;
         return;
       }
       const body = await response.json();
@@ -1341,12 +1371,12 @@
       const parts = [];
       for (const key of ["indexed", "pending", "failed", "unsupported", "too_large"]) {
         const n = Number(totals[key]) || 0;
-        if (n > 0 || key === "indexed") parts.push(n + " " + STATUS_LABEL[key]);
+        if (n > 0 || key === "indexed") parts.push(NUMBERS.format(n) + " " + STATUS_LABEL[key]);
       }
-      parts.push(plural(Number(body.chunks) || 0, "chunk", "chunks"));
-      docTotals.textContent = docs.length === 0 ? "No documents yet: put files in the knowledge folder, or add them here." : parts.join(" · ");
+      parts.push(tn("kb.passages", Number(body.chunks) || 0));
+      docTotals.textContent = docs.length === 0 ? t("kb.empty") : parts.join(" · ");
       if (indexingNow && body.indexing && body.indexing.total > 0) {
-        docSummary.textContent = "indexing " + Math.min(body.indexing.done, body.indexing.total) + " of " + body.indexing.total;
+        docSummary.textContent = t("kb.indexing_n", { done: Math.min(body.indexing.done, body.indexing.total), total: body.indexing.total });
       } else {
         const attention = ["failed", "unsupported", "too_large"].reduce((n, k) => n + (Number(totals[k]) || 0), 0);
         renderDocumentSummary({ searchable: totals.indexed, waiting: totals.pending, attention: attention }, true);
@@ -1358,7 +1388,7 @@
         docList.replaceChildren(...docs.map(documentItem));
       }
     } catch (err) {
-      docTotals.textContent = "Could not load the documents: " + (err && err.message ? err.message : String(err));
+      docTotals.textContent = t("kb.load_failed");
     } finally {
       scheduleDocuments();
     }
@@ -1373,9 +1403,9 @@
     const searchable = Number(documents.searchable) || 0;
     const attention = Number(documents.attention) || 0;
     const waiting = Number(documents.waiting) || 0;
-    const parts = [searchable + " searchable"];
-    if (waiting > 0) parts.push(waiting + " waiting");
-    if (attention > 0) parts.push(attention + (attention === 1 ? " needs" : " need") + " attention");
+    const parts = [t("kb.searchable", { n: NUMBERS.format(searchable) })];
+    if (waiting > 0) parts.push(t("kb.waiting", { n: NUMBERS.format(waiting) }));
+    if (attention > 0) parts.push(tn("kb.attention", attention));
     if (!indexingNow) docSummary.textContent = parts.join(" · ");
     docSummary.classList.toggle("attention", attention > 0);
     onboarding.hidden = !(ready && searchable === 0 && waiting === 0);
@@ -1397,7 +1427,7 @@
 
   documentsPanel.addEventListener("toggle", () => {
     if (documentsPanel.open) {
-      if (!docList.childElementCount) docTotals.textContent = "Loading…";
+      if (!docList.childElementCount) docTotals.textContent = t("kb.loading");
       loadDocuments();
     } else {
       scheduleDocuments();
@@ -1419,7 +1449,7 @@
     for (const f of files) form.append("file", f, f.name);
     const names = Array.from(files, (f) => f.name).join(", ");
     uploadStatus.className = "upload-status";
-    uploadStatus.textContent = "Uploading " + names + "…";
+    uploadStatus.textContent = t("upload.uploading", { names: names });
     uploadProgress.value = 0;
     uploadProgress.hidden = false;
     dropZone.classList.add("busy");
@@ -1430,16 +1460,17 @@
     xhr.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable) {
         uploadProgress.value = event.loaded / event.total;
-        uploadStatus.textContent = "Uploading " + names + "… " + Math.round((100 * event.loaded) / event.total) + "%";
+        uploadStatus.textContent = t("upload.uploading_percent", { names: names, percent: Math.round((100 * event.loaded) / event.total) });
       }
     });
-    const finish = (ok, message) => {
+    const finish = (ok, message, detail) => {
       uploading = false;
       uploadInput.value = "";
       uploadProgress.hidden = true;
       dropZone.classList.remove("busy");
       uploadStatus.className = "upload-status " + (ok ? "ok" : "failed");
       uploadStatus.textContent = message;
+      uploadStatus.title = detail || ""; // the server's words, for the administrator
       if (ok) loadDocuments();
     };
     xhr.addEventListener("load", () => {
@@ -1450,16 +1481,14 @@
         /* not JSON */
       }
       if (xhr.status === 201 && Array.isArray(body.saved)) {
-        finish(true, "Added " + body.saved.join(", ") + ": it is indexed in a moment.");
-      } else if (xhr.status === 403) {
-        finish(false, "Uploads are turned off on this appliance: " + (body.error || "forbidden") + ".");
-      } else if (xhr.status === 413) {
-        finish(false, "Too large: " + (body.error || "the upload is over the limit") + ".");
+        finish(true, t("upload.added", { names: body.saved.join(", ") }));
       } else {
-        finish(false, "Upload failed (error " + xhr.status + ")" + (body.error ? ": " + body.error : "."));
+        const code = String(body.code || (xhr.status === 413 ? "upload_too_large" : ""));
+        const known = Object.prototype.hasOwnProperty.call(I18N, "error." + code);
+        finish(false, known ? t("error." + code) : t("upload.failed"), String(body.error || ""));
       }
     });
-    xhr.addEventListener("error", () => finish(false, "Upload failed: could not reach the appliance."));
+    xhr.addEventListener("error", () => finish(false, t("error.unreachable")));
     xhr.send(form);
   }
 
@@ -1483,8 +1512,9 @@
     return d;
   }
 
-  function setServerStatus(state, text) {
+  function setServerStatus(state, text, detail) {
     serverStatus.className = "server-status " + state;
+    serverStatus.title = detail || "";
     if (serverStatusText.textContent !== text) serverStatusText.textContent = text;
   }
 
@@ -1504,26 +1534,29 @@
         } catch (_) {
           /* not JSON */
         }
-        setServerStatus("starting", "Starting…" + (reason && !/still starting/.test(reason) ? " " + reason : ""));
+        setServerStatus("starting", t("status.starting"), reason);
       } else if (!response.ok) {
-        setServerStatus("problem", "Status unavailable (error " + response.status + ")");
+        setServerStatus("problem", t("status.unavailable"), "HTTP " + response.status);
       } else {
         const s = await response.json();
         const parts = [];
         const ix = s.indexing || {};
         const total = Number(ix.total) || 0;
         const running = Number(ix.waiting) || 0;
-        if (total > 0) parts.push("Indexing " + Math.min(Number(ix.done) || 0, total) + " of " + total);
+        if (total > 0) parts.push(t("kb.indexing_n", { done: NUMBERS.format(Math.min(Number(ix.done) || 0, total)), total: NUMBERS.format(total) }));
         if (currentFile(ix)) parts.push(currentFile(ix));
-        else if (!s.ready) parts.push("Starting…");
-        else parts.push("Ready");
-        const model = String(s.model || "");
-        if (model) parts.push(model + (s.device ? " on " + deviceName(s.device) : ""));
+        else if (!s.ready) parts.push(t("status.starting"));
+        else parts.push(t("status.ready"));
         const answers = s.answers || {};
-        if (Number(answers.running) > 0) parts.push(plural(Number(answers.running), "answer", "answers") + " in progress");
-        if (Number(answers.waiting) > 0) parts.push(Number(answers.waiting) + " waiting");
-        if (s.ingestion && s.ingestion !== "running") parts.push(String(s.ingestion));
-        setServerStatus(total > 0 ? "indexing" : s.ready ? "ready" : "starting", parts.join(" · "));
+        if (Number(answers.running) > 0) parts.push(tn("status.answers", Number(answers.running)));
+        if (Number(answers.waiting) > 0) parts.push(t("status.waiting", { n: NUMBERS.format(Number(answers.waiting)) }));
+        if (s.ingestion && s.ingestion !== "running") parts.push(t("status.paused"));
+        // The model and where it runs, and why ingestion paused: for the administrator, on hover.
+        const details = [];
+        const model = String(s.model || "");
+        if (model) details.push(t("status.model", { model: model, device: deviceName(s.device) }));
+        if (s.ingestion && s.ingestion !== "running") details.push(String(s.ingestion));
+        setServerStatus(total > 0 ? "indexing" : s.ready ? "ready" : "starting", parts.join(" · "), details.join("\n"));
         $("sign-out").hidden = !s.signed_in;
         $("upload-zone").hidden = s.uploads !== true;
         if (s.ready && errorBox.dataset.kind === "not-ready") clearError(); // it is ready now
@@ -1538,7 +1571,7 @@
         wasIndexing = indexing;
       }
     } catch (_) {
-      setServerStatus("problem", "Cannot reach the appliance");
+      setServerStatus("problem", t("status.unreachable"));
     } finally {
       setTimeout(pollStatus, 5000);
     }

@@ -7,7 +7,8 @@ import html
 
 from flask import Blueprint, current_app, redirect, request
 
-from appliance.web.guard import SESSION_COOKIE, failed_sign_in, sign_in_wait, too_many_sign_ins
+from appliance.web import language
+from appliance.web.guard import SESSION_COOKIE, failed_sign_in, sign_in_wait
 
 signin = Blueprint("signin", __name__)
 
@@ -29,10 +30,11 @@ def login():
         return _login_page("")
     wait = sign_in_wait()
     if wait:
-        return _login_page(too_many_sign_ins(wait)), 429, {"Retry-After": str(wait)}
+        too_many = _words()["signin.too_many"].format(seconds=wait)
+        return _login_page(too_many), 429, {"Retry-After": str(wait)}
     if not hmac.compare_digest(request.form.get("token", "").encode(), token.encode()):
         failed_sign_in("wrong token on the sign-in page")
-        return _login_page("That token is not right."), 401
+        return _login_page(_words()["signin.wrong"]), 401
     sessions = _sessions()
     response = redirect("/")
     response.set_cookie(
@@ -56,14 +58,28 @@ def logout():
     return response
 
 
+def _language() -> str:
+    chosen = request.cookies.get(language.COOKIE)
+    return language.choose(chosen, request.headers.get("Accept-Language", ""))
+
+
+def _words() -> dict[str, str]:
+    """The sign-in page's words in the reader's language (web/language.py)."""
+    return language.catalogue(_language())
+
+
 def _login_page(message: str) -> str:
+    words = _words()
     note = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
     return (
-        '<!doctype html><html lang="en"><meta charset="utf-8">'
+        f'<!doctype html><html lang="{_language()}"><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<title>Sign in · Knowledge appliance</title><link rel="stylesheet" '
-        'href="/static/style.css"><main class="login"><h1>Knowledge appliance</h1>'
-        f'{note}<form method="post" action="/login"><label for="token">Access token</label>'
+        f"<title>{html.escape(words['signin.title'])} · {html.escape(words['app.title'])}</title>"
+        '<link rel="stylesheet" href="/static/style.css"><main class="login">'
+        f"<h1>{html.escape(words['app.title'])}</h1>{note}"
+        f'<form method="post" action="/login"><label for="token">'
+        f"{html.escape(words['signin.token'])}</label>"
         '<input id="token" name="token" type="password" autocomplete="current-password" '
-        'required autofocus><button type="submit">Sign in</button></form></main></html>'
+        f'required autofocus><button type="submit">{html.escape(words["signin.title"])}</button>'
+        "</form></main></html>"
     )

@@ -94,7 +94,7 @@ def test_wrong_tokens_are_logged_and_throttled_per_client(make_app, logs):
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) >= 1
     # The sign-in form counts against the same budget.
     form = client.post("/login", data={"token": TOKEN}, environ_base=guesser)
-    assert form.status_code == 429 and b"too many wrong sign-ins" in form.data
+    assert form.status_code == 429 and b"Too many wrong sign-ins" in form.data
     # Everyone else is unaffected.
     assert client.get("/api/documents", headers=BEARER).status_code == 200
     refused = logs.events("sign_in_refused")
@@ -230,3 +230,13 @@ def test_uploads_refuse_unusable_names_and_a_full_disk(make_app):
     assert reply.status_code == 507 and "limits.min_free_mb" in reply.json["error"]
     kb = app.config["APPLIANCE"].settings.paths.kb
     assert not any((kb / "uploads").iterdir())  # nothing half-written left behind
+
+
+def test_the_sign_in_page_speaks_the_readers_language(make_app):
+    client = make_app(server__access_token=TOKEN).test_client()
+    page = client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).get_data(True)
+    assert '<html lang="zh-CN">' in page and "访问令牌" in page and ">登录</button>" in page
+    wrong = client.post("/login", data={"token": "nope"}, headers={"Accept-Language": "zh"})
+    assert wrong.status_code == 401 and "令牌不正确。" in wrong.get_data(True)
+    english = client.get("/login").get_data(True)
+    assert '<html lang="en">' in english and "Access token" in english

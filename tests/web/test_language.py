@@ -38,6 +38,9 @@ def test_every_word_the_page_uses_is_in_the_catalogue() -> None:
     script = (STATIC / "app.js").read_text()
     used = set(re.findall(r"\{\{([a-z_]+\.[a-z0-9_]+)\}\}", page))
     used |= set(re.findall(r"\bt\(\"([a-z_]+\.[a-z0-9_]+)\"", script))
+    signin = (STATIC.parent / "signin.py").read_text()
+    used |= set(re.findall(r"words\[[\"']([a-z_]+\.[a-z0-9_]+)[\"']\]", signin))
+    used |= set(re.findall(r"_words\(\)\[\"([a-z_]+\.[a-z0-9_]+)\"\]", signin))
     for key in re.findall(r"\btn\(\"([a-z_]+\.[a-z0-9_]+)\"", script):
         used |= {f"{key}_one", f"{key}_other"}
     assert used - set(catalogues()["en"]) == set()

@@ -59,18 +59,23 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check "${pins[@]}" -e ".[test]"
     rm -f .venv/.installed-* && touch "$stamp"
 fi
-# OCR (scanned PDFs, pictures) is Tesseract, a distribution package: installed here where this
-# runs as root with apt; elsewhere the appliance runs without it and says so per scan file.
-if ! command -v tesseract >/dev/null || [ ! -e /usr/share/tesseract-ocr/5/tessdata/osd.traineddata ]; then
+# From the distribution, where this runs as root with apt: Tesseract for OCR (scanned PDFs,
+# pictures) and a Chinese font, so a browser on this box shows the page's Chinese (without a
+# CJK font it draws boxes). Elsewhere the appliance runs without them and says so per scan.
+system=()
+command -v tesseract >/dev/null || system+=(tesseract-ocr)
+[ -e /usr/share/tesseract-ocr/5/tessdata/osd.traineddata ] || system+=(tesseract-ocr-osd)
+fc-list 2>/dev/null | grep -qiE 'CJK|WenQuanYi|Droid Sans Fallback' || system+=(fonts-wqy-microhei)
+if [ "${#system[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "installing Tesseract for OCR (tesseract-ocr, tesseract-ocr-osd)"
+        echo "installing from the distribution: ${system[*]}"
         export DEBIAN_FRONTEND=noninteractive
-        { apt-get install -y -qq tesseract-ocr tesseract-ocr-osd >/dev/null 2>&1 ||
-            { apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-osd >/dev/null; }; } ||
-            echo "warning: Tesseract could not be installed: scanned files will not be read" >&2
+        { apt-get install -y -qq "${system[@]}" >/dev/null 2>&1 ||
+            { apt-get update -qq && apt-get install -y -qq "${system[@]}" >/dev/null; }; } ||
+            echo "warning: could not install ${system[*]}: scanned files will not be read" >&2
     else
-        echo "note: for OCR of scanned PDFs and pictures install Tesseract (Debian, Ubuntu:" \
-            "sudo apt-get install tesseract-ocr tesseract-ocr-osd)" >&2
+        echo "note: install ${system[*]} (Debian, Ubuntu: sudo apt-get install ${system[*]})" \
+            "for OCR of scanned PDFs and pictures, and Chinese text in a browser on this box" >&2
     fi
 fi
 .venv/bin/appliance models fetch

@@ -41,6 +41,14 @@ class TooMuchText(UnreadableDocument):
     """The document holds more text than limits.max_file_chars."""
 
 
+class ReadTimeout(UnreadableDocument):
+    """The document took longer than limits.read_timeout_s to read."""
+
+
+class ReadMemory(UnreadableDocument):
+    """The document needed more memory than limits.read_memory_mb to read."""
+
+
 class ReaderStopped(Exception):
     """stop() was called while a file was being read (the server is shutting down)."""
 
@@ -76,7 +84,7 @@ class IsolatedReader:
             try:
                 return self._read_once(path, ocr)
             except _OutOfMemory:
-                raise UnreadableDocument(
+                raise ReadMemory(
                     f"{path.name} needs more than {self.limits.memory_mb} MB to read "
                     "(limits.read_memory_mb); it was not indexed"
                 ) from None
@@ -115,7 +123,7 @@ class IsolatedReader:
             self.close()
             if self._stopped.is_set():
                 raise ReaderStopped
-            raise UnreadableDocument(
+            raise ReadTimeout(
                 f"{path.name} took longer than {self.limits.timeout_s:g} s to read "
                 "(limits.read_timeout_s); it was stopped and not indexed"
             )

@@ -103,10 +103,11 @@ class QueryHistory:
             self._db.execute("BEGIN")
             try:
                 self._db.execute("DELETE FROM feedback WHERE query_id = ?", (query_id,))
-                self._db.execute(
-                    "INSERT INTO feedback VALUES (?, ?, ?, ?)",
-                    (time.time(), query_id, rating, comment),
-                )
+                if rating != "none":  # "none": the vote is taken back
+                    self._db.execute(
+                        "INSERT INTO feedback VALUES (?, ?, ?, ?)",
+                        (time.time(), query_id, rating, comment),
+                    )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

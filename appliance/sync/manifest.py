@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS documents (
     error TEXT NOT NULL DEFAULT '',
     chunks INTEGER NOT NULL DEFAULT 0,
     indexed_at REAL,
-    version TEXT NOT NULL DEFAULT ''
+    version TEXT NOT NULL DEFAULT '',
+    code TEXT NOT NULL DEFAULT ''
 )
 """
 
@@ -47,6 +48,9 @@ class Entry:
     chunks: int = 0
     indexed_at: float | None = None
     version: str = ""
+    # Why, as a stable name (unreadable, link_outside, ocr_missing, ...): programs and the page
+    # go by it; `error` says it in a sentence. "" when there is nothing to say.
+    code: str = ""
 
 
 _COLUMNS = [f.name for f in fields(Entry)]
@@ -63,19 +67,25 @@ class Manifest:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(_SCHEMA)
+            known = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
+            if "code" not in known:  # a manifest from before reason codes
+                self._db.execute("ALTER TABLE documents ADD COLUMN code TEXT NOT NULL DEFAULT ''")
+        known = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
+        # Read-only (appliance docs, doctor) on a manifest the server has not migrated yet.
+        self._select = ", ".join(c if c in known else f"'' AS {c}" for c in _COLUMNS)
         self._lock = threading.Lock()
 
     def get(self, path: str) -> Entry | None:
         with self._lock:
             row = self._db.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM documents WHERE path = ?", (path,)
+                f"SELECT {self._select} FROM documents WHERE path = ?", (path,)
             ).fetchone()
         return Entry(*row) if row else None
 
     def entries(self) -> list[Entry]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM documents ORDER BY path"
+                f"SELECT {self._select} FROM documents ORDER BY path"
             ).fetchall()
         return [Entry(*row) for row in rows]
 

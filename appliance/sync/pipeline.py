@@ -31,7 +31,14 @@ from appliance.documents import (
     chunk_sections,
     ocr,
 )
-from appliance.documents.isolated import IsolatedReader, ReaderStopped, ReadLimits, TooMuchText
+from appliance.documents.isolated import (
+    IsolatedReader,
+    ReaderStopped,
+    ReadLimits,
+    ReadMemory,
+    ReadTimeout,
+    TooMuchText,
+)
 from appliance.documents.readers import SCANNED_SUFFIXES
 from appliance.index.store import IndexedChunk, VectorStore
 from appliance.models import sha256_of
@@ -133,11 +140,12 @@ def read_limits(settings: Settings) -> ReadLimits:
 
 
 class Skip(Exception):
-    """A file that gets a status other than indexed, with the reason."""
+    """A file that gets a status other than indexed, with the reason and its code."""
 
-    def __init__(self, status: str, reason: str):
+    def __init__(self, status: str, reason: str, code: str):
         super().__init__(reason)
         self.status = status
+        self.code = code
 
 
 class Pipeline:
@@ -252,7 +260,16 @@ class Pipeline:
         except Skip as skip:
             self._unpublish(rel)
             entry = m.Entry(
-                rel, state.size, state.mtime_ns, "", skip.status, str(skip), 0, None, self.version
+                rel,
+                state.size,
+                state.mtime_ns,
+                "",
+                skip.status,
+                str(skip),
+                0,
+                None,
+                self.version,
+                skip.code,
             )
             self.manifest.put(entry)
         self.on_result(entry.status)
@@ -286,7 +303,8 @@ class Pipeline:
         try:
             sha = sha256_of(path)
         except OSError as err:
-            raise Skip(m.FAILED, f"{rel} could not be opened: {err.strerror or err}") from None
+            reason = f"{rel} could not be opened: {err.strerror or err}"
+            raise Skip(m.FAILED, reason, "cannot_open") from None
         if (
             previous
             and previous.status == m.INDEXED
@@ -300,7 +318,9 @@ class Pipeline:
             raise FileChanged(rel)
         chunks = self._chunk(rel, sections)
         if not chunks:
-            raise Skip(m.FAILED, notes or self._no_text(path))
+            if notes:
+                raise Skip(m.FAILED, notes, _notes_code(notes))
+            raise Skip(m.FAILED, self._no_text(path), "no_text")
         points = self._embed(rel, state, sha, chunks)
         self.index.upsert(points)
         self.index.flush()  # durable before the manifest names this version
@@ -314,6 +334,7 @@ class Pipeline:
             len(chunks),
             time.time(),
             self.version,
+            _notes_code(notes) if notes else "",
         )
         self.manifest.put(entry)
         self.index.publish(rel, sha)
@@ -348,29 +369,33 @@ class Pipeline:
                 m.FAILED,
                 f"the file name '{Path(rel).name}' is not valid UTF-8 (bad bytes shown as \\xNN); "
                 "rename it",
+                "bad_name",
             )
         reason = self.outside(path)
         if reason:
-            raise Skip(m.FAILED, reason)
+            raise Skip(m.FAILED, reason, "link_outside")
         if state == UNREADABLE:
             raise Skip(
                 m.FAILED,
                 f"{path.name} cannot be opened (a broken or looping symlink, or no permission)",
+                "cannot_open",
             )
         if not stat.S_ISREG(path.stat().st_mode):
-            raise Skip(m.UNSUPPORTED, f"{path.name} is not a regular file")
+            raise Skip(m.UNSUPPORTED, f"{path.name} is not a regular file", "not_a_file")
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
             kind = path.suffix.lower() or "a file without an extension"
-            raise Skip(m.UNSUPPORTED, f"{kind} is not a supported format (supported: {supported})")
+            reason = f"{kind} is not a supported format (supported: {supported})"
+            raise Skip(m.UNSUPPORTED, reason, "unsupported_format")
         limit_mb = self.settings.limits.max_file_mb
         if state.size > limit_mb * 1024 * 1024:
             raise Skip(
                 m.TOO_LARGE,
                 f"{state.size / 2**20:.1f} MB is over limits.max_file_mb ({limit_mb:g} MB)",
+                "too_large",
             )
         if state.size == 0:
-            raise Skip(m.FAILED, f"{path.name} is empty (0 bytes)")
+            raise Skip(m.FAILED, f"{path.name} is empty (0 bytes)", "empty_file")
 
     def _read(self, rel: str, path: Path, sha: str) -> tuple[list[Section], str]:
         """The file's sections, and a note on what of it could not be read ("" for none).
@@ -386,9 +411,13 @@ class Pipeline:
         except ReaderStopped:
             raise Cancelled(rel) from None
         except TooMuchText as err:
-            raise Skip(m.TOO_LARGE, str(err)) from None
+            raise Skip(m.TOO_LARGE, str(err), "too_much_text") from None
+        except ReadTimeout as err:
+            raise Skip(m.FAILED, str(err), "read_timeout") from None
+        except ReadMemory as err:
+            raise Skip(m.FAILED, str(err), "read_memory") from None
         except DocumentError as err:
-            raise Skip(m.FAILED, str(err)) from None
+            raise Skip(m.FAILED, str(err), "unreadable") from None
         if job is None:
             return sections, ""
         return self._with_ocr_pages(rel, sha, sections, job)
@@ -440,7 +469,8 @@ class Pipeline:
             )
         except Exception as err:  # a chunker bug must not stop the worker: report it
             log.exception("chunking failed on %s", rel)
-            raise Skip(m.FAILED, f"{rel} could not be split into passages: {err}") from None
+            reason = f"{rel} could not be split into passages: {err}"
+            raise Skip(m.FAILED, reason, "split_failed") from None
 
     def _embed(self, rel, state, sha, chunks) -> list[IndexedChunk]:
         title = _title(chunks)
@@ -497,6 +527,11 @@ class Pipeline:
         change reuses its vector, whatever else changed in the chunking."""
         words = " ".join(text.split())
         return hashlib.sha256(f"{self.embedding}\0{words}".encode()).hexdigest()[:32]
+
+
+def _notes_code(notes: str) -> str:
+    """The code of what OCR could not read: OCR missing here, or pages it failed on."""
+    return "ocr_missing" if ocr.is_missing(notes) else "ocr_pages_failed"
 
 
 def _title(chunks: list[Chunk]) -> str:

@@ -121,14 +121,14 @@ def search():
 @api.post("/feedback")
 def feedback():
     """Thumbs up or down on an answer, stored with its query id (a new vote replaces the
-    earlier one)."""
+    earlier one; "none" takes it back)."""
     body = json_body()
     query_id, rating = body.get("id"), body.get("rating")
     comment = body.get("comment") or ""
     if not isinstance(query_id, str) or not 1 <= len(query_id) <= 64:
         raise BadQuestion("id must be the answer's id")
-    if rating not in ("up", "down"):
-        raise BadQuestion('rating must be "up" or "down"')
+    if rating not in ("up", "down", "none"):
+        raise BadQuestion('rating must be "up", "down" or "none" (to take a vote back)')
     if not isinstance(comment, str) or len(comment) > 2000:
         raise BadQuestion("comment must be text of at most 2000 characters")
     try:

@@ -41,6 +41,7 @@ def documents():
                 "status": e.status,
                 "chunks": e.chunks,
                 "error": e.error,
+                "code": e.code,
                 "size": e.size,
                 "indexed_at": e.indexed_at,
             }

@@ -457,23 +457,33 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     wait_for(lambda: not _visible(browser, "passage-panel"), 5, "Escape to close the panel")
     assert browser.switch_to.active_element == chip, "focus did not come back to the chip"
 
-    # Thumbs down: stored with the answer's id, once.
+    # Thumbs down: stored with the answer's id; it asks what was wrong, and the reason is
+    # stored with the vote; pressed again, the vote is taken back; then down once more.
     down = browser.find_element("id", "vote-down")
     down.click()
     wait_for(lambda: "Thanks" in _text(browser, "feedback-status"), 10, "the thanks")
     assert down.get_attribute("aria-pressed") == "true"
     assert browser.find_element("id", "vote-up").get_attribute("aria-pressed") == "false"
-    assert down.get_attribute("disabled") and browser.find_element("id", "vote-up").get_attribute(
-        "disabled"
-    )
+    assert _stored_votes(server.data) == [(first["id"], "down")]
+    assert _visible(browser, "feedback-reason")
+    browser.find_element("id", "feedback-comment").send_keys("It left out part-time staff.")
+    browser.find_element("css selector", "#feedback-reason button").click()
+    wait_for(lambda: not _visible(browser, "feedback-reason"), 10, "the reason sent")
+    down.click()
+    wait_for(lambda: "taken back" in _text(browser, "feedback-status"), 10, "the vote taken back")
+    assert down.get_attribute("aria-pressed") == "false" and _stored_votes(server.data) == []
+    down.click()
+    wait_for(lambda: down.get_attribute("aria-pressed") == "true", 10, "the vote again")
     posted = [
         e
         for e in browser.execute_script("return window.__requests;")
         if "/api/feedback" in e["url"]
     ]
-    assert [(json.loads(e["body"]), e["status"]) for e in posted] == [
-        ({"id": first["id"], "rating": "down"}, 201)
-    ]
+    sent = [{"id": first["id"], "rating": "down", "comment": ""}]
+    sent += [{"id": first["id"], "rating": "down", "comment": "It left out part-time staff."}]
+    sent += [{"id": first["id"], "rating": "none", "comment": ""}]
+    sent += [{"id": first["id"], "rating": "down", "comment": ""}]
+    assert [(json.loads(e["body"]), e["status"]) for e in posted] == [(b, 201) for b in sent]
     assert _stored_votes(server.data) == [(first["id"], "down")]
 
     # A follow-up goes with the conversation id; the first turn moves up into the history.
@@ -489,12 +499,19 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     assert _text(browser, "asked") == FOLLOW_UP
     standalone = second["standalone_question"].strip()
     if standalone.lower() != FOLLOW_UP.lower():
-        assert _text(browser, "searched-for") == f"Searched for: {standalone}"
+        assert _text(browser, "searched-for-text") == f"Searched for: {standalone}"
     if second["citations"]:
         _check_sources_against(browser, second)
         _check_trust(browser, second)
     assert question.get_property("value") == ""  # ready for the next one
     browser.save_screenshot(str(tmp_path / "page-follow-up.png"))
+    if standalone.lower() != FOLLOW_UP.lower():
+        # A rewrite gone wrong is corrected by asking what was typed, on its own.
+        browser.find_element("id", "search-typed").click()
+        wait_for(_answered(browser, server), 60, "the typed question, asked on its own")
+        sent, _ = _last_stream(browser)
+        assert sent == {"question": FOLLOW_UP}  # no conversation: searched as typed
+        assert not _visible(browser, "searched-for") and _ids(browser, "#history li") == []
 
     # Same page at phone width: nothing wider than the screen.
     browser.set_window_size(390, 844)

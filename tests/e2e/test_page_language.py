@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -58,6 +59,14 @@ return texts;
 """
 
 
+# An axe-style check of contrast and target size, offline (the script says what it checks).
+ACCESSIBILITY_JS = (Path(__file__).parent / "accessibility.js").read_text()
+
+
+def accessibility_problems(driver) -> list[str]:
+    return driver.execute_script(ACCESSIBILITY_JS)
+
+
 def english_left(driver) -> list[str]:
     texts = driver.execute_script(VISIBLE_TEXT_JS, USER_CONTENT)
     # A name from the question, quoted (no document mentions “VPN”), is the reader's word.
@@ -98,6 +107,7 @@ def test_the_page_in_chinese_and_english(make_server, browser):  # noqa: F811
     wait_for(lambda: "无法读取" in _text(browser, "documents"), 10, "the failed file")
     assert _text(browser, "documents-summary") == "2 个可搜索 · 1 个需要处理"
     assert english_left(browser) == []
+    assert accessibility_problems(browser) == []
 
     # A question the documents do not answer is refused in Chinese.
     _ask(browser, "VPN 客户端怎么配置？")
@@ -113,6 +123,7 @@ def test_the_page_in_chinese_and_english(make_server, browser):  # noqa: F811
         wait_for(lambda: _text(browser, "server-status") == "就绪", 15, "就绪")
         assert english_left(browser) == []
         assert _visible(browser, "ask-button") and _text(browser, "ask-button") == "提问"
+        assert accessibility_problems(browser) == []
     finally:
         browser.set_window_size(1100, 900)
 
@@ -120,3 +131,8 @@ def test_the_page_in_chinese_and_english(make_server, browser):  # noqa: F811
     wait_for(lambda: _text(browser, "server-status") == "Ready", 15, "Ready")
     assert _text(browser, "ask-button") == "Ask"
     assert _text(browser, "documents-summary") == "2 searchable · 1 needs attention"
+    _ask(browser, "How many days of annual leave do full-time staff get?")
+    wait_for(_answered(browser, server), 30, "the answer")
+    browser.find_element("css selector", "#citation-1 button.chip").click()
+    wait_for(lambda: "25 days" in _text(browser, "panel-passages"), 10, "the passage")
+    assert accessibility_problems(browser) == []

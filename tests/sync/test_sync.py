@@ -305,3 +305,44 @@ def test_an_indexed_link_whose_target_moves_out_is_removed(make_pipeline, tmp_pa
     sync(pipeline)
     assert statuses(pipeline)["link.txt"][0] == m.FAILED
     assert pipeline.index.count("link.txt") == 0
+
+
+def test_a_manifest_from_before_reason_codes_is_read_and_migrated(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "manifest.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE documents (path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER "
+        "NOT NULL, sha256 TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, error TEXT NOT NULL "
+        "DEFAULT '', chunks INTEGER NOT NULL DEFAULT 0, indexed_at REAL, version TEXT NOT NULL "
+        "DEFAULT '')"
+    )
+    old.execute("INSERT INTO documents VALUES ('a.pdf', 1, 2, 'x', 'failed', 'bad', 0, NULL, 'v')")
+    old.commit()
+    old.close()
+    reading = m.Manifest(path, readonly=True)  # appliance docs, before the server migrated it
+    assert reading.get("a.pdf").code == "" and reading.get("a.pdf").error == "bad"
+    reading.close()
+    writing = m.Manifest(path)
+    writing.put(dataclasses.replace(writing.get("a.pdf"), code="unreadable"))
+    assert writing.entries()[0].code == "unreadable"
+    writing.close()
+
+
+def test_every_status_has_a_reason_code(env):
+    pipeline, _ = env
+    write_text(pipeline.kb / "ok.md", "# Title\n\nSome text about leave.")
+    write_text(pipeline.kb / "sheet.ods", "not really")
+    write_text(pipeline.kb / "big.txt", "word " * 5000)
+    (pipeline.kb / "bad.docx").write_bytes(b"not a zip")
+    (pipeline.kb / "empty.txt").write_bytes(b"")
+    sync(pipeline)
+    codes = {e.path: e.code for e in pipeline.manifest.entries()}
+    assert codes == {
+        "ok.md": "",
+        "sheet.ods": "unsupported_format",
+        "big.txt": "too_large",
+        "bad.docx": "unreadable",
+        "empty.txt": "empty_file",
+    }

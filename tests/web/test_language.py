@@ -74,3 +74,18 @@ def test_the_page_is_filled_in_and_carries_its_catalogue() -> None:
     assert '<option value="zh-CN" selected>中文</option>' in page
     embedded = re.search(r'<script id="i18n" type="application/json">(.*?)</script>', page, re.S)
     assert json.loads(embedded.group(1)) == catalogues()["zh-CN"]
+
+
+def test_every_file_status_code_and_error_code_is_worded_for_the_reader() -> None:
+    pipeline = (STATIC.parents[1] / "sync/pipeline.py").read_text()
+    codes = set(
+        re.findall(r'Skip\((?:[^()]|\([^()]*\))*?,\s*"([a-z_]+)"\s*,?\s*\)', pipeline, re.S)
+    )
+    codes |= set(
+        re.findall(r'return "([a-z_]+)" if ocr\.is_missing\(notes\) else "([a-z_]+)"', pipeline)[0]
+    )
+    assert len(codes) >= 15, codes
+    english = catalogues()["en"]
+    assert {c for c in codes if f"reason.{c}" not in english} == set()
+    errors = {"question_empty", "question_too_long", "not_ready", "busy", "uploads_off"}
+    assert {c for c in errors if f"error.{c}" not in english} == set()

@@ -19,6 +19,7 @@
   const result = $("result");
   const asked = $("asked");
   const searchedFor = $("searched-for");
+  const searchedForText = $("searched-for-text");
   const answerBox = $("answer");
   const answerMode = $("answer-mode");
   const answerHeading = $("answer-heading");
@@ -488,10 +489,10 @@
   function renderSearchedFor(typed, standalone) {
     const norm = (s) => String(s || "").trim().replace(/\s+/g, " ").toLowerCase();
     if (typeof standalone === "string" && standalone.trim() && norm(standalone) !== norm(typed)) {
-      searchedFor.textContent = t("answer.searched_for", { query: standalone.trim() });
+      searchedForText.textContent = t("answer.searched_for", { query: standalone.trim() });
       searchedFor.hidden = false;
     } else {
-      searchedFor.textContent = "";
+      searchedForText.textContent = "";
       searchedFor.hidden = true;
     }
   }
@@ -632,6 +633,19 @@
   }
 
   $("language-choice").addEventListener("change", () => $("language").submit());
+
+  // A follow-up is searched for as the model rewrote it; when that rewrite went wrong, the
+  // reader asks what they typed, on its own (a new conversation).
+  $("search-typed").addEventListener("click", () => {
+    if (busy || !currentTurn) return;
+    const typed = currentTurn.question;
+    conversationId = null;
+    currentTurn = null;
+    historyList.replaceChildren();
+    conversation.hidden = true;
+    question.value = typed;
+    ask();
+  });
 
   stopButton.addEventListener("click", () => {
     if (stopAnswer) stopAnswer();
@@ -1110,6 +1124,9 @@
 
   // ---- feedback: thumbs up or down, once per answer ----
 
+  const feedbackReason = $("feedback-reason");
+  const feedbackComment = $("feedback-comment");
+
   function setFeedback(id) {
     answerId = id;
     feedbackStatus.textContent = "";
@@ -1117,31 +1134,52 @@
       b.setAttribute("aria-pressed", "false");
       b.disabled = false;
     }
+    feedbackReason.hidden = true;
+    feedbackComment.value = "";
     feedbackBox.hidden = !id;
   }
 
-  async function vote(button) {
-    if (!answerId || voteButtons.some((b) => b.getAttribute("aria-pressed") === "true")) return;
+  async function sendFeedback(rating, comment) {
     const id = answerId;
-    button.setAttribute("aria-pressed", "true");
+    const response = await fetch("/api/feedback", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ id, rating, comment: comment || "" }),
+    });
+    if (!response.ok) throw new Error((await errorFrom(response)).text);
+    return id === answerId;
+  }
+
+  // A vote is a toggle: pressed again, it is taken back; "not helpful" asks what was wrong.
+  async function vote(button) {
+    if (!answerId) return;
+    const pressed = button.getAttribute("aria-pressed") === "true";
+    const rating = pressed ? "none" : button.dataset.rating;
     for (const b of voteButtons) b.disabled = true;
     feedbackStatus.textContent = t("feedback.sending");
     try {
-      const response = await fetch("/api/feedback", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ id, rating: button.dataset.rating }),
-      });
-      if (id !== answerId) return; // another answer since
-      if (!response.ok) throw new Error(await errorFrom(response));
-      feedbackStatus.textContent = t("feedback.thanks");
+      if (!(await sendFeedback(rating))) return; // another answer since
+      for (const b of voteButtons) b.setAttribute("aria-pressed", String(b === button && !pressed));
+      feedbackStatus.textContent = pressed ? t("feedback.withdrawn") : t("feedback.thanks");
+      feedbackReason.hidden = rating !== "down";
+      if (rating === "down") feedbackComment.focus();
     } catch (err) {
-      if (id !== answerId) return;
-      button.setAttribute("aria-pressed", "false");
-      for (const b of voteButtons) b.disabled = false;
       feedbackStatus.textContent = t("feedback.not_sent", { reason: err && err.message ? err.message : String(err) });
+    } finally {
+      for (const b of voteButtons) b.disabled = false;
     }
   }
+
+  feedbackReason.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      if (!(await sendFeedback("down", feedbackComment.value.trim()))) return;
+      feedbackReason.hidden = true;
+      feedbackStatus.textContent = t("feedback.thanks_reason");
+    } catch (err) {
+      feedbackStatus.textContent = t("feedback.not_sent", { reason: err && err.message ? err.message : String(err) });
+    }
+  });
 
   for (const b of voteButtons) b.addEventListener("click", () => vote(b));
 
@@ -1341,6 +1379,20 @@
     }
   }
 
+  // Why a file is not (wholly) searchable: in the reader's words by its code, the appliance's
+  // own sentence (limits, library messages) one click away for the administrator.
+  function reasonNode(d) {
+    const key = "reason." + String(d.code || "");
+    if (!Object.prototype.hasOwnProperty.call(I18N, key)) return el("span", "doc-error", d.error);
+    const box = el("div", "doc-error");
+    box.appendChild(el("span", null, t(key)));
+    const more = el("details", "error-detail");
+    more.appendChild(el("summary", null, t("error.details")));
+    more.appendChild(el("p", null, d.error));
+    box.appendChild(more);
+    return box;
+  }
+
   function documentItem(d) {
     const status = String(d.status || "");
     const item = el("li", "doc doc-" + status.replace(/[^a-z_]/g, ""));
@@ -1353,7 +1405,7 @@
     const when = ago(d.indexed_at);
     if (when && status === "indexed") facts.push(t("kb.indexed_when", { when: when }));
     if (facts.length) item.appendChild(el("span", "doc-facts", facts.join(" · ")));
-    if (d.error) item.appendChild(el("span", "doc-error", d.error));
+    if (d.error) item.appendChild(reasonNode(d));
     return item;
   }
 

@@ -162,9 +162,10 @@ def test_health_ready_and_bad_requests(make_server):
     status, body = server.post("/api/ask", ["not", "an", "object"])
     assert status == 400
 
-    # Nothing indexed: a plain "not found", never an invented answer.
+    # Nothing indexed: said so plainly, never an invented answer.
     status, body = server.post("/api/ask", {"question": "What is the wifi password?"})
-    assert status == 200 and body["citations"] == [] and "could not find" in body["answer"]
+    assert status == 200 and body["citations"] == [] and body["refusal"] == "nothing_indexed"
+    assert body["answer"].startswith("Nothing is searchable yet")
 
 
 @pytest.mark.parametrize("backend", ["edge", "qdrant"])

@@ -496,6 +496,11 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     turns = browser.find_elements("css selector", "#history li.turn")
     assert len(turns) == 1
     assert turns[0].find_element("css selector", ".turn-question").text == QUESTION
+    more = turns[0].find_element("css selector", "button.turn-more")  # the whole earlier answer
+    more.click()
+    assert more.get_attribute("aria-expanded") == "true"
+    assert "open" in turns[0].find_element("css selector", ".turn-answer").get_attribute("class")
+    assert "**" not in turns[0].find_element("css selector", ".turn-answer").text
     assert _text(browser, "asked") == FOLLOW_UP
     standalone = second["standalone_question"].strip()
     if standalone.lower() != FOLLOW_UP.lower():
@@ -551,7 +556,9 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     assert [e.text for e in browser.find_elements("css selector", "#answer .cite-invalid")] == [
         "[7]"
     ]
-    assert len(browser.find_elements("css selector", "#history li.turn")) == 2
+    # Two earlier turns; one when the follow-up was asked again on its own (a new conversation).
+    earlier = 1 if standalone.lower() != FOLLOW_UP.lower() else 2
+    assert len(browser.find_elements("css selector", "#history li.turn")) == earlier
     browser.find_element("css selector", "#answer a.cite").click()
     wait_for(lambda: _visible(browser, "passage-panel"), 5, "the panel from [1] in the answer")
     assert _text(browser, "panel-title") == "Source [1]"
@@ -578,7 +585,7 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     wait_for(lambda: not button.get_attribute("hidden"), 5, "the Ask button to come back")
 
     # "New conversation" forgets the id and clears the history and the answer.
-    assert len(browser.find_elements("css selector", "#history li.turn")) == 3
+    assert len(browser.find_elements("css selector", "#history li.turn")) == earlier + 1
     browser.find_element("id", "new-conversation").click()
     assert not _visible(browser, "conversation") and not _visible(browser, "result")
     assert _ids(browser, "#history li") == [] and _text(browser, "answer") == ""
@@ -715,15 +722,24 @@ def test_page_library_uploads_and_untrusted_text(make_server, browser, tmp_path)
         try:
             for e in browser.find_elements("css selector", "#documents li"):
                 if "broken.pdf" in e.text:
+                    detail = e.find_element("css selector", ".doc-error details p")
                     return (
                         e.find_element("css selector", ".doc-status").text,
-                        e.find_element("css selector", ".doc-error").text,
+                        e.find_element("css selector", ".doc-error > span").text,
+                        detail.get_attribute("textContent"),
                     )
         except StaleElementReferenceException:  # the list re-rendered under us: look again
             pass
         return None
 
-    assert wait_for(broken_row, 10, "the failed row") == ("could not be read", reason)
+    # The reason in the reader's words, the appliance's own sentence one click away.
+    assert server.documents()["broken.pdf"]["code"] == "unreadable"
+    assert wait_for(broken_row, 10, "the failed row") == (
+        "could not be read",
+        "It could not be read: it may be damaged, password-protected, or not the format its "
+        "name says.",
+        reason,
+    )
     assert _text(browser, "documents-status").startswith("1 searchable · 1 could not be read · ")
 
     # An upload through the file button: saved into uploads/, then pending, then indexed.

@@ -508,7 +508,16 @@
     const a = document.createElement("div");
     a.className = "turn-answer";
     renderMarkdown(turn.answer, a); // as it was shown: no raw ** or ``
-    item.append(q, a);
+    // Shown in three lines; the whole answer on request.
+    const more = el("button", "link-button turn-more", t("conversation.show_all"));
+    more.type = "button";
+    more.setAttribute("aria-expanded", "false");
+    more.addEventListener("click", () => {
+      const open = a.classList.toggle("open");
+      more.textContent = open ? t("conversation.show_less") : t("conversation.show_all");
+      more.setAttribute("aria-expanded", String(open));
+    });
+    item.append(q, a, more);
     historyList.appendChild(item);
   }
 
@@ -775,12 +784,14 @@
       });
       if (!finished && begun && answerText) showBroken(text);
       else if (!finished) showError(t("ask.connection_lost"));
+      if (!finished) pollStatusNow();
     } catch (err) {
       if (stopper.signal.aborted) {
         showStopped(text);
       } else {
         const detail = err && err.message ? err.message : String(err);
         showError({ text: err instanceof TypeError ? t("error.unreachable") : t("error.other"), detail: detail });
+        pollStatusNow();
       }
     } finally {
       stopAnswer = null;
@@ -1572,6 +1583,14 @@
 
   let wasIndexing = false;
 
+  let statusTimer = null;
+
+  // Look now, not at the next poll: after a broken answer the header must not say "Ready".
+  function pollStatusNow() {
+    clearTimeout(statusTimer);
+    pollStatus();
+  }
+
   async function pollStatus() {
     try {
       const response = await fetch("/api/status", { cache: "no-store" });
@@ -1625,7 +1644,8 @@
     } catch (_) {
       setServerStatus("problem", t("status.unreachable"));
     } finally {
-      setTimeout(pollStatus, 5000);
+      clearTimeout(statusTimer);
+      statusTimer = setTimeout(pollStatus, 5000);
     }
   }
 

@@ -419,13 +419,6 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     assert not _visible(browser, "upload-zone")  # uploads are off by default
     browser.save_screenshot(str(tmp_path / "page.png"))
 
-    # A question that fails at once keeps the answer shown, with its sources.
-    browser.execute_script("arguments[0].value = 'x'.repeat(5000);", question)
-    button.click()
-    wait_for(lambda: "too long" in _text(browser, "error"), 15, "the error")
-    assert _shown(_text(browser, "answer")) == _shown(first["answer"])
-    assert _visible(browser, "sources") and _ids(browser, "#history li") == []
-    browser.execute_script("arguments[0].value = '';", question)
 
     # The status line says "Ready"; the model and where it runs are for the administrator,
     # on hover (a model's file name means nothing to an office user).
@@ -456,6 +449,14 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     browser.switch_to.active_element.send_keys(Keys.ESCAPE)
     wait_for(lambda: not _visible(browser, "passage-panel"), 5, "Escape to close the panel")
     assert browser.switch_to.active_element == chip, "focus did not come back to the chip"
+
+    # A question that fails at once keeps the answer shown, with its sources.
+    browser.execute_script("arguments[0].value = 'x'.repeat(5000);", question)
+    button.click()
+    wait_for(lambda: "too long" in _text(browser, "error"), 15, "the error")
+    assert _shown(_text(browser, "answer")) == _shown(first["answer"])
+    assert _visible(browser, "sources") and _ids(browser, "#history li") == []
+    browser.execute_script("arguments[0].value = '';", question)
 
     # Thumbs down: stored with the answer's id; it asks what was wrong, and the reason is
     # stored with the vote; pressed again, the vote is taken back; then down once more.

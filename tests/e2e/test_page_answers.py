@@ -119,3 +119,35 @@ def test_an_empty_knowledge_base_says_how_to_begin(make_server, browser):  # noq
     assert not browser.find_element("id", "documents-panel").get_attribute("open")
     status, done = server.post("/api/ask", {"question": "How do I configure the VPN client?"})
     assert done["refusal"] == "not_in_documents"
+
+
+def test_the_source_panel_keeps_its_header_on_a_long_passage(make_server, browser):  # noqa: F811
+    server = make_server(extra_config="answers:\n  mode: extractive\n")
+    rules = " ".join(
+        f"Rule {n}: visitors sign in at the front desk and wear a badge." for n in range(60)
+    )
+    write_text(server.kb / "visitors.txt", "Visitor rules\n\n" + rules + "\n")
+    server.start()
+    wait_for(lambda: server.documents().get("visitors.txt", {}).get("chunks", 0) >= 3, 30, "index")
+    browser.set_window_size(390, 844)  # a phone: the panel is a drawer
+    try:
+        browser.get(server.url + "/")
+        _ask(browser, "Where do visitors sign in?")
+        wait_for(lambda: _visible(browser, "citations"), 30, "the sources")
+        browser.find_element("css selector", "#citations button.chip").click()
+        wait_for(lambda: "Rule" in _text(browser, "panel-passages"), 10, "the passage")
+        scroller = browser.find_element("id", "panel-passages")
+        tall = browser.execute_script(
+            "arguments[0].scrollTop = arguments[0].scrollHeight;"
+            "return arguments[0].scrollHeight > arguments[0].clientHeight;",
+            scroller,
+        )
+        assert tall, "the passage is not long enough to scroll"
+        for element in ("panel-close", "panel-open", "panel-title"):
+            top = browser.execute_script(
+                "return arguments[0].getBoundingClientRect().top;",
+                browser.find_element("id", element),
+            )
+            assert _visible(browser, element) and top >= 0, (element, top)
+    finally:
+        browser.set_window_size(1100, 900)

@@ -162,6 +162,9 @@ def test_compose_serves_heals_and_keeps_its_data(box):
     print(f"healthy {box.wait_healthy():.0f} s after up -d")
     reply = box.ask("Which file types can I drop into the folder?")
     assert any(c.get("cited") and c["source"] == "welcome.md" for c in reply["citations"])
+    request = urllib.request.Request(box.url + "/", headers={"Accept-Language": "zh-CN"})
+    with urllib.request.urlopen(request, timeout=30) as response:  # the page, in Chinese
+        assert "<title>知识库助手</title>" in response.read().decode()
     started = time.monotonic()
     while documents(box)["scan.png"]["status"] != "indexed":
         assert time.monotonic() - started < 60, documents(box)["scan.png"]

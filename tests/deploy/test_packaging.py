@@ -650,3 +650,22 @@ def test_every_dependency_is_pinned_within_pyproject():
     setup = (ROOT / "scripts" / "setup.sh").read_text()
     assert "-c constraints.txt" in setup
     assert (ROOT / "Dockerfile").read_text().count("-c constraints.txt") == 2
+
+
+def test_every_file_of_the_page_is_in_the_package():
+    """The wheel (which the image installs) carries every file under web/static, the
+    language catalogues included: package-data globs do not reach into sub-folders."""
+    import tomllib
+    from pathlib import PurePosixPath
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = [PurePosixPath(p) for p in config["tool"]["setuptools"]["package-data"]["appliance"]]
+    static = ROOT / "appliance/web/static"
+    files = [PurePosixPath(p.relative_to(ROOT / "appliance").as_posix()) for p in static.rglob("*")]
+    missing = [
+        str(f)
+        for f in files
+        if (ROOT / "appliance" / f).is_file()
+        and not any(f.match(str(p)) and len(f.parts) == len(p.parts) for p in patterns)
+    ]
+    assert missing == []

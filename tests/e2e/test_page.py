@@ -419,7 +419,6 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     assert not _visible(browser, "upload-zone")  # uploads are off by default
     browser.save_screenshot(str(tmp_path / "page.png"))
 
-
     # The status line says "Ready"; the model and where it runs are for the administrator,
     # on hover (a model's file name means nothing to an office user).
     wait_for(lambda: _text(browser, "server-status") == "Ready", 10, "the status line")

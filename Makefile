@@ -1,4 +1,4 @@
-.PHONY: run test lint setup
+.PHONY: run test test-fast lint setup
 
 setup:
 	./scripts/setup.sh
@@ -8,6 +8,10 @@ run:
 
 test:
 	./scripts/test.sh
+
+# Everything but the tests that start servers or other processes (pytest -m e2e) and Docker.
+test-fast:
+	./scripts/test.sh -m "not e2e and not deploy"
 
 lint:
 	.venv/bin/ruff check appliance tests scripts

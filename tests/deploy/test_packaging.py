@@ -133,6 +133,7 @@ def test_env_example_documents_every_compose_variable():
             assert re.fullmatch(r"[A-Z_]+=[^\s#'\"]*", line), line
 
 
+@pytest.mark.e2e  # docker-compose, as a process
 def test_docker_compose_config(tmp_path):
     exe = shutil.which("docker-compose")
     if exe is None:

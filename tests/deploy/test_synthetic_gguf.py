@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from llama_cpp import Llama
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_synthetic_gguf.py"
@@ -15,6 +16,7 @@ SMALL_SHAPE = ["--layers", "2", "--embedding", "256", "--feed-forward", "512", "
 SMALL_SHAPE += ["--kv-heads", "2", "--context", "512"]
 
 
+@pytest.mark.e2e  # a process of its own
 def test_small_synthetic_model_loads_tokenizes_and_generates(tmp_path, models_dir):
     out = tmp_path / "synthetic.gguf"
     source = models_dir / SOURCE

@@ -19,6 +19,8 @@ from tests.corpus import write_text
 from tests.e2e.conftest import Server, free_port, wait_for
 from tests.e2e.ticket_api import REPORT, TOKEN
 
+pytestmark = pytest.mark.e2e
+
 PLUGIN = """
 class AssetLookup:
     name = "lookup_asset"

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 PROGRAM = """
 import logging
 from llama_cpp._utils import suppress_stdout_stderr
@@ -18,6 +20,7 @@ log.info("after", extra={"event": "document", "path": "c.txt"})
 """
 
 
+@pytest.mark.e2e  # a process of its own
 def test_lines_logged_while_a_model_loads_are_kept():
     out = subprocess.run(
         [sys.executable, "-c", PROGRAM], capture_output=True, check=True, timeout=60

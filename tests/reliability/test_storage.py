@@ -18,10 +18,13 @@ from appliance.sync.worker import storage_problem
 from tests.corpus import write_text
 from tests.e2e.conftest import Server, wait_for
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("nsenter"),
-    reason="needs root, unshare and nsenter to mount a tmpfs for the data dir",
-)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("nsenter"),
+        reason="needs root, unshare and nsenter to mount a tmpfs for the data dir",
+    ),
+]
 
 TMPFS_MB = 160
 MIN_FREE_MB = 40

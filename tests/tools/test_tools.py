@@ -155,6 +155,7 @@ def test_the_audit_log_is_rotated_and_read_across_its_files(tmp_path):
     assert 20 < len(kept) < 100
 
 
+@pytest.mark.e2e  # the CLI, as a process
 def test_the_tools_command_lists_and_audits(tmp_path):
     (tmp_path / "appliance.yaml").write_text(TOOL_YAML)
     (tmp_path / ".env").write_text("TICKETS_TOKEN=t\nTICKETS_KEY=k\n")

@@ -191,6 +191,19 @@ def _job_out(job: OcrJob | None) -> dict | None:
     return {"options": vars(job.options), "known": sorted(job.known), "budget_s": job.budget_s}
 
 
+def _job_done(job: OcrJob | None) -> dict | None:
+    """What the child tells the parent of the job (`_job_in` reads it)."""
+    if job is None:
+        return None
+    return {
+        "pending": job.pending,
+        "failed": job.failed,
+        "beyond": job.beyond,
+        "pages": job.pages,
+        "missing": job.missing,
+    }
+
+
 def _job_in(job: OcrJob, done: dict) -> None:
     job.pending = done["pending"]
     job.failed = {int(page): reason for page, reason in done["failed"].items()}
@@ -290,17 +303,13 @@ def _serve(memory_mb: int) -> None:
             )
             continue
         try:
-            done = None
-            if job is not None:
-                done = {"pending": job.pending, "failed": job.failed, "beyond": job.beyond}
-                done.update(pages=job.pages, missing=job.missing)
             reply(
                 kind="ok",
                 sections=[
                     {"text": s.text, "page": s.page, "heading": s.heading, "ocr": s.ocr}
                     for s in sections
                 ],
-                ocr=done,
+                ocr=_job_done(job),
             )
         except MemoryError:
             reply(kind="memory")

@@ -88,11 +88,6 @@ def problem(languages: str) -> str:
     return ""
 
 
-def is_missing(reason: str) -> bool:
-    """The reason is `problem`'s: OCR could not run here, and may once it is installed."""
-    return _MISSING in reason
-
-
 def installed_languages() -> set[str]:
     try:
         listed = subprocess.run(
@@ -174,12 +169,10 @@ def _tesseract(image: Image.Image, options: OcrOptions, dpi: int) -> OcrText:
 def _rotation(image: Image.Image, options: OcrOptions, dpi: int) -> int:
     """Degrees clockwise that would turn the page upright, by Tesseract's orientation
     detection (0 when it is not installed or not sure)."""
-    if "osd" not in installed_languages():
-        return 0
     try:
         found = _run(["--psm", "0", "--dpi", str(dpi)], image, options)
-    except UnreadableDocument:
-        return 0  # too little text to tell; the first reading stands
+    except UnreadableDocument:  # too little text to tell, or no osd pack: the first reading
+        return 0
     rotate = re.search(r"Rotate: (\d+)", found)
     sure = re.search(r"Orientation confidence: ([\d.]+)", found)
     if not rotate or not sure or float(sure.group(1)) < 1.0:

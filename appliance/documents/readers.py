@@ -54,7 +54,8 @@ def read_pdf(path: Path, ocr: OcrJob | None = None) -> list[Section]:
             pictures = [
                 (i + 1, lambda i=i: render_page(document, i, ocr.options.dpi)) for i in scanned
             ]
-            sections = [s for s in sections if s.page - 1 not in scanned]
+            read_by_ocr = {number for number, _ in pictures}
+            sections = [s for s in sections if s.page not in read_by_ocr]
             sections += ocr_pages(ocr, pictures)
     return _non_empty(sorted(sections, key=lambda s: s.page))
 
@@ -113,7 +114,7 @@ READERS: dict[str, Callable[[Path], list[Section]]] = {
 }
 
 # Formats whose pages may be pictures, read by OCR: their readers take the OcrJob.
-SCANNED_SUFFIXES = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
+SCANNED_SUFFIXES = frozenset(s for s, r in READERS.items() if r in (read_pdf, read_image))
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(READERS)
 

@@ -56,6 +56,16 @@ class Entry:
 _COLUMNS = [f.name for f in fields(Entry)]
 
 
+def summary(totals: dict[str, int]) -> dict[str, int]:
+    """What the page says of the knowledge base when its list is closed, from the status
+    totals: files searchable, waiting, and needing someone to look at them."""
+    return {
+        "searchable": totals.get(INDEXED, 0),
+        "waiting": totals.get(PENDING, 0),
+        "attention": sum(totals.get(status, 0) for status in NEEDS_ATTENTION),
+    }
+
+
 class Manifest:
     def __init__(self, path: Path, readonly: bool = False):
         if readonly:

@@ -115,6 +115,9 @@ def kb_path(kb: Path, key: str) -> Path:
 
 EMBED_BATCH = 32  # chunks embedded between progress reports and checks for a stop
 OCR_STEP_S = 15.0  # OCR of one file starts no new page after this; other files go next
+# The codes of a file some scanned pages of which were not read: OCR cannot run here, or it
+# failed on those pages (or they are past ocr.max_pages).
+OCR_MISSING, OCR_PAGES_FAILED = "ocr_missing", "ocr_pages_failed"
 
 
 class FileChanged(Exception):
@@ -192,7 +195,7 @@ class Pipeline:
 
     def _ocr_arrived(self, entry: m.Entry) -> bool:
         """The file's scanned pages were left unread for want of OCR, which can run now."""
-        return ocr.is_missing(entry.error) and not self.ocr_missing
+        return entry.code == OCR_MISSING and not self.ocr_missing
 
     def check_ocr(self) -> None:
         """Look again whether OCR can run (before each full sync: it may have been installed)."""
@@ -313,13 +316,13 @@ class Pipeline:
             and not self._ocr_arrived(previous)
         ):
             return self._keep(previous, state)  # touched, not changed
-        sections, notes = self._read(rel, path, sha)
+        sections, notes, code = self._read(rel, path, sha)
         if stat_file(path) != state:  # still being written: what was read is not the file
             raise FileChanged(rel)
         chunks = self._chunk(rel, sections)
         if not chunks:
             if notes:
-                raise Skip(m.FAILED, notes, _notes_code(notes))
+                raise Skip(m.FAILED, notes, code)
             raise Skip(m.FAILED, self._no_text(path), "no_text")
         points = self._embed(rel, state, sha, chunks)
         self.index.upsert(points)
@@ -334,7 +337,7 @@ class Pipeline:
             len(chunks),
             time.time(),
             self.version,
-            _notes_code(notes) if notes else "",
+            code,
         )
         self.manifest.put(entry)
         self.index.publish(rel, sha)
@@ -397,9 +400,10 @@ class Pipeline:
         if state.size == 0:
             raise Skip(m.FAILED, f"{path.name} is empty (0 bytes)", "empty_file")
 
-    def _read(self, rel: str, path: Path, sha: str) -> tuple[list[Section], str]:
-        """The file's sections, and a note on what of it could not be read ("" for none).
-        Scanned pages are read by OCR a step at a time (OcrUnderWay until all are)."""
+    def _read(self, rel: str, path: Path, sha: str) -> tuple[list[Section], str, str]:
+        """The file's sections, and a note on what of it could not be read with its code ("",
+        "" for none). Scanned pages are read by OCR a step at a time (OcrUnderWay until all
+        are)."""
         o = self.settings.ocr
         job = None
         if o.enabled and path.suffix.lower() in SCANNED_SUFFIXES:
@@ -419,14 +423,14 @@ class Pipeline:
         except DocumentError as err:
             raise Skip(m.FAILED, str(err), "unreadable") from None
         if job is None:
-            return sections, ""
+            return sections, "", ""
         return self._with_ocr_pages(rel, sha, sections, job)
 
     def _with_ocr_pages(
         self, rel: str, sha: str, sections: list[Section], job: ocr.OcrJob
-    ) -> tuple[list[Section], str]:
+    ) -> tuple[list[Section], str, str]:
         """Keep the pages OCR read in this step; once none is pending, the file's text-layer
-        sections with every page OCR read, in page order."""
+        sections with every page OCR read, in page order, and what OCR could not read."""
         languages = job.options.languages
         read = [OcrPage(s.page, s.text, "") for s in sections if s.ocr]
         failed = [OcrPage(page, "", reason) for page, reason in job.failed.items()]
@@ -446,10 +450,12 @@ class Pipeline:
                 f"pages {job.beyond[0]}–{job.beyond[-1]} were not read: only the first "
                 f"{job.options.max_pages} scanned pages of a file are (ocr.max_pages)"
             )
+        code = OCR_PAGES_FAILED if notes else ""
         if job.missing:
-            pages = "1 scanned page was" if job.pages == 1 else f"{job.pages} scanned pages were"
-            notes.append(f"{pages} not read. {job.missing}")
-        return sorted(sections, key=lambda s: s.page or 0), "; ".join(notes)
+            unread = "1 scanned page was" if job.pages == 1 else f"{job.pages} scanned pages were"
+            notes.append(f"{unread} not read. {job.missing}")
+            code = OCR_MISSING
+        return sorted(sections, key=lambda s: s.page or 0), "; ".join(notes), code
 
     def _no_text(self, path: Path) -> str:
         if path.suffix.lower() != ".pdf":
@@ -527,11 +533,6 @@ class Pipeline:
         change reuses its vector, whatever else changed in the chunking."""
         words = " ".join(text.split())
         return hashlib.sha256(f"{self.embedding}\0{words}".encode()).hexdigest()[:32]
-
-
-def _notes_code(notes: str) -> str:
-    """The code of what OCR could not read: OCR missing here, or pages it failed on."""
-    return "ocr_missing" if ocr.is_missing(notes) else "ocr_pages_failed"
 
 
 def _title(chunks: list[Chunk]) -> str:

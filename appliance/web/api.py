@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 from appliance.answer.admission import Busy
 from appliance.answer.assistant import BadQuestion, Event
 from appliance.index.store import SearchFilter
-from appliance.sync.manifest import INDEXED, NEEDS_ATTENTION, PENDING
+from appliance.sync.manifest import summary
 from appliance.web import actions
 from appliance.web.errors import json_body, ready_appliance
 
@@ -142,15 +142,6 @@ def feedback():
     return jsonify(stored=True), 201
 
 
-def _document_summary(totals: dict[str, int]) -> dict[str, int]:
-    """What the page's closed knowledge-base panel says: searchable, waiting, to look at."""
-    return {
-        "searchable": totals.get(INDEXED, 0),
-        "waiting": totals.get(PENDING, 0),
-        "attention": sum(totals.get(status, 0) for status in NEEDS_ATTENTION),
-    }
-
-
 @api.get("/status")
 def status():
     """The page's status line: ready, indexing progress, model and where it runs."""
@@ -168,7 +159,7 @@ def status():
             "waiting": state["pending_files"],
             "current": appliance.worker.current,
         },
-        documents=_document_summary(appliance.manifest.totals()),
+        documents=summary(appliance.manifest.totals()),
         answers=state["answers"],
         watcher=state["checks"]["watcher"],
         ingestion=state["ingestion"],

@@ -15,6 +15,8 @@ import re
 from functools import cache
 from pathlib import Path
 
+from flask import request
+
 STATIC = Path(__file__).parent / "static"
 DEFAULT = "en"
 COOKIE = "lang"
@@ -46,6 +48,13 @@ def choose(chosen: str | None, accept_language: str) -> str:
             if tag == language.lower() or tag.split("-")[0] == language.lower().split("-")[0]:
                 return language
     return DEFAULT
+
+
+def of_request(chosen: str | None = None) -> str:
+    """The language of this request: `chosen` (?lang=), else the cookie of an earlier
+    choice, else the browser's Accept-Language."""
+    remembered = request.cookies.get(COOKIE)
+    return choose(chosen or remembered, request.headers.get("Accept-Language", ""))
 
 
 def _preferences(header: str) -> list[tuple[str, float]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, jsonify, request, send_from_directory
 
 from appliance.answer.assistant import BadQuestion
-from appliance.sync.manifest import INDEXED
+from appliance.sync.manifest import INDEXED, summary
 from appliance.sync.reconcile import is_ignored
 from appliance.web.errors import Forbidden, NotReady, ready_appliance
 
@@ -48,6 +48,7 @@ def documents():
             for e in entries
         ],
         totals=totals,
+        summary=summary(totals),
         chunks=sum(e.chunks for e in entries if e.status == INDEXED),
         indexing={
             "done": done,

@@ -15,9 +15,7 @@ def index():
     """The page in the reader's language: ?lang= (a choice, then remembered), the cookie of an
     earlier choice, or the browser's Accept-Language."""
     chosen = request.args.get("lang")
-    tag = language.choose(
-        chosen or request.cookies.get(language.COOKIE), request.headers.get("Accept-Language", "")
-    )
+    tag = language.of_request(chosen)
     response = Response(language.page(tag), mimetype="text/html")
     response.headers["Content-Language"] = tag
     response.vary.update(("Accept-Language", "Cookie"))

@@ -58,21 +58,17 @@ def logout():
     return response
 
 
-def _language() -> str:
-    chosen = request.cookies.get(language.COOKIE)
-    return language.choose(chosen, request.headers.get("Accept-Language", ""))
-
-
 def _words() -> dict[str, str]:
     """The sign-in page's words in the reader's language (web/language.py)."""
-    return language.catalogue(_language())
+    return language.catalogue(language.of_request())
 
 
 def _login_page(message: str) -> str:
-    words = _words()
+    tag = language.of_request()
+    words = language.catalogue(tag)
     note = f'<p class="error" role="alert">{html.escape(message)}</p>' if message else ""
     return (
-        f'<!doctype html><html lang="{_language()}"><meta charset="utf-8">'
+        f'<!doctype html><html lang="{tag}"><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(words['signin.title'])} · {html.escape(words['app.title'])}</title>"
         '<link rel="stylesheet" href="/static/style.css"><main class="login">'

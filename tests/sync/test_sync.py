@@ -219,7 +219,7 @@ def test_crash_leftovers_are_repaired_without_embedding(env):
     from appliance.sync.pipeline import FileState, sha256_of
 
     new_sha = sha256_of(pipeline.kb / "a.txt")
-    sections, _ = pipeline._read("a.txt", pipeline.kb / "a.txt", new_sha)
+    sections, _, _ = pipeline._read("a.txt", pipeline.kb / "a.txt", new_sha)
     chunks = pipeline._chunk("a.txt", sections)
     state = pipeline.kb.joinpath("a.txt").stat()
     points = pipeline._embed("a.txt", FileState(state.st_size, state.st_mtime_ns), new_sha, chunks)

@@ -81,9 +81,8 @@ def test_every_file_status_code_and_error_code_is_worded_for_the_reader() -> Non
     codes = set(
         re.findall(r'Skip\((?:[^()]|\([^()]*\))*?,\s*"([a-z_]+)"\s*,?\s*\)', pipeline, re.S)
     )
-    codes |= set(
-        re.findall(r'return "([a-z_]+)" if ocr\.is_missing\(notes\) else "([a-z_]+)"', pipeline)[0]
-    )
+    ocr_codes = re.search(r'OCR_MISSING, OCR_PAGES_FAILED = "(\w+)", "(\w+)"', pipeline)
+    codes |= set(ocr_codes.groups())
     assert len(codes) >= 15, codes
     english = catalogues()["en"]
     assert {c for c in codes if f"reason.{c}" not in english} == set()

@@ -66,8 +66,12 @@
   const LANG = document.documentElement.lang || "en";
   const NUMBERS = new Intl.NumberFormat(LANG);
 
+  function hasWords(key) {
+    return Object.prototype.hasOwnProperty.call(I18N, key);
+  }
+
   function t(key, values) {
-    const text = Object.prototype.hasOwnProperty.call(I18N, key) ? I18N[key] : key;
+    const text = hasWords(key) ? I18N[key] : key;
     if (!values) return text;
     return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
   }
@@ -609,8 +613,7 @@
     const busy = code === "busy" || (response.status === 503 && /^busy/.test(detail));
     if (busy) return { text: busyMessage(response.headers.get("Retry-After")), detail: "" };
     if (response.status === 503 && !code) return { text: t("error.not_ready"), detail: detail };
-    const known = Object.prototype.hasOwnProperty.call(I18N, "error." + code);
-    return { text: known ? t("error." + code) : t("error.other"), detail: detail };
+    return { text: hasWords("error." + code) ? t("error." + code) : t("error.other"), detail: detail };
   }
 
   // ---- asking ----
@@ -1394,7 +1397,7 @@
   // own sentence (limits, library messages) one click away for the administrator.
   function reasonNode(d) {
     const key = "reason." + String(d.code || "");
-    if (!Object.prototype.hasOwnProperty.call(I18N, key)) return el("span", "doc-error", d.error);
+    if (!hasWords(key)) return el("span", "doc-error", d.error);
     const box = el("div", "doc-error");
     box.appendChild(el("span", null, t(key)));
     const more = el("details", "error-detail");
@@ -1441,8 +1444,7 @@
       if (indexingNow && body.indexing && body.indexing.total > 0) {
         docSummary.textContent = t("kb.indexing_n", { done: Math.min(body.indexing.done, body.indexing.total), total: body.indexing.total });
       } else {
-        const attention = ["failed", "unsupported", "too_large"].reduce((n, k) => n + (Number(totals[k]) || 0), 0);
-        renderDocumentSummary({ searchable: totals.indexed, waiting: totals.pending, attention: attention }, true);
+        renderDocumentSummary(body.summary, true);
       }
       // Rebuilt only when something changed (and once a minute for the "… ago" times).
       const key = JSON.stringify(docs) + Math.floor(Date.now() / 60000);
@@ -1547,8 +1549,7 @@
         finish(true, t("upload.added", { names: body.saved.join(", ") }));
       } else {
         const code = String(body.code || (xhr.status === 413 ? "upload_too_large" : ""));
-        const known = Object.prototype.hasOwnProperty.call(I18N, "error." + code);
-        finish(false, known ? t("error." + code) : t("upload.failed"), String(body.error || ""));
+        finish(false, hasWords("error." + code) ? t("error." + code) : t("upload.failed"), String(body.error || ""));
       }
     });
     xhr.addEventListener("error", () => finish(false, t("error.unreachable")));

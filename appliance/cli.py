@@ -127,6 +127,21 @@ def _parser() -> argparse.ArgumentParser:
     tl.add_argument("--json", action="store_true")
     tl.set_defaults(run=cmd_tools)
 
+    usr = sub.add_parser(
+        "users",
+        help="who may read which folders of kb/: add|grant|revoke|remove|key|list",
+        description="Access by folder. With no users, everyone who may reach the page sees all "
+        "of kb/. Once a user exists, everyone signs in: with the access token (the admin) or a "
+        "user's key. A user sees kb/'s top level and their granted folders (* is all of kb/).",
+    )
+    _common(usr)
+    usr.add_argument("action", choices=["add", "grant", "revoke", "remove", "key", "list"])
+    usr.add_argument("name", nargs="?", help="the user (all actions but list)")
+    usr.add_argument("folders", nargs="*", help="sub-folders of kb/ (add, grant, revoke)")
+    usr.add_argument("--admin", action="store_true", help="add: the user sees all and /metrics")
+    usr.add_argument("--json", action="store_true", help="list: as JSON")
+    usr.set_defaults(run=cmd_users)
+
     cfg = sub.add_parser("config", help="print the effective configuration")
     _common(cfg)
     cfg.set_defaults(run=lambda a: print(json.dumps(describe(settings_from(a)), indent=2)) or 0)
@@ -363,6 +378,64 @@ def cmd_tools(args) -> int:
         required = tool.parameters.get("required", [])
         names = [p + ("*" if p in required else "") for p in tool.parameters.get("properties", {})]
         print(f"  {tool.name}({', '.join(names)}): {tool.description}")
+    return 0
+
+
+def cmd_users(args) -> int:
+    """Keys go to stdout alone (KEY=$(appliance users add ana hr)); the rest to stderr."""
+    from appliance.users import ALL, UserError, Users, users_path
+
+    settings = settings_from(args)
+    if args.action != "list" and not args.name:
+        print(f"error: give the user's name: appliance users {args.action} NAME", file=sys.stderr)
+        return 2
+    users = Users(users_path(settings.paths.data))
+    try:
+        name, folders = args.name, args.folders
+        if args.action == "add":
+            print(users.add(name, args.admin, folders))
+            print(
+                f"{name} added; the key above is shown only once: give it to them", file=sys.stderr
+            )
+        elif args.action == "key":
+            print(users.new_key(name))
+            print(
+                f"{name} has a new key; the old one and its sessions no longer work",
+                file=sys.stderr,
+            )
+        elif args.action == "remove":
+            users.remove(name)
+            print(f"{name} removed; their sessions end at their next request", file=sys.stderr)
+        elif args.action in ("grant", "revoke"):
+            if not folders:
+                print(f"error: name the folders to {args.action}", file=sys.stderr)
+                return 2
+            (users.grant if args.action == "grant" else users.revoke)(name, folders)
+        everyone = users.all()
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        users.close()
+    if args.action in ("add", "grant"):
+        for folder in folders:
+            if folder != ALL and not (settings.paths.kb / folder.strip("/")).is_dir():
+                print(f"note: kb/{folder.strip('/')} does not exist (yet)", file=sys.stderr)
+    if args.action != "list":
+        everyone = [u for u in everyone if u.name == name]
+    if args.json:
+        rows = [{"name": u.name, "admin": u.admin, "folders": list(u.folders)} for u in everyone]
+        print(json.dumps(rows, indent=2))
+        return 0
+    out = sys.stdout if args.action == "list" else sys.stderr
+    for u in everyone:
+        sees = "all of kb/" if u.caller().folders is None else ", ".join(u.folders) or "no folder"
+        print(f"{u.name:<20} {'admin' if u.admin else 'user':<6} {sees}", file=out)
+    if args.action == "list":
+        if everyone:
+            print("(every user also sees the files at kb/'s top level)", file=out)
+        else:
+            print("no users: everyone who may reach the page sees all of kb/", file=out)
     return 0
 
 

@@ -6,6 +6,7 @@ rows), then measures, in one run:
   - the bare engine: the hybrid query alone (dense + BM25 prefetch, RRF fusion, payload),
   - the whole retrieval: query embedding + the same query + filtering (what a user waits for),
   - queries while the HNSW index is built in the background (optimize must not block them),
+  - queries of users granted some of the folders (access by folder filters in the engine),
   - resident memory, time to reopen the index, and `appliance serve` start-up to /ready.
 
     .venv/bin/python scripts/bench_retrieval.py [--chunks 100000] [--backend edge]
@@ -33,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from appliance.app import Appliance, open_store  # noqa: E402
 from appliance.config import load_settings  # noqa: E402
-from appliance.index.store import IndexedChunk  # noqa: E402
+from appliance.index.store import IndexedChunk, SearchFilter  # noqa: E402
 from appliance.sync import manifest as m  # noqa: E402
 from appliance.sync.pipeline import pipeline_version  # noqa: E402
 
@@ -136,18 +137,30 @@ def time_identifier_questions(retriever, questions) -> tuple[list[float], int]:
     return times, first
 
 
-def time_queries(retriever, store, embedder, rounds: int) -> tuple[list[float], list[float]]:
+def time_queries(
+    retriever, store, embedder, rounds: int, where: SearchFilter | None = None
+) -> tuple[list[float], list[float]]:
     engine, whole = [], []
     for r in range(rounds):
         q = QUERIES[r % len(QUERIES)]
         dense, sparse = embedder.embed_query(q), embedder.sparse_query(q)
         t = time.perf_counter()
-        store.search(dense, sparse, 5, 30)
+        store.search(dense, sparse, 5, 30, where)
         engine.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        retriever.retrieve(q, 5)
+        hits = retriever.retrieve(q, 5, where).citations
         whole.append((time.perf_counter() - t) * 1000)
+        if where is not None and where.within is not None:
+            outside = [h.source for h in hits if h.source.split("/")[0] not in where.within]
+            assert not outside, f"a user's search returned files outside their grants: {outside}"
     return engine, whole
+
+
+GRANTS = {  # a user's folders (of the 20 dept* folders): a share of the index each
+    "1 folder (5 %)": ("dept3",),
+    "2 folders (10 %)": ("dept3", "dept11"),
+    "10 folders (50 %)": tuple(f"dept{d}" for d in range(0, 20, 2)),
+}
 
 
 def serve_until_ready(settings, config: Path) -> float:
@@ -222,6 +235,10 @@ def main() -> None:
                 engine_part, whole_part = time_queries(retriever, store, embedder, 1)
                 during.append(engine_part[0] + whole_part[0])
         engine_hnsw, whole_hnsw = time_queries(retriever, store, embedder, args.rounds)
+        granted = {
+            name: time_queries(retriever, store, embedder, args.rounds, SearchFilter(within=f))
+            for name, f in GRANTS.items()
+        }
         questions = identifier_questions(files, args.per_file)
         ident, ident_first = time_identifier_questions(retriever, questions)
         rss = rss_mb()
@@ -230,18 +247,21 @@ def main() -> None:
 
     def row(name, values):
         if values:
-            print(f"{name:<44} {statistics.median(values):>8.2f} {percentile(values, 0.95):>8.2f}")
+            print(f"{name:<52} {statistics.median(values):>8.2f} {percentile(values, 0.95):>8.2f}")
 
     print(f"\nbackend={args.backend}  chunks={args.chunks}  rounds={args.rounds}")
-    print(f"{'query latency (ms)':<44} {'p50':>8} {'p95':>8}")
+    print(f"{'query latency (ms)':<52} {'p50':>8} {'p95':>8}")
     row("bare engine (hybrid query), before HNSW", engine)
     row("whole retrieval (embed + query), before", whole)
     row("engine + whole retrieval during HNSW build", during)
     if during:
-        print(f"{'   slowest query during the build':<44} {max(during):>8.2f}")
+        print(f"{'   slowest query during the build':<52} {max(during):>8.2f}")
     row("bare engine (hybrid query), after HNSW", engine_hnsw)
     row("whole retrieval (embed + query), after", whole_hnsw)
     row("whole retrieval, questions naming a part no.", ident)
+    for name, (engine_user, whole_user) in granted.items():
+        row(f"bare engine, a user granted {name}", engine_user)
+        row(f"whole retrieval, a user granted {name}", whole_user)
     whole_p50, engine_p50 = statistics.median(whole_hnsw), statistics.median(engine_hnsw)
     print(
         f"\nquery embedding ≈ {whole_p50 - engine_p50:.2f} ms of the whole; "
@@ -252,6 +272,11 @@ def main() -> None:
         f"p50 {statistics.median(ident) / whole_p50:.2f}x the plain questions' "
         "(a third search, for the identifier)"
     )
+    for name, (_, whole_user) in granted.items():
+        print(
+            f"a user granted {name}: whole retrieval p95 "
+            f"{percentile(whole_user, 0.95) / percentile(whole_hnsw, 0.95):.2f}x an admin's"
+        )
     print(f"HNSW build (optimize): {optimize_s:.1f} s, {len(during)} queries answered meanwhile")
     print(f"open index: {open_s:.2f} s   peak RSS: {rss:.0f} MB   serve → /ready: {ready_s:.2f} s")
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from appliance.answer.admission import Admission, Busy
 from appliance.answer.answerable import Evidence, Gate
-from appliance.answer.conversations import Conversations
+from appliance.answer.conversations import Conversations, conversation_key
 from appliance.answer.extractive import Extract, extract
 from appliance.answer.generators import Generator
 from appliance.answer.prompt import Turn, build_prompt, rewrite_messages
@@ -75,6 +75,7 @@ class Request:
     k: int
     where: SearchFilter | None = None
     conversation_id: str | None = None
+    user: str = ""  # who asks (users.py); "" without users, or for the access token
 
 
 class Assistant:
@@ -140,10 +141,12 @@ class Assistant:
         result = self.retriever.retrieve(self.check(question), k or self.k, where)
         return result.citations, result.timings
 
-    def ask(self, question: str, k=None, where=None, conversation_id=None, history=None) -> dict:
+    def ask(
+        self, question: str, k=None, where=None, conversation_id=None, history=None, user=""
+    ) -> dict:
         """The whole answer at once (the "done" event of `stream`)."""
         answer = {}
-        for event in self.stream(question, k, where, conversation_id, history):
+        for event in self.stream(question, k, where, conversation_id, history, user):
             if event.kind == "done":
                 answer = event.data
         return answer
@@ -155,12 +158,13 @@ class Assistant:
         where: SearchFilter | None = None,
         conversation_id: str | None = None,
         history: list[Turn] | None = None,
+        user: str = "",
     ) -> Iterator[Event]:
         """Events of one answer. BadQuestion, and Busy when the queue is full, are raised
         before the first event; Busy after a wait in line longer than the queue timeout.
         The earlier turns come from `history` if given, else from the conversation id.
         Every outcome is recorded: answered, no_knowledge, rejected, abandoned, error."""
-        request = Request(self.check(question), k or self.k, where, conversation_id)
+        request = Request(self.check(question), k or self.k, where, conversation_id, user)
         trace = Trace(request)
         try:
             yield from self._answer(request, history, trace)
@@ -177,7 +181,9 @@ class Assistant:
     def _answer(self, request: Request, history: list[Turn] | None, trace: Trace):
         remember = history is None
         if history is None:
-            history = self.conversations.history(request.conversation_id)
+            history = self.conversations.history(
+                conversation_key(request.user, request.conversation_id)
+            )
         generating = self.mode != EXTRACTIVE
         ticket = None
         try:
@@ -357,7 +363,8 @@ class Assistant:
         trust = assess(answer, trace.sent, self.min_relevance)
         if gap:
             searchable = bool(trace.retrieval and trace.retrieval.citations)
-            if not searchable and self.retriever.index.count() == 0:
+            where = request.where.access() if request.where else None
+            if not searchable and self.retriever.index.count(where=where) == 0:
                 trace.refusal = NOTHING_SEARCHABLE
                 answer = phrase("nothing_indexed", request.question)
             else:
@@ -370,7 +377,8 @@ class Assistant:
         )
         conversation_id = request.conversation_id or self.conversations.new_id()
         if remember:
-            self.conversations.add(conversation_id, Turn(request.question, answer))
+            key = conversation_key(request.user, conversation_id)
+            self.conversations.add(key, Turn(request.question, answer))
         trace.conversation_id = conversation_id
         entry = self._record(trace, "no_knowledge" if gap else "answered", answer, trust)
         return Event(
@@ -405,6 +413,7 @@ class Assistant:
             "ts": round(time.time(), 3),
             "request_id": trace.request_id,
             "conversation_id": trace.conversation_id or trace.request.conversation_id,
+            "user": trace.request.user,
             "query": trace.request.question,
             "rewritten_query": trace.standalone,
             "outcome": outcome,

@@ -10,6 +10,11 @@ from collections import OrderedDict, deque
 from appliance.answer.prompt import Turn
 
 
+def conversation_key(user: str, conversation_id: str | None) -> str | None:
+    """Conversations are kept per asker (users.py): another user's id continues nothing."""
+    return f"{user}\0{conversation_id}" if conversation_id else None
+
+
 class Conversations:
     def __init__(self, turns: int, capacity: int):
         self.turns = turns

@@ -19,6 +19,7 @@ from qdrant_edge import (
     FieldCondition,
     Filter,
     Fusion,
+    IsEmptyCondition,
     MatchAny,
     MatchValue,
     Modifier,
@@ -161,8 +162,10 @@ class EdgeIndex(PublishedVersions):
         )
         return self.current([hit(r.payload or {}, 0.0) for r in records], published)
 
-    def count(self, source: str | None = None) -> int:
-        selector = Filter(must=[_match("source", source)]) if source else None
+    def count(self, source: str | None = None, where: SearchFilter | None = None) -> int:
+        selector = _filter(where)
+        if source:
+            selector = Filter(must=[_match("source", source), *([selector] if selector else [])])
         return self._shard.count(CountRequest(filter=selector, exact=True))
 
     def chunks_per_source(self) -> dict[str, int]:
@@ -217,4 +220,9 @@ def _filter(where: SearchFilter | None) -> Filter | None:
         must.append(_match("folders", normalise_folder(where.folder)))
     if where.types:
         must.append(FieldCondition(key="ext", match=MatchAny(list(where.types))))
+    if where.within is not None:  # kb/'s top level (no folders), or a granted folder
+        allowed: list = [IsEmptyCondition("folders")]
+        if where.within:
+            allowed.append(FieldCondition(key="folders", match=MatchAny(list(where.within))))
+        must.append(Filter(should=allowed))
     return Filter(must=must)

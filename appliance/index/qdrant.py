@@ -171,8 +171,12 @@ class QdrantIndex(PublishedVersions):
         )
         return self.current([hit(r.payload or {}, 0.0) for r in records], published)
 
-    def count(self, source: str | None = None) -> int:
-        selector = models.Filter(must=[_match("source", source)]) if source else None
+    def count(self, source: str | None = None, where: SearchFilter | None = None) -> int:
+        selector = _filter(where)
+        if source:
+            selector = models.Filter(
+                must=[_match("source", source), *([selector] if selector else [])]
+            )
         return self._client.count(self.collection, count_filter=selector, exact=True).count
 
     def chunks_per_source(self) -> dict[str, int]:
@@ -208,4 +212,11 @@ def _filter(where: SearchFilter | None) -> models.Filter | None:
         must.append(_match("folders", normalise_folder(where.folder)))
     if where.types:
         must.append(models.FieldCondition(key="ext", match=models.MatchAny(any=list(where.types))))
+    if where.within is not None:  # kb/'s top level (no folders), or a granted folder
+        allowed: list = [models.IsEmptyCondition(is_empty=models.PayloadField(key="folders"))]
+        if where.within:
+            allowed.append(
+                models.FieldCondition(key="folders", match=models.MatchAny(any=list(where.within)))
+            )
+        must.append(models.Filter(should=allowed))
     return models.Filter(must=must)

@@ -58,14 +58,22 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchFilter:
-    """Restrict a search to a sub-folder of kb/ and/or to file types (extensions, no dot)."""
+    """Restrict a search to a sub-folder of kb/ and/or to file types (extensions, no dot);
+    `within`: the folders the caller may read (kb/'s top level always), None for all of kb/
+    (users.py). Every backend applies it inside the engine, so nothing outside it is ranked,
+    counted or returned."""
 
     folder: str | None = None
     types: tuple[str, ...] = ()
+    within: tuple[str, ...] | None = None
 
     @property
     def empty(self) -> bool:
-        return not self.folder and not self.types
+        return not self.folder and not self.types and self.within is None
+
+    def access(self) -> SearchFilter | None:
+        """Only the caller's restriction (for totals over what they may see)."""
+        return SearchFilter(within=self.within) if self.within is not None else None
 
 
 class VectorStore(Protocol):
@@ -92,7 +100,7 @@ class VectorStore(Protocol):
         """Those of the sparse `terms` that at least one chunk holds."""
         ...
 
-    def count(self, source: str | None = None) -> int: ...
+    def count(self, source: str | None = None, where: SearchFilter | None = None) -> int: ...
     def chunks_per_source(self) -> dict[str, int]: ...
     def flush(self) -> None: ...
     def optimize(self) -> None: ...

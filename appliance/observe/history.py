@@ -94,11 +94,16 @@ class QueryHistory:
         if self._recorded % 100 == 1:
             self._prune()
 
-    def add_feedback(self, query_id: str, rating: str, comment: str = "") -> bool:
+    def add_feedback(self, query_id: str, rating: str, comment: str = "", user: str = "") -> bool:
         """Store a vote on an answer, replacing an earlier vote on it; False when no answer
-        with that id is in the history (never asked, or pruned)."""
+        with that id is in the history (never asked, pruned, or asked by another user)."""
         with self._lock:
-            if not self._db.execute("SELECT 1 FROM queries WHERE id = ?", (query_id,)).fetchone():
+            asked = self._db.execute(
+                "SELECT 1 FROM queries WHERE id = ? AND coalesce(json_extract(record, '$.user'),"
+                " '') = ?",
+                (query_id, user),
+            ).fetchone()
+            if not asked:
                 return False
             self._db.execute("BEGIN")
             try:

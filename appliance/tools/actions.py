@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from appliance.answer.admission import Admission
 from appliance.answer.assistant import BadQuestion
-from appliance.answer.conversations import Conversations
+from appliance.answer.conversations import Conversations, conversation_key
 from appliance.answer.generators import Generator
 from appliance.answer.prompt import Turn
 from appliance.tools import Tool, ToolResult, choose
@@ -186,7 +186,8 @@ class Actions:
             took_ms=took_ms,
         )
         answer = self._report(proposal, tool, final, result)
-        self.conversations.add(proposal.conversation_id, Turn(proposal.said[-1], answer))
+        key = conversation_key(proposal.who.get("user", ""), proposal.conversation_id)
+        self.conversations.add(key, Turn(proposal.said[-1], answer))
         return {
             "kind": "result",
             "answer": answer,

@@ -6,10 +6,12 @@ from pathlib import Path
 
 from flask import Flask
 
+from appliance.users import Users, users_path
 from appliance.web import errors, guard
 from appliance.web.access_log import AccessLog
 from appliance.web.actions import actions_api
 from appliance.web.api import api
+from appliance.web.identity import Identity
 from appliance.web.library import library
 from appliance.web.openai_api import openai_api
 from appliance.web.pages import pages
@@ -32,14 +34,13 @@ def create_app(appliance) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.limits.max_body_kb * 1024
     app.json.sort_keys = False
     errors.register(app)
-    token = settings.server.access_token
-    sessions = None
-    if token:
-        sessions = Sessions(
-            sessions_path(settings.paths.data), token, settings.server.session_hours * 3600
-        )
-        app.extensions["appliance.sessions"] = sessions
-    guard.install(app, settings, sessions)
+    identity = Identity(
+        settings.server.access_token,
+        Users(users_path(settings.paths.data)),
+        Sessions(sessions_path(settings.paths.data), settings.server.session_hours * 3600),
+    )
+    app.extensions["appliance.identity"] = identity
+    guard.install(app, settings, identity)
     for blueprint in (pages, signin, api, actions_api, library, openai_api):
         app.register_blueprint(blueprint)
     # Outermost first: the proxy's headers say who the client is, then each request is logged.

@@ -10,13 +10,19 @@ from appliance.answer.assistant import BadQuestion
 from appliance.tools.actions import ProposalError
 from appliance.tools.registry import catalogue
 from appliance.web.errors import json_body, ready_appliance
+from appliance.web.identity import caller
 
 actions_api = Blueprint("actions", __name__, url_prefix="/api/actions")
 
 
 def who() -> dict:
-    """Who asked, for the audit log and to tie a proposal to the client it was made to."""
-    return {"address": request.remote_addr or "", "agent": request.user_agent.string[:200]}
+    """Who asked, for the audit log and to tie a proposal to the client (and user) it was
+    made to."""
+    return {
+        "address": request.remote_addr or "",
+        "agent": request.user_agent.string[:200],
+        "user": caller().name,
+    }
 
 
 def propose(question: object, conversation_id: str | None, tool: object) -> dict | None:

@@ -15,6 +15,8 @@ from appliance.index.store import SearchFilter
 from appliance.sync.manifest import summary
 from appliance.web import actions
 from appliance.web.errors import json_body, ready_appliance
+from appliance.web.identity import caller, identity
+from appliance.web.library import UPLOAD_FOLDER, indexing, totals
 
 api = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger("appliance.web")
@@ -32,11 +34,13 @@ def _ask_arguments(body: dict) -> dict:
         "k": k,
         "where": _where(body.get("folder"), body.get("types")),
         "conversation_id": conversation,
+        "user": caller().name,
     }
 
 
 def _where(folder: object, types: object) -> SearchFilter:
-    """Restrict retrieval to a sub-folder of kb/ and/or file types ("pdf" or ["pdf", "md"])."""
+    """Restrict retrieval to a sub-folder of kb/ and/or file types ("pdf" or ["pdf", "md"]);
+    always to what the caller may read."""
     if folder is not None and not isinstance(folder, str):
         raise BadQuestion("folder must be a string: a sub-folder of kb/")
     if isinstance(types, str):
@@ -46,7 +50,7 @@ def _where(folder: object, types: object) -> SearchFilter:
     ):
         raise BadQuestion('types must be a list of file extensions, like ["pdf", "docx"]')
     cleaned = tuple(t.strip().lower().lstrip(".") for t in types or ())
-    return SearchFilter(folder=folder or None, types=cleaned)
+    return SearchFilter(folder=folder or None, types=cleaned, within=caller().folders)
 
 
 def _question() -> tuple[dict, dict | None]:
@@ -132,7 +136,7 @@ def feedback():
     if not isinstance(comment, str) or len(comment) > 2000:
         raise BadQuestion("comment must be text of at most 2000 characters")
     try:
-        stored = ready_appliance().history.add_feedback(query_id, rating, comment)
+        stored = ready_appliance().history.add_feedback(query_id, rating, comment, caller().name)
     except sqlite3.Error as err:
         message = f"feedback not stored ({err}): the data dir may be full or read-only"
         return jsonify(error=message, code="storage_problem"), 503, {"Retry-After": "60"}
@@ -148,21 +152,19 @@ def status():
     appliance = ready_appliance()
     generator = appliance.assistant.generator
     state = appliance.readiness()
-    done, total = appliance.worker.scan_progress
+    who = caller()
+    signed_in = identity().required()
     return jsonify(
         ready=state["ready"],
         model=generator.name,
         device=generator.device,
-        indexing={
-            "done": done,
-            "total": total,
-            "waiting": state["pending_files"],
-            "current": appliance.worker.current,
-        },
-        documents=summary(appliance.manifest.totals()),
+        indexing=indexing(appliance, who),
+        documents=summary(totals(appliance, who)),
         answers=state["answers"],
         watcher=state["checks"]["watcher"],
         ingestion=state["ingestion"],
-        signed_in=bool(appliance.settings.server.access_token),  # the page offers Sign out
-        uploads=appliance.settings.server.uploads,  # the page offers its drop zone
+        signed_in=signed_in,  # the page offers Sign out
+        user={"name": who.name, "admin": who.admin} if signed_in else None,
+        # The page offers its drop zone (uploads go to kb/uploads/: the caller's to read?).
+        uploads=appliance.settings.server.uploads and who.may_read(f"{UPLOAD_FOLDER}/-"),
     )

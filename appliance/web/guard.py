@@ -3,10 +3,12 @@
 - Host names: only requests addressed to a known name are served: an IP address, a loopback
   name, server.host, this machine's name, or a name in server.allowed_hosts. A DNS-rebinding
   page (an attacker's name that resolves to this box) is refused, whatever its Origin says.
-- Access token (server.access_token, or APPLIANCE_ACCESS_TOKEN in .env): when set, the API,
-  the page and the files need it: `Authorization: Bearer <token>`, or a session cookie from
-  signing in at /login (web/signin.py). /health and /ready stay open, and /metrics when
-  server.metrics_public is true. Wrong tokens are logged and throttled per client.
+- Signing in (web/identity.py): when server.access_token (or APPLIANCE_ACCESS_TOKEN in .env)
+  is set, or any user exists (appliance/users.py), the API, the page and the files need
+  `Authorization: Bearer <token or user key>`, or a session cookie from signing in at /login
+  (web/signin.py). The access token is the admin; a user sees their granted folders.
+  /health and /ready stay open, and /metrics when server.metrics_public is true (else it is
+  for admins). Wrong keys are logged and throttled per client.
 - Cross-site requests: a state-changing request from another site is refused (with
   SameSite=Strict cookies and JSON bodies, this is the CSRF defence).
 - Rate limits per client address: questions, searches and feedback.
@@ -16,7 +18,6 @@
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import logging
 import socket
@@ -25,15 +26,18 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, jsonify, redirect, request
+from flask import Flask, current_app, g, jsonify, redirect, request
 
 from appliance.config import Settings
+from appliance.users import EVERYONE, Caller
+from appliance.web.identity import Identity, denied
 
 log = logging.getLogger("appliance.web")
 
 OPEN_PATHS = ("/health", "/ready", "/login", "/static/")
 QUESTION_PATHS = ("/api/ask", "/api/ask/stream", "/v1/chat/completions", "/api/actions/confirm")
 SESSION_COOKIE = "appliance_session"
+NOBODY = Caller("", admin=False, folders=())  # a public /metrics scrape: reads no document
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -60,10 +64,9 @@ def limiters() -> Limiters:
     return current_app.extensions["appliance.limiters"]
 
 
-def install(app: Flask, settings: Settings, sessions) -> None:
-    """`sessions`: the signed-in browsers (web/sessions.py), or None without a token."""
+def install(app: Flask, settings: Settings, identity: Identity) -> None:
+    """`identity`: who may sign in (web/identity.py)."""
     server, limits = settings.server, settings.limits
-    token = server.access_token
     hosts = known_host_names(server.host, server.allowed_hosts)
     app.extensions["appliance.limiters"] = Limiters(
         questions=RateLimiter(limits.questions_per_minute),
@@ -88,10 +91,20 @@ def install(app: Flask, settings: Settings, sessions) -> None:
             )
         if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin():
             return _error(403, "cross-site request refused", code="cross_site")
-        if token and not request.path.startswith(OPEN_PATHS):
-            refused = _authenticate(token, server.metrics_public, sessions)
+        if request.path.startswith(OPEN_PATHS):
+            return None
+        if request.path == "/metrics" and server.metrics_public:
+            g.caller = NOBODY
+            return None
+        if not identity.required():
+            g.caller = EVERYONE
+        else:
+            refused = _authenticate(identity)
             if refused is not None:
                 return refused
+            if request.path == "/metrics" and not g.caller.admin:
+                denied("the metrics are for admins (or server.metrics_public: true)")
+                return _error(403, "the metrics are for admins", code="forbidden")
         return _rate_limited()
 
     @app.after_request
@@ -101,29 +114,31 @@ def install(app: Flask, settings: Settings, sessions) -> None:
         return response
 
 
-def _authenticate(token: str, metrics_public: bool, sessions):
-    """None when the request may go on; else the refusal."""
-    if request.path == "/metrics" and metrics_public:
-        return None
-    if sessions is not None and sessions.valid(request.cookies.get(SESSION_COOKIE, "")):
+def _authenticate(identity: Identity):
+    """None when the request may go on (g.caller is then who sent it); else the refusal."""
+    session = identity.by_session(request.cookies.get(SESSION_COOKIE, ""))
+    if session is not None:
+        g.caller = session
         return None
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and given:
-        # Throttled clients are refused before their token is even compared: otherwise a
+        # Throttled clients are refused before their key is even compared: otherwise a
         # guesser would still learn, at full speed, which guess is right.
         wait = sign_in_wait()
         if wait:
             return _error(
                 429, too_many_sign_ins(wait), {"Retry-After": str(wait)}, "too_many_sign_ins"
             )
-        if hmac.compare_digest(given.encode(), token.encode()):
+        found = identity.by_key(given)
+        if found is not None:
+            g.caller = found
             return None
         failed_sign_in("wrong bearer token")
     if request.method == "GET" and request.path == "/":
         return redirect("/login")
     return _error(
         401,
-        "sign in: send Authorization: Bearer <token>, or sign in on the page",
+        "sign in: send Authorization: Bearer <token or user key>, or sign in on the page",
         {"WWW-Authenticate": "Bearer"},
         "sign_in_required",
     )

@@ -1,5 +1,6 @@
 """The knowledge base as the page shows it: documents and their status, a cited passage with
-its neighbours, the original files (from kb/ only), uploads into kb/."""
+its neighbours, the original files (from kb/ only), uploads into kb/: each only as far as
+the caller may read (users.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import errno
 import os
 import shutil
 import unicodedata
+from collections import Counter
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, jsonify, request, send_from_directory
 
 from appliance.answer.assistant import BadQuestion
-from appliance.sync.manifest import INDEXED, summary
+from appliance.sync.manifest import INDEXED, PENDING, Entry, summary
 from appliance.sync.reconcile import is_ignored
+from appliance.users import Caller
 from appliance.web.errors import Forbidden, NotReady, ready_appliance
+from appliance.web.identity import caller, denied
 
 library = Blueprint("library", __name__)
 UPLOAD_FOLDER = "uploads"
@@ -30,10 +34,11 @@ def _appliance():
 
 @library.get("/api/documents")
 def documents():
+    """The files of kb/ the caller may read, with their status, totals and indexing state."""
     appliance = _appliance()
-    entries = appliance.manifest.entries()
-    totals = appliance.manifest.totals()
-    done, total = appliance.worker.scan_progress if appliance.worker else (0, 0)
+    who = caller()
+    entries = [e for e in appliance.manifest.entries() if who.may_read(e.path)]
+    counted = totals(appliance, who, entries)
     return jsonify(
         documents=[
             {
@@ -47,16 +52,34 @@ def documents():
             }
             for e in entries
         ],
-        totals=totals,
-        summary=summary(totals),
+        totals=counted,
+        summary=summary(counted),
         chunks=sum(e.chunks for e in entries if e.status == INDEXED),
-        indexing={
-            "done": done,
-            "total": total,
-            "waiting": appliance.worker.pending() if appliance.worker else 0,
-            "current": appliance.worker.current if appliance.worker else None,
-        },
+        indexing=indexing(appliance, who),
     )
+
+
+def totals(appliance, who: Caller, entries: list[Entry] | None = None) -> dict[str, int]:
+    """Files per status, of those `who` may read only: no count says what else exists."""
+    if who.folders is None:
+        return appliance.manifest.totals()
+    if entries is None:
+        entries = [e for e in appliance.manifest.entries() if who.may_read(e.path)]
+    return dict(Counter(e.status for e in entries))
+
+
+def indexing(appliance, who: Caller) -> dict:
+    """What the sync worker is doing, as far as `who` may know: a restricted caller sees
+    only their own files waiting, and the file being read only when it is theirs."""
+    worker = appliance.worker
+    if worker is None:
+        return {"done": 0, "total": 0, "waiting": 0, "current": None}
+    current = worker.current if worker.current and who.may_read(worker.current["path"]) else None
+    if who.folders is None:
+        done, total = worker.scan_progress
+        return {"done": done, "total": total, "waiting": worker.pending(), "current": current}
+    waiting = totals(appliance, who).get(PENDING, 0)
+    return {"done": 0, "total": 0, "waiting": waiting, "current": current}
 
 
 @library.get("/api/passage")
@@ -69,7 +92,7 @@ def passage():
         raise BadQuestion(f"give source (a kb/ path) and chunk (a number from 0 to {MAX_CHUNK})")
     appliance = ready_appliance()
     wanted = range(max(0, chunk - around), chunk + around + 1)
-    found = appliance.index.passages(source, list(wanted))
+    found = appliance.index.passages(source, list(wanted)) if _readable(source) else []
     if not any(p.chunk == chunk for p in found):
         abort(404, description=f"{source} has no passage {chunk} (re-indexed since?)")
     return jsonify(
@@ -99,7 +122,8 @@ def original(rel: str):
     entry = appliance.manifest.get(rel)
     kb = appliance.settings.paths.kb.resolve()
     if (
-        entry is None
+        not _readable(rel)
+        or entry is None
         or entry.status != INDEXED
         or not (kb / rel).resolve().is_relative_to(kb)  # a symlink out of kb/
     ):
@@ -117,6 +141,13 @@ def upload():
     settings = appliance.settings
     if not settings.server.uploads:
         raise Forbidden("uploads are disabled (server.uploads: false)", "uploads_off")
+    if not caller().may_read(f"{UPLOAD_FOLDER}/-"):
+        denied("upload into a folder not granted", f"{UPLOAD_FOLDER}/")
+        raise Forbidden(
+            f"uploads go to kb/{UPLOAD_FOLDER}/, which you are not granted "
+            f"(appliance users grant NAME {UPLOAD_FOLDER})",
+            "forbidden",
+        )
     request.max_content_length = int(settings.server.max_upload_mb * 1024 * 1024)
     folder = settings.paths.kb / UPLOAD_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
@@ -130,6 +161,15 @@ def upload():
         for name, item in zip(names, files, strict=True)
     ]
     return jsonify(saved=saved), 201
+
+
+def _readable(path: str) -> bool:
+    """Whether the caller may read this kb/ file; a refusal is logged, and the caller is
+    told only what they would be told of a file that does not exist."""
+    if caller().may_read(path):
+        return True
+    denied("a file outside the granted folders", path)
+    return False
 
 
 MAX_NAME_BYTES = 200  # of 255 a Linux name may have: room for " (2)" and ".<name>.part"

@@ -14,7 +14,9 @@ from flask import Blueprint, Response, jsonify, stream_with_context
 from appliance.answer.admission import Busy
 from appliance.answer.assistant import BadQuestion
 from appliance.answer.prompt import Turn
+from appliance.index.store import SearchFilter
 from appliance.web.errors import json_body, ready_appliance
+from appliance.web.identity import caller
 
 openai_api = Blueprint("openai_api", __name__, url_prefix="/v1")
 MODEL = "appliance"
@@ -34,10 +36,12 @@ def chat_completions():
     question, history = _conversation(body.get("messages"))
     assistant = ready_appliance().assistant
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    who = caller()
+    asked = {"where": SearchFilter(within=who.folders), "history": history, "user": who.name}
     if not body.get("stream"):
-        done = assistant.ask(question, history=history)
+        done = assistant.ask(question, **asked)
         return jsonify(_completion(completion_id, done))
-    events = assistant.stream(question, history=history)
+    events = assistant.stream(question, **asked)
     first = next(events)  # BadQuestion/Busy surface here as a JSON error
     return Response(
         stream_with_context(_chunks(completion_id, first, events)),

@@ -1,30 +1,25 @@
-"""Signing in on the page (/login) and out (/logout), when an access token is set."""
+"""Signing in on the page (/login) and out (/logout), with the access token or a user's key,
+when either is needed (web/identity.py)."""
 
 from __future__ import annotations
 
-import hmac
 import html
+import logging
 
-from flask import Blueprint, current_app, redirect, request
+from flask import Blueprint, redirect, request
 
 from appliance.web import language
 from appliance.web.guard import SESSION_COOKIE, failed_sign_in, sign_in_wait
+from appliance.web.identity import identity
 
 signin = Blueprint("signin", __name__)
-
-
-def _token() -> str:
-    return current_app.config["APPLIANCE"].settings.server.access_token
-
-
-def _sessions():
-    return current_app.extensions["appliance.sessions"]
+log = logging.getLogger("appliance.web")
 
 
 @signin.route("/login", methods=["GET", "POST"])
 def login():
-    token = _token()
-    if not token:
+    keys = identity()
+    if not keys.required():
         return redirect("/")
     if request.method == "GET":
         return _login_page("")
@@ -32,15 +27,19 @@ def login():
     if wait:
         too_many = _words()["signin.too_many"].format(seconds=wait)
         return _login_page(too_many), 429, {"Retry-After": str(wait)}
-    if not hmac.compare_digest(request.form.get("token", "").encode(), token.encode()):
-        failed_sign_in("wrong token on the sign-in page")
+    who = keys.by_key(request.form.get("token", ""))
+    if who is None:
+        failed_sign_in("wrong key on the sign-in page")
         return _login_page(_words()["signin.wrong"]), 401
-    sessions = _sessions()
+    log.info(
+        "signed in",
+        extra={"event": "signed_in", "user": who.name, "client": request.remote_addr or "?"},
+    )
     response = redirect("/")
     response.set_cookie(
         SESSION_COOKIE,
-        sessions.create(request.remote_addr or ""),
-        max_age=int(sessions.lifetime_s),
+        keys.sign_in(who, request.remote_addr or ""),
+        max_age=int(keys.sessions.lifetime_s),
         httponly=True,
         samesite="Strict",
         secure=request.is_secure,  # behind a TLS proxy: see server.trusted_proxies
@@ -50,9 +49,7 @@ def login():
 
 @signin.post("/logout")
 def logout():
-    sessions = current_app.extensions.get("appliance.sessions")
-    if sessions is not None:
-        sessions.end(request.cookies.get(SESSION_COOKIE, ""))
+    identity().sessions.end(request.cookies.get(SESSION_COOKIE, ""))
     response = redirect("/login")
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="Strict")
     return response

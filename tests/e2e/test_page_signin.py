@@ -53,3 +53,28 @@ def test_a_browser_signs_in_with_the_token_and_out_again(make_server, browser): 
     sign_out.click()
     wait_for(lambda: browser.current_url.endswith("/login"), 10, "the sign-in page again")
     assert browser.execute_async_script(FETCH_STATUS_JS, "/api/documents") == 401
+
+
+def test_a_user_signs_in_with_their_key_and_sees_only_their_folders(make_server, browser):  # noqa: F811
+    from appliance.users import Users, users_path
+
+    server = make_server()
+    write_text(server.kb / "hr" / "leave.txt", LEAVE_POLICY)
+    write_text(server.kb / "finance" / "budget.txt", "The travel budget for 2026 is 48,000 euros.")
+    users = Users(users_path(server.data))
+    key = users.add("ana", folders=["hr"])
+    users.close()
+    server.start()
+
+    browser.get(server.url + "/")
+    wait_for(lambda: browser.current_url.endswith("/login"), 10, "the sign-in page")
+    _sign_in(browser, key)
+    wait_for(lambda: browser.current_url == server.url + "/", 10, "the page after signing in")
+    who = wait_for(lambda: browser.find_element("id", "signed-in-as").text, 15, "who is signed in")
+    assert who == "Signed in as ana"
+    browser.find_element("css selector", "#documents-panel summary").click()
+    listed = wait_for(
+        lambda: browser.find_element("id", "documents").text, 15, "the list of documents"
+    )
+    assert "leave.txt" in listed and "budget" not in listed
+    assert "budget" not in browser.page_source

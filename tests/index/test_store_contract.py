@@ -97,6 +97,32 @@ def test_filters_by_folder_and_file_type(store, embedder):
     assert search(store, embedder, "leave", where=SearchFilter(folder="nowhere")) == []
 
 
+def test_access_keeps_to_the_granted_folders_and_the_top_level(store, embedder):
+    store.upsert([chunk(embedder, "welcome.md", "Annual leave questions go to the HR desk.")])
+    everything = {h.source for h in search(store, embedder, "annual leave LaserJet", k=10)}
+    assert "hr/leave.txt" in everything and "it/printer.md" in everything
+
+    it_only = SearchFilter(within=("it",))
+    found = {h.source for h in search(store, embedder, "annual leave LaserJet", 10, it_only)}
+    assert found == {"welcome.md", "it/printer.md", "it/guides/vpn.pdf"}
+    nested = {
+        h.source
+        for h in search(store, embedder, "leave VPN", 10, SearchFilter(within=("it/guides",)))
+    }
+    assert nested == {"welcome.md", "it/guides/vpn.pdf"}
+    top_only = {h.source for h in search(store, embedder, "leave", 10, SearchFilter(within=()))}
+    assert top_only == {"welcome.md"}
+    # A folder asked for outside the grants finds nothing, rather than the forbidden folder.
+    assert search(store, embedder, "leave", 10, SearchFilter(folder="hr", within=("it",))) == []
+
+    assert store.count(where=it_only) == 3
+    assert store.count(where=SearchFilter(within=())) == 1
+    assert store.count("hr/leave.txt", it_only) == 0
+    laserjet = embedder.name_terms("LaserJet")
+    assert not store.held(sorted(laserjet), SearchFilter(within=("hr",)))
+    assert laserjet <= store.held(sorted(laserjet), it_only)
+
+
 def test_replace_publish_and_delete(store, embedder):
     store.upsert([chunk(embedder, "hr/leave.txt", "Staff get 30 days of leave.", "v2")])
     assert store.count("hr/leave.txt") == 2

@@ -1630,6 +1630,10 @@
         if (s.ingestion && s.ingestion !== "running") details.push(String(s.ingestion));
         setServerStatus(total > 0 ? "indexing" : s.ready ? "ready" : "starting", parts.join(" · "), details.join("\n"));
         $("sign-out").hidden = !s.signed_in;
+        const user = s.user || {};
+        $("signed-in-as").textContent = !s.signed_in ? "" : user.name
+          ? t("page.signed_in_as", { name: String(user.name) })
+          : t("page.signed_in_admin");
         $("upload-zone").hidden = s.uploads !== true;
         if (s.ready && errorBox.dataset.kind === "not-ready") clearError(); // it is ready now
         renderDocumentSummary(s.documents, s.ready);

@@ -3,6 +3,7 @@ with what to do about it. The container runs it before serving (scripts/entrypoi
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import pickle
@@ -35,7 +36,7 @@ class Check:
 def run_checks(settings: Settings) -> list[Check]:
     results = [_models(settings)]
     needs_models = [_generator, _embedder] if results[0].ok else []
-    for check in [*needs_models, _ocr, _data_dir, _kb, _index, _port]:
+    for check in [*needs_models, _ocr, _data_dir, _kb, _index, _port, _access]:
         try:
             results.append(check(settings))
         except Exception as err:  # a check that crashes is a failed check, with the reason
@@ -267,6 +268,52 @@ def _port(s: Settings) -> Check:
                 "stop what uses it, or set server.port / --port",
             )
     return Check("port", True, f"{host}:{port} is free")
+
+
+def _access(s: Settings) -> Check:
+    """Who may read what: this machine only, whoever has the access token, or users by folder."""
+    from appliance.users import Users, users_path
+
+    path = users_path(s.paths.data)
+    users = []
+    if path.exists():
+        store = Users(path)
+        users = store.all()
+        store.close()
+    token = bool(s.server.access_token)
+    if users:
+        admin = "the access token and " if token else ""
+        admins = sum(u.admin for u in users)
+        return Check(
+            "access",
+            True,
+            f"by folder: {len(users)} user(s); {admin}{admins} admin user(s) see all of kb/, "
+            "the others kb/'s top level and their folders (appliance users list)",
+        )
+    if token:
+        return Check(
+            "access",
+            True,
+            "the access token is needed, and shows all of kb/ (appliance users add: by folder)",
+        )
+    host = s.server.host
+    if host == "localhost" or _is_loopback(host):
+        return Check("access", True, f"no sign-in: only this machine reaches the page ({host})")
+    return Check(
+        "access",
+        True,
+        f"no sign-in, and server.host {host} serves the network: anyone who reaches port "
+        f"{s.server.port} reads all of kb/",
+        "set APPLIANCE_ACCESS_TOKEN in .env, or add users (appliance users add)",
+        warning=True,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def report(checks: list[Check], write: Callable[[str], None] = print) -> int:

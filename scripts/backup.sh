@@ -5,7 +5,7 @@
 #   scripts/backup.sh [--no-index] --volume appliance_appliance-data DEST_DIR   (as root)
 #
 # Writes DEST_DIR/appliance-data-<UTC time>/ (printed at the end) holding:
-# - every SQLite database (manifest.sqlite3, queries.sqlite3): copied with SQLite's online
+# - every SQLite database (manifest.sqlite3, queries.sqlite3, users.sqlite3, …): copied with SQLite's online
 #   backup API, so each copy is consistent even while the appliance writes (WAL mode), then
 #   checked with PRAGMA integrity_check;
 # - the query log (queries.jsonl) and other plain files: copied as they are (the last line

@@ -110,3 +110,29 @@ def test_the_users_command(tmp_path, capsys):
     users = Users(users_path(tmp_path / "data"))
     assert users.by_key(key).name == "ana"
     users.close()
+
+
+def test_doctor_says_who_may_read_what(tmp_path):
+    from appliance.config import load_settings
+    from appliance.doctor import _access
+
+    def check(**overrides):
+        settings = load_settings(
+            None, env={}, overrides={"paths.data": str(tmp_path / "data"), **overrides}
+        )
+        return _access(settings)
+
+    local = check()
+    assert local.ok and not local.warning and "only this machine" in local.detail
+    lan = check(**{"server.host": "0.0.0.0"})
+    assert lan.warning and "anyone who reaches port" in lan.detail
+    assert "APPLIANCE_ACCESS_TOKEN" in lan.fix and "appliance users add" in lan.fix
+    token = check(**{"server.host": "0.0.0.0", "server.access_token": "t0ken"})
+    assert not token.warning and "all of kb/" in token.detail
+    users = Users(users_path(tmp_path / "data"))
+    users.add("ana", folders=["hr"])
+    users.add("boss", admin=True)
+    users.close()
+    by_folder = check(**{"server.host": "0.0.0.0"})
+    assert not by_folder.warning and "2 user(s)" in by_folder.detail
+    assert "1 admin user(s)" in by_folder.detail

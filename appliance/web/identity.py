@@ -56,10 +56,6 @@ class Identity:
             raise LookupError(who.name)
         return self.sessions.create(client, user.name, _user_fingerprint(user))
 
-    def close(self) -> None:
-        self.sessions.close()
-        self.users.close()
-
 
 def _user_fingerprint(user: User) -> str:
     return fingerprint(f"user\0{user.name}\0{user.key_hash}")

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from appliance import models
-from appliance.config import ConfigError, Settings, describe, load_settings
+from appliance.config import Settings, describe, load_settings
+from appliance.errors import ApplianceError, ConfigError
 
 # Belt and braces: nothing in the appliance may reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -24,15 +25,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except KeyboardInterrupt:
         return 130
-    except Exception as err:
-        from appliance.answer.admission import Busy
-        from appliance.index.store import IndexLocked
-        from appliance.serve import ServeError
-
-        if isinstance(err, ConfigError | models.ModelError | IndexLocked | Busy | ServeError):
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        raise
+    except ApplianceError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -383,7 +378,7 @@ def cmd_tools(args) -> int:
 
 def cmd_users(args) -> int:
     """Keys go to stdout alone (KEY=$(appliance users add ana hr)); the rest to stderr."""
-    from appliance.users import ALL, UserError, Users, users_path
+    from appliance.users import ALL, Users, users_path
 
     settings = settings_from(args)
     if args.action != "list" and not args.name:
@@ -412,9 +407,6 @@ def cmd_users(args) -> int:
                 return 2
             (users.grant if args.action == "grant" else users.revoke)(name, folders)
         everyone = users.all()
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     finally:
         users.close()
     if args.action in ("add", "grant"):

@@ -18,11 +18,9 @@ from typing import Any, Literal
 
 import yaml
 
+from appliance.errors import ConfigError
+
 ENV_PREFIX = "APPLIANCE_"
-
-
-class ConfigError(Exception):
-    """A configuration problem an operator can fix; the message names the key."""
 
 
 @dataclass(frozen=True)

@@ -221,7 +221,7 @@ def _kb(s: Settings) -> Check:
 
 def _index(s: Settings) -> Check:
     from appliance.app import manifest_path, open_store
-    from appliance.index.store import IndexLocked
+    from appliance.errors import IndexLocked
     from appliance.sync.manifest import Manifest
     from appliance.sync.pipeline import Pipeline
     from appliance.sync.reconcile import stale_paths

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from appliance.answer.assistant import Assistant
 from appliance.answer.retrieve import Retriever
-from appliance.config import ConfigError
+from appliance.errors import ConfigError
 
 REQUIRED = ("id", "question")
 

@@ -18,13 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.config import Settings
+from appliance.errors import ModelError
 
 WHEEL_CACHE = ".wheels"
 CHECKSUMS_FILE = "SHA256SUMS"
-
-
-class ModelError(Exception):
-    """A model file is missing or wrong; the message says which and how to fix it."""
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,13 @@ import time
 
 from appliance.app import Appliance
 from appliance.config import Settings
+from appliance.errors import ServeError
 from appliance.observe import setup_logging
 from appliance.web import create_app
 from appliance.web.http_server import make_server
 
 log = logging.getLogger("appliance")
 DRAIN_S = 10  # running answers get this long to finish on SIGTERM (compose waits 30 s)
-
-
-class ServeError(Exception):
-    pass
 
 
 def _interrupt(*_) -> None:

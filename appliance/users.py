@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from appliance.errors import UserError
+
 ALL = "*"
 KEY_PREFIX = "kbu_"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -40,10 +42,6 @@ _MIGRATIONS = (
     );
     """,
 )
-
-
-class UserError(ValueError):
-    """A user or grant the store refuses, with what to do instead."""
 
 
 @dataclass(frozen=True)

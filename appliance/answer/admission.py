@@ -12,9 +12,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-
-class Busy(Exception):
-    retry_after_s = 10
+from appliance.errors import Busy
 
 
 class Ticket:

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from appliance.answer.admission import Admission, Busy
+from appliance.answer.admission import Admission
 from appliance.answer.answerable import Evidence, Gate
 from appliance.answer.conversations import Conversations, conversation_key
 from appliance.answer.extractive import Extract, extract
@@ -33,8 +33,9 @@ from appliance.answer.repetition import Guard
 from appliance.answer.retrieve import Retrieval, Retriever
 from appliance.answer.trust import NO_CITATION, assess, citation_problem, unsupported_reason
 from appliance.answer.wording import phrase
+from appliance.errors import BadQuestion, Busy
 from appliance.index.store import SearchFilter
-from appliance.observe import Metrics, QueryHistory
+from appliance.observe import Metrics, QueryHistory, QueryRecord
 
 # Why a question was refused (the `refusal` of its answer; None when it was answered).
 NOT_IN_DOCUMENTS, NOTHING_SEARCHABLE = "not_in_documents", "nothing_indexed"
@@ -48,17 +49,6 @@ MIN_KEPT = 0.1  # below this share of them kept, the model is asked only now and
 PROBE_EVERY = 10
 SNIPPET_CHARS = 160
 log = logging.getLogger("appliance.answer")
-
-
-class BadQuestion(ValueError):
-    """A request the appliance refuses, with a sentence saying what to fix and a stable
-    `code` for programs (and the page, which words it for its reader)."""
-
-    status = 400
-
-    def __init__(self, message: str, code: str = "bad_request"):
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -380,7 +370,7 @@ class Assistant:
             key = conversation_key(request.user, conversation_id)
             self.conversations.add(key, Turn(request.question, answer))
         trace.conversation_id = conversation_id
-        entry = self._record(trace, "no_knowledge" if gap else "answered", answer, trust)
+        record = self._record(trace, "no_knowledge" if gap else "answered", answer, trust)
         return Event(
             "done",
             {
@@ -392,7 +382,7 @@ class Assistant:
                 "stopped": trace.stopped,
                 "citations": citations,
                 "related": related,
-                "timings": entry["timings"],
+                "timings": record.timings,
                 "trust": trust.as_dict(),
                 "answerable": trace.answerable,
                 "evidence": trace.evidence.as_dict() if trace.evidence else None,
@@ -409,23 +399,23 @@ class Assistant:
         sent = {c.number for c in trace.sent}
         cited = set(trust.cited) if trust else set()
         retrieved = trace.retrieval.citations if trace.retrieval else []
-        entry = {
-            "ts": round(time.time(), 3),
-            "request_id": trace.request_id,
-            "conversation_id": trace.conversation_id or trace.request.conversation_id,
-            "user": trace.request.user,
-            "query": trace.request.question,
-            "rewritten_query": trace.standalone,
-            "outcome": outcome,
-            "mode": trace.mode,
-            "refusal": trace.refusal,
-            "replaced_because": trace.replaced_because,
-            "stopped": trace.stopped,
-            "evidence": trace.evidence.as_dict() if trace.evidence else None,
-            "unknown_names": trace.unknown_names,
-            "answerable": trace.answerable,
-            "model": self.generator.name,
-            "retrieved": [
+        record = QueryRecord(
+            ts=round(time.time(), 3),
+            request_id=trace.request_id,
+            conversation_id=trace.conversation_id or trace.request.conversation_id,
+            user=trace.request.user,
+            query=trace.request.question,
+            rewritten_query=trace.standalone,
+            outcome=outcome,
+            mode=trace.mode,
+            refusal=trace.refusal,
+            replaced_because=trace.replaced_because,
+            stopped=trace.stopped,
+            evidence=trace.evidence.as_dict() if trace.evidence else None,
+            unknown_names=trace.unknown_names,
+            answerable=trace.answerable,
+            model=self.generator.name,
+            retrieved=[
                 {
                     "id": f"{c.source}#{c.chunk}",
                     "source": c.source,
@@ -438,16 +428,16 @@ class Assistant:
                 }
                 for c in retrieved
             ],
-            "timings": timings,
-            "tokens_in": trace.tokens_in,
-            "tokens_out": trace.tokens_out,
-            "trust": trust.as_dict() if trust else None,
-            "answer": answer,
-            "error": error,
-        }
-        self.history.record(entry)
-        self.metrics.observe_query(entry)
-        return entry
+            timings=timings,
+            tokens_in=trace.tokens_in,
+            tokens_out=trace.tokens_out,
+            trust=trust.as_dict() if trust else None,
+            answer=answer,
+            error=error,
+        )
+        self.history.record(record)
+        self.metrics.observe_query(record)
+        return record
 
 
 class Trace:

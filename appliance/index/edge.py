@@ -33,13 +33,13 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
+from appliance.errors import IndexLocked
 from appliance.index.store import (
     DENSE,
     KEYWORD_FIELDS,
     SPARSE,
     Hit,
     IndexedChunk,
-    IndexLocked,
     PublishedVersions,
     SearchFilter,
     hit,

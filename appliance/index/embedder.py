@@ -13,8 +13,9 @@ from fastembed.common.model_description import ModelSource, PoolingType
 from qdrant_edge import Bm25, Bm25Config, SparseVector, TokenizerType
 from tokenizers import Tokenizer
 
-from appliance.config import ConfigError, EmbedderSettings
+from appliance.config import EmbedderSettings
 from appliance.documents.chunker import rough_token_counts
+from appliance.errors import ConfigError
 from appliance.index.identifiers import identifier_term, identifier_terms, identifiers
 
 # Qdrant Edge's BM25 defaults (Bm25Config): identifier terms are weighted the same way.

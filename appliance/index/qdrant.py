@@ -11,13 +11,13 @@ from pathlib import Path
 from qdrant_client import QdrantClient, models
 from qdrant_edge import SparseVector
 
+from appliance.errors import IndexLocked
 from appliance.index.store import (
     DENSE,
     KEYWORD_FIELDS,
     SPARSE,
     Hit,
     IndexedChunk,
-    IndexLocked,
     PublishedVersions,
     SearchFilter,
     hit,

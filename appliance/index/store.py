@@ -22,10 +22,6 @@ KEYWORD_FIELDS = ("source", "doc_hash", "text_hash", "folders", "ext")
 _IDS = uuid.UUID("6f1c2a52-8a9e-4c55-9a43-0d8f1f1e7a10")
 
 
-class IndexLocked(Exception):
-    """Another process holds the index open."""
-
-
 @dataclass(frozen=True)
 class IndexedChunk:
     source: str

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from appliance.observe.logs import JsonFormatter
+from appliance.observe.record import QueryRecord
 
 SNIPPET_CHARS = 120
 FILE_MAX_BYTES = 20 * 1024 * 1024
@@ -59,10 +60,10 @@ class QueryHistory:
         self._file = _rotating_json_logger(log_file) if log_file else None
         self._recorded = 0
 
-    def record(self, entry: dict) -> dict:
-        """Store and log one question's record (see README for the fields); returns it as
-        kept, text trimmed to the privacy setting."""
-        entry = self._trimmed(entry)
+    def record(self, record: QueryRecord) -> dict:
+        """Store and log one question's record; returns it as kept, text trimmed to the
+        privacy setting."""
+        entry = self._trimmed(record.as_dict())
         self._log.info("query", extra={"event": "query", **entry})
         if self._file is not None:
             self._file.info("query", extra={"event": "query", **entry})

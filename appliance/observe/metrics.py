@@ -9,6 +9,8 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from appliance.observe.record import QueryRecord
+
 SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
@@ -41,9 +43,9 @@ class Metrics:
             registry=r,
         )
 
-    def observe_query(self, entry: dict) -> None:
-        self.questions.labels(entry["outcome"]).inc()
-        t = entry.get("timings", {})
+    def observe_query(self, record: QueryRecord) -> None:
+        self.questions.labels(record.outcome).inc()
+        t = record.timings
         if "embed_ms" in t:
             self.retrieval.observe((t["embed_ms"] + t.get("search_ms", 0)) / 1000)
         if "first_token_ms" in t:

@@ -14,10 +14,10 @@ import uuid
 from dataclasses import dataclass, field
 
 from appliance.answer.admission import Admission
-from appliance.answer.assistant import BadQuestion
 from appliance.answer.conversations import Conversations, conversation_key
 from appliance.answer.generators import Generator
 from appliance.answer.prompt import Turn
+from appliance.errors import BadQuestion
 from appliance.tools import Tool, ToolResult, choose
 from appliance.tools.audit import AuditLog
 

@@ -14,7 +14,8 @@ from importlib.metadata import entry_points
 
 import jsonschema
 
-from appliance.config import TOOL_NAME, ConfigError, ToolsSettings
+from appliance.config import TOOL_NAME, ToolsSettings
+from appliance.errors import ConfigError
 from appliance.tools import Tool
 from appliance.tools.http import HttpTool
 

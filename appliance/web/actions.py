@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from appliance.answer.assistant import BadQuestion
+from appliance.errors import BadQuestion
 from appliance.tools.actions import ProposalError
 from appliance.tools.registry import catalogue
 from appliance.web.errors import json_body, ready_appliance

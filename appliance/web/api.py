@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context
+from flask import Blueprint, jsonify, request
 
-from appliance.answer.admission import Busy
-from appliance.answer.assistant import BadQuestion, Event
+from appliance.answer.assistant import Event
+from appliance.errors import BadQuestion, Busy
 from appliance.index.store import SearchFilter
 from appliance.sync.manifest import summary
-from appliance.web import actions
+from appliance.web import actions, sse
 from appliance.web.errors import json_body, ready_appliance
 from appliance.web.identity import caller, identity
 from appliance.web.library import UPLOAD_FOLDER, indexing, totals
@@ -77,12 +76,7 @@ def ask_stream():
         events = _proposal_events(proposal)
     else:
         events = ready_appliance().assistant.stream(**arguments)
-    first = next(events)  # raises BadQuestion/Busy here, while a JSON error can still be sent
-    return Response(
-        stream_with_context(sse(first, events)),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse.stream(events, _frames)
 
 
 def _proposal_events(proposal: dict) -> Iterator[Event]:
@@ -90,26 +84,18 @@ def _proposal_events(proposal: dict) -> Iterator[Event]:
     yield Event("done", proposal)
 
 
-def sse(first, events) -> Iterator[str]:
-    """Server-Sent Events. Closing this iterator (waitress does, when the client goes away)
-    closes the answer's, which stops the generation and frees its slot."""
+def _frames(events: Iterator[Event]) -> Iterator[str]:
+    """The page's events as they are; a failure after the first is an "error" event."""
     try:
-        yield _frame(first.kind, first.data)
         for event in events:
-            yield _frame(event.kind, event.data)
+            yield sse.frame(event.data, event.kind)
     except Busy as err:  # waited in line too long: the status line is gone, say it here
-        yield _frame(
-            "error", {"error": f"busy: {err}", "code": "busy", "retry_after": Busy.retry_after_s}
-        )
+        busy = {"error": f"busy: {err}", "code": "busy", "retry_after": Busy.retry_after_s}
+        yield sse.frame(busy, "error")
     except Exception as err:
         log.exception("streamed answer failed")
-        yield _frame("error", {"error": f"{type(err).__name__}: {err}", "code": "answer_failed"})
-    finally:
-        events.close()
-
-
-def _frame(kind: str, data: object) -> str:
-    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+        failed = {"error": f"{type(err).__name__}: {err}", "code": "answer_failed"}
+        yield sse.frame(failed, "error")
 
 
 @api.get("/search")

@@ -11,8 +11,7 @@ import uuid
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from appliance.answer.admission import Busy
-from appliance.answer.assistant import BadQuestion
+from appliance.errors import BadQuestion, Busy
 
 log = logging.getLogger("appliance.web")
 

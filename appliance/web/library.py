@@ -13,7 +13,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, jsonify, request, send_from_directory
 
-from appliance.answer.assistant import BadQuestion
+from appliance.errors import BadQuestion
 from appliance.sync.manifest import INDEXED, PENDING, Entry, summary
 from appliance.sync.reconcile import is_ignored
 from appliance.users import Caller

@@ -4,17 +4,17 @@ and trust ride along in extra fields ("citations", "trust")."""
 
 from __future__ import annotations
 
-import json
+import functools
 import time
 import uuid
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, jsonify, stream_with_context
+from flask import Blueprint, jsonify
 
-from appliance.answer.admission import Busy
-from appliance.answer.assistant import BadQuestion
 from appliance.answer.prompt import Turn
+from appliance.errors import BadQuestion, Busy
 from appliance.index.store import SearchFilter
+from appliance.web import sse
 from appliance.web.errors import json_body, ready_appliance
 from appliance.web.identity import caller
 
@@ -42,12 +42,7 @@ def chat_completions():
         done = assistant.ask(question, **asked)
         return jsonify(_completion(completion_id, done))
     events = assistant.stream(question, **asked)
-    first = next(events)  # BadQuestion/Busy surface here as a JSON error
-    return Response(
-        stream_with_context(_chunks(completion_id, first, events)),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return sse.stream(events, functools.partial(_chunks, completion_id))
 
 
 def _conversation(messages: object) -> tuple[str, list[Turn]]:
@@ -86,7 +81,9 @@ def _completion(completion_id: str, done: dict) -> dict:
     }
 
 
-def _chunks(completion_id: str, first, events) -> Iterator[str]:
+def _chunks(completion_id: str, events) -> Iterator[str]:
+    """The answer's events as OpenAI's chunks, ending with `[DONE]`."""
+
     def chunk(delta: dict, finish: str | None = None, **extra) -> str:
         data = {
             "id": completion_id,
@@ -96,12 +93,12 @@ def _chunks(completion_id: str, first, events) -> Iterator[str]:
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             **extra,
         }
-        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+        return sse.frame(data)
 
     streamed = False
     try:
         yield chunk({"role": "assistant"})
-        for event in _prepend(first, events):
+        for event in events:
             if event.kind == "token":
                 streamed = True
                 yield chunk({"content": event.data})
@@ -113,12 +110,5 @@ def _chunks(completion_id: str, first, events) -> Iterator[str]:
             elif event.kind == "queued":
                 yield ": queued\n\n"  # an SSE comment: keeps the connection alive
     except Busy as err:
-        yield f"data: {json.dumps({'error': {'message': f'busy: {err}', 'type': 'busy'}})}\n\n"
-    finally:
-        events.close()
+        yield sse.frame({"error": {"message": f"busy: {err}", "type": "busy"}})
     yield "data: [DONE]\n\n"
-
-
-def _prepend(first, rest):
-    yield first
-    yield from rest

@@ -2,7 +2,8 @@ import threading
 
 import pytest
 
-from appliance.answer.admission import Admission, Busy
+from appliance.answer.admission import Admission
+from appliance.errors import Busy
 
 
 def test_slots_then_a_fifo_line_then_busy():

@@ -119,7 +119,7 @@ def test_the_embedder_runs_where_onnx_runtime_can(models_dir):
     without it is refused with what to install, not a silent CPU run."""
     import onnxruntime
 
-    from appliance.config import ConfigError
+    from appliance.errors import ConfigError
     from appliance.index.embedder import execution_providers
 
     has_cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()

@@ -4,10 +4,11 @@
 import pytest
 
 from appliance.config import EmbedderSettings
+from appliance.errors import IndexLocked
 from appliance.index.edge import EdgeIndex
 from appliance.index.embedder import Embedder
 from appliance.index.qdrant import QdrantIndex
-from appliance.index.store import IndexedChunk, IndexLocked, SearchFilter
+from appliance.index.store import IndexedChunk, SearchFilter
 
 TEXTS = {
     "hr/leave.txt": "Full-time staff get 25 days of annual leave per year.",

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from appliance.config import ConfigError, describe, load_settings
+from appliance.config import describe, load_settings
+from appliance.errors import ConfigError
 from appliance.tools import ToolResult, choose
 from appliance.tools.audit import AuditLog
 from appliance.tools.registry import check_tool, load_tools

@@ -1,0 +1,52 @@
+"""The errors that cross rooms, in one place. Each carries a sentence saying what to do.
+
+- `ApplianceError` and its kinds: a problem the operator can act on (a setting, a model
+  file, an index another process holds, a user). The CLI prints `error: <message>` and exits
+  with status 2; `serve` refuses to start with it.
+- `BadQuestion`: a request refused, with its HTTP status and a stable `code` for programs.
+- `Busy`: no answer slot came free in time; try again after `Busy.retry_after_s`.
+Errors that stay inside one room (a reader's, the pipeline's) live in that room.
+"""
+
+from __future__ import annotations
+
+
+class ApplianceError(Exception):
+    """A problem an operator can fix; the message says what and how."""
+
+
+class ConfigError(ApplianceError):
+    """A configuration problem; the message names the key."""
+
+
+class ModelError(ApplianceError):
+    """A model file is missing or wrong; the message says which and how to fix it."""
+
+
+class IndexLocked(ApplianceError):
+    """Another process holds the index open."""
+
+
+class ServeError(ApplianceError):
+    """`appliance serve` cannot run (its port is taken, or start-up failed)."""
+
+
+class UserError(ApplianceError, ValueError):
+    """A user or grant the user store refuses (users.py), with what to do instead."""
+
+
+class Busy(ApplianceError):
+    """Every answer slot is taken and the line is full, or the wait ran out."""
+
+    retry_after_s = 10
+
+
+class BadQuestion(ValueError):
+    """A request the appliance refuses, with a sentence saying what to fix and a stable
+    `code` for programs (and the page, which words it for its reader)."""
+
+    status = 400
+
+    def __init__(self, message: str, code: str = "bad_request"):
+        super().__init__(message)
+        self.code = code

@@ -182,18 +182,14 @@ def cmd_serve(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from appliance.app import Appliance
+    from appliance.app import opened
 
-    appliance = Appliance(settings_from(args))
-    appliance.open_index()
-    try:
-        changed = appliance.worker.sync_all(progress=_progress_bar)
-        counts = appliance.manifest.totals()
+    with opened(settings_from(args)) as parts:
+        changed = parts.worker.sync_all(progress=_progress_bar)
+        counts = parts.manifest.totals()
         if args.optimize:
             print("building the search graphs (HNSW)…", file=sys.stderr)
-            appliance.index.optimize()
-    finally:
-        appliance.close()
+            parts.index.optimize()
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "kb/ is empty"
     print(f"{changed} file(s) updated; {summary}")
     return 1 if counts.get("failed") else 0
@@ -209,20 +205,18 @@ def _progress_bar(done: int, total: int, name: str) -> None:
 
 
 def cmd_ask(args) -> int:
-    from appliance.app import Appliance
+    from appliance.app import opened
     from appliance.index.store import SearchFilter
 
     where = SearchFilter(args.folder, tuple(t.lower().lstrip(".") for t in args.type))
-    appliance = Appliance(settings_from(args))
-    appliance.open_index()
-    try:
-        appliance.load_generator()
+    with opened(settings_from(args)) as parts:
+        assistant = parts.load_generator()
         if args.json:
-            answer = appliance.assistant.ask(args.question, args.k, where)
+            answer = assistant.ask(args.question, args.k, where)
             print(json.dumps(answer, indent=2, ensure_ascii=False))
             return 0
         answer = {}
-        for event in appliance.assistant.stream(args.question, args.k, where):
+        for event in assistant.stream(args.question, args.k, where):
             if event.kind == "token":
                 print(event.data, end="", flush=True)
             elif event.kind == "done":
@@ -234,14 +228,12 @@ def cmd_ask(args) -> int:
             page = f", page {c['page']}" if c["page"] else ""
             print(f"  [{c['number']}] {c['source']}{page} (score {c['score']})")
         return 0
-    finally:
-        appliance.close()
 
 
 def cmd_eval(args) -> int:
     import tempfile
 
-    from appliance.app import Appliance
+    from appliance.app import opened
     from appliance.evaluate import calibrate, evaluate, format_table, load_questions
 
     questions = load_questions(args.questions)
@@ -256,15 +248,11 @@ def cmd_eval(args) -> int:
             settings = dataclasses.replace(
                 settings, answers=dataclasses.replace(settings.answers, mode="extractive")
             )
-        appliance = Appliance(settings)
-        appliance.open_index()
-        try:
-            appliance.worker.sync_all(progress=_progress_bar)
+        with opened(settings) as parts:
+            parts.worker.sync_all(progress=_progress_bar)
             if args.answer or args.calibrate:
-                appliance.load_generator()
-            report = evaluate(appliance.retriever, questions, args.k, appliance.assistant)
-        finally:
-            appliance.close()
+                parts.load_generator()
+            report = evaluate(parts.retriever, questions, args.k, parts.assistant)
     print(format_table(report))
     if args.calibrate:
         fitted = calibrate(report.questions, settings.retrieval.min_relevance)

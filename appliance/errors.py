@@ -5,6 +5,7 @@
   with status 2; `serve` refuses to start with it.
 - `BadQuestion`: a request refused, with its HTTP status and a stable `code` for programs.
 - `Busy`: no answer slot came free in time; try again after `Busy.retry_after_s`.
+- `NotReady`: still starting (see /ready).
 Errors that stay inside one room (a reader's, the pipeline's) live in that room.
 """
 
@@ -39,6 +40,10 @@ class Busy(ApplianceError):
     """Every answer slot is taken and the line is full, or the wait ran out."""
 
     retry_after_s = 10
+
+
+class NotReady(Exception):
+    """The appliance is still starting, or could not start: HTTP 503 with Retry-After."""
 
 
 class BadQuestion(ValueError):

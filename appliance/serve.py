@@ -7,10 +7,11 @@ import logging
 import signal
 import time
 
-from appliance.app import Appliance
+from appliance.app import open_parts
 from appliance.config import Settings
 from appliance.errors import ServeError
 from appliance.observe import setup_logging
+from appliance.runtime import Runtime
 from appliance.web import create_app
 from appliance.web.http_server import make_server
 
@@ -29,10 +30,10 @@ def _stop_serving() -> None:
     _thread.interrupt_main(signal.SIGTERM)
 
 
-def _optimize_if_needed(appliance: Appliance, above: int) -> None:
+def _optimize_if_needed(index, above: int) -> None:
     """Build search graphs before answering: the build stalls the whole process (see
     EdgeIndex.optimize), so it cannot happen while questions come in."""
-    unindexed = appliance.index.unindexed()
+    unindexed = index.unindexed()
     if unindexed <= above:
         return
     log.info(
@@ -40,7 +41,7 @@ def _optimize_if_needed(appliance: Appliance, above: int) -> None:
         extra={"event": "optimize", "unindexed_chunks": unindexed},
     )
     started = time.monotonic()
-    appliance.index.optimize()
+    index.optimize()
     log.info(
         "search graphs built",
         extra={"event": "optimized", "seconds": round(time.monotonic() - started, 1)},
@@ -49,21 +50,20 @@ def _optimize_if_needed(appliance: Appliance, above: int) -> None:
 
 def serve(settings: Settings) -> None:
     setup_logging(settings.observe.log_level)
-    appliance = Appliance(settings)
     # Wrong models or an index held by another process fail here, in plain words.
-    appliance.open_index()
-    _optimize_if_needed(appliance, settings.index.optimize_above)
+    runtime = Runtime(open_parts(settings))
+    _optimize_if_needed(runtime.parts.index, settings.index.optimize_above)
     host, port = settings.server.host, settings.server.port
     try:
-        server = make_server(create_app(appliance), settings)
+        server = make_server(create_app(runtime), settings)
     except OSError as err:
-        appliance.close()
+        runtime.close()
         raise ServeError(
             f"cannot listen on {host}:{port} ({err.strerror or err}): is another appliance "
             "running there? Stop it or choose another port with --port"
         ) from None
     signal.signal(signal.SIGTERM, _interrupt)
-    appliance.start_serving(on_fatal=_stop_serving)
+    runtime.start(on_fatal=_stop_serving)
     log.info(
         "serving",
         extra={"event": "serving", "url": f"http://{settings.server.host}:{settings.server.port}"},
@@ -74,8 +74,8 @@ def serve(settings: Settings) -> None:
         pass
     finally:
         server.close()  # accept nothing more
-        appliance.drain(DRAIN_S)
-        appliance.close()
+        runtime.drain(DRAIN_S)
+        runtime.close()
         log.info("stopped", extra={"event": "stopped"})
-    if appliance.startup_error:
-        raise ServeError(f"the appliance cannot run: {appliance.startup_error}")
+    if runtime.startup_error:
+        raise ServeError(f"the appliance cannot run: {runtime.startup_error}")

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from appliance.app import Appliance  # noqa: E402
+from appliance.app import opened  # noqa: E402
 from appliance.config import load_settings  # noqa: E402
 from appliance.evaluate import Report, calibrate, evaluate, load_questions  # noqa: E402
 
@@ -76,19 +76,14 @@ def run(
             "answers.mode": mode,
         },
     )
-    appliance = Appliance(settings)
-    appliance.open_index()
-    try:
-        appliance.worker.sync_all()
-        appliance.load_generator()
+    with opened(settings) as parts:
+        parts.worker.sync_all()
         report = evaluate(
-            appliance.retriever,
+            parts.retriever,
             questions_of(folder, limit),
             settings.retrieval.k,
-            appliance.assistant,
+            parts.load_generator(),
         )
-    finally:
-        appliance.close()
     return {"set": set_name, "mode": mode, "n": report.n, **report.answers}, report
 
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from appliance.answer.generators import default_threads  # noqa: E402
 from appliance.answer.prompt import build_prompt  # noqa: E402
-from appliance.app import Appliance  # noqa: E402
+from appliance.app import opened  # noqa: E402
 from appliance.config import load_settings  # noqa: E402
 
 DOC = """# Staff handbook
@@ -168,18 +168,15 @@ def main():
         settings = load_settings(config, env={})
 
         # The appliance's own prompt for each question, and a bare model with its settings.
-        appliance = Appliance(settings)
-        appliance.open_index()
-        appliance.worker.sync_all()
-        appliance.load_generator()
-        generator = appliance.assistant.generator
-        prompts = {}
-        for q in QUESTIONS:
-            citations = appliance.retriever.retrieve(q, settings.retrieval.k).citations
-            prompts[q] = build_prompt(
-                q, citations, [], generator.prompt_budget, generator.count_tokens
-            ).messages
-        appliance.close()
+        with opened(settings) as parts:
+            parts.worker.sync_all()
+            generator = parts.load_generator().generator
+            prompts = {}
+            for q in QUESTIONS:
+                citations = parts.retriever.retrieve(q, settings.retrieval.k).citations
+                prompts[q] = build_prompt(
+                    q, citations, [], generator.prompt_budget, generator.count_tokens
+                ).messages
         from llama_cpp import Llama
 
         g = settings.generator

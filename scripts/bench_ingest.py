@@ -42,7 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # for tests/corpus.py (make_pdf)
 
-from appliance.app import Appliance  # noqa: E402
+from appliance.app import Parts, open_parts  # noqa: E402
 from appliance.config import load_settings  # noqa: E402
 from appliance.documents import chunk_sections, read_document  # noqa: E402
 from appliance.index.edge import IndexedChunk  # noqa: E402
@@ -130,7 +130,7 @@ PHASES = [  # label, what it is
 ]
 
 
-def instrument(app: Appliance, clock: Clock):
+def instrument(app: Parts, clock: Clock):
     """Wrap the pipeline's collaborators; returns the unwrapped embed_documents."""
     pipe = app.worker.pipeline
     raw_embed = clock.wrap(app.embedder, "embed_documents", "dense embed", count_texts=True)
@@ -168,13 +168,11 @@ def instrument(app: Appliance, clock: Clock):
     return raw_embed
 
 
-def open_appliance(kb: Path, data: Path, models: Path, settle: float | None) -> Appliance:
+def open_appliance(kb: Path, data: Path, models: Path, settle: float | None) -> Parts:
     overrides = {"paths.kb": str(kb), "paths.data": str(data), "paths.models": str(models)}
     if settle is not None:
         overrides["watcher.settle_s"] = settle
-    app = Appliance(load_settings(None, env={}, overrides=overrides))
-    app.open_index()
-    return app
+    return open_parts(load_settings(None, env={}, overrides=overrides))
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -236,7 +234,7 @@ def random_word(rng: random.Random, n: int = 10) -> str:
     return "".join(rng.choice(string.ascii_lowercase) for _ in range(n))
 
 
-def fill_big_index(app: Appliance, total: int, vocab: list[str], rng: random.Random) -> int:
+def fill_big_index(app: Parts, total: int, vocab: list[str], rng: random.Random) -> int:
     """`total` synthetic chunks under kb/synthetic/*.txt, consistent with the manifest, so the
     worker's start-up reconcile keeps them (100 chunks per synthetic file)."""
     import numpy as np
@@ -533,7 +531,7 @@ def main():
                     + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
                 ),
                 ("chunks stored", f"{stored}  (embedded {embedded}, reused {stored - embedded})"),
-                ("seconds", f"{pipe_s:.1f}   (Appliance.open_index: {open_s:.2f} s, not included)"),
+                ("seconds", f"{pipe_s:.1f}   (open_parts: {open_s:.2f} s, not included)"),
                 ("files/s", f"{len(rels) / pipe_s:.2f}"),
                 ("chunks/s", f"{pipe_rate:.2f}"),
             ],

@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from appliance.app import Appliance, open_store  # noqa: E402
+from appliance.app import open_parts, open_store  # noqa: E402
 from appliance.config import load_settings  # noqa: E402
 from appliance.index.store import IndexedChunk, SearchFilter  # noqa: E402
 from appliance.sync import manifest as m  # noqa: E402
@@ -202,7 +202,6 @@ def main() -> None:
         )
         settings = load_settings(config, env={})
         settings.paths.kb.mkdir(parents=True)
-        appliance = Appliance(settings)
         from appliance.index.embedder import Embedder
 
         embedder = Embedder(settings.embedder, settings.embedder_dir)
@@ -211,9 +210,9 @@ def main() -> None:
         print(f"built {args.chunks} chunks in {files} files: {build_s:.1f} s")
 
         t = time.perf_counter()
-        appliance.open_index()
+        parts = open_parts(settings)
         open_s = time.perf_counter() - t
-        store, retriever = appliance.index, appliance.retriever
+        store, retriever = parts.index, parts.retriever
         time_queries(retriever, store, embedder, 10)  # warm up
         engine, whole = time_queries(retriever, store, embedder, args.rounds)
 
@@ -242,7 +241,7 @@ def main() -> None:
         questions = identifier_questions(files, args.per_file)
         ident, ident_first = time_identifier_questions(retriever, questions)
         rss = rss_mb()
-        appliance.close()
+        parts.close()
         ready_s = serve_until_ready(settings, config)
 
     def row(name, values):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Flask
 
@@ -19,6 +20,9 @@ from appliance.web.proxies import TrustedProxies
 from appliance.web.sessions import Sessions
 from appliance.web.signin import signin
 
+if TYPE_CHECKING:
+    from appliance.runtime import Runtime
+
 STATIC = Path(__file__).parent / "static"
 
 
@@ -26,11 +30,11 @@ def sessions_path(data: Path) -> Path:
     return data / "sessions.sqlite3"
 
 
-def create_app(appliance) -> Flask:
-    """`appliance` is the composition root's Appliance, already built (maybe still loading)."""
-    settings = appliance.settings
+def create_app(runtime: Runtime) -> Flask:
+    """`runtime`: the appliance to serve (runtime.py), its parts open, maybe still starting."""
+    settings = runtime.settings
     app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
-    app.config["APPLIANCE"] = appliance
+    app.config["RUNTIME"] = runtime
     app.config["MAX_CONTENT_LENGTH"] = settings.limits.max_body_kb * 1024
     app.json.sort_keys = False
     errors.register(app)

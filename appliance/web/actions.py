@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify, request
 from appliance.errors import BadQuestion
 from appliance.tools.actions import ProposalError
 from appliance.tools.registry import catalogue
-from appliance.web.errors import json_body, ready_appliance
+from appliance.web.errors import json_body, ready_parts
 from appliance.web.identity import caller
 
 actions_api = Blueprint("actions", __name__, url_prefix="/api/actions")
@@ -27,22 +27,22 @@ def who() -> dict:
 
 def propose(question: object, conversation_id: str | None, tool: object) -> dict | None:
     """The proposal for this question when tools are on and it asks for an action."""
-    appliance = ready_appliance()
-    if appliance.actions is None:
+    parts = ready_parts()
+    if parts.actions is None:
         if tool is not None:
             raise BadQuestion("no tools are enabled (tools.enabled in the config)")
         return None
     if tool is not None and not isinstance(tool, str):
         raise BadQuestion("tool must be the name of a tool (GET /api/actions lists them)")
-    question = appliance.assistant.check(question)
-    return appliance.actions.propose(question, conversation_id, who(), tool)
+    question = parts.assistant.check(question)
+    return parts.actions.propose(question, conversation_id, who(), tool)
 
 
 @actions_api.get("")
 def list_tools():
-    appliance = ready_appliance()
-    tools = catalogue(appliance.actions.tools) if appliance.actions else []
-    return jsonify(enabled=appliance.actions is not None, tools=tools)
+    parts = ready_parts()
+    tools = catalogue(parts.actions.tools) if parts.actions else []
+    return jsonify(enabled=parts.actions is not None, tools=tools)
 
 
 @actions_api.post("/confirm")
@@ -62,7 +62,7 @@ def _refused(err: ProposalError):
 
 
 def _actions():
-    appliance = ready_appliance()
-    if appliance.actions is None:
+    parts = ready_parts()
+    if parts.actions is None:
         raise ProposalError("no tools are enabled (tools.enabled in the config)", 404)
-    return appliance.actions
+    return parts.actions

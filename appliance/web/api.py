@@ -13,7 +13,7 @@ from appliance.errors import BadQuestion, Busy
 from appliance.index.store import SearchFilter
 from appliance.sync.manifest import summary
 from appliance.web import actions, sse
-from appliance.web.errors import json_body, ready_appliance
+from appliance.web.errors import json_body, ready_parts, runtime
 from appliance.web.identity import caller, identity
 from appliance.web.library import UPLOAD_FOLDER, indexing, totals
 
@@ -66,7 +66,7 @@ def ask():
     arguments, proposal = _question()
     if proposal is not None:
         return jsonify(proposal)
-    return jsonify(ready_appliance().assistant.ask(**arguments))
+    return jsonify(ready_parts().assistant.ask(**arguments))
 
 
 @api.post("/ask/stream")
@@ -75,7 +75,7 @@ def ask_stream():
     if proposal is not None:
         events = _proposal_events(proposal)
     else:
-        events = ready_appliance().assistant.stream(**arguments)
+        events = ready_parts().assistant.stream(**arguments)
     return sse.stream(events, _frames)
 
 
@@ -104,7 +104,7 @@ def search():
     if k is not None and not 1 <= k <= 50:
         raise BadQuestion("k must be an integer from 1 to 50")
     where = _where(request.args.get("folder"), request.args.get("type"))
-    citations, timings = ready_appliance().assistant.search(request.args.get("q", ""), k, where)
+    citations, timings = ready_parts().assistant.search(request.args.get("q", ""), k, where)
     return jsonify(citations=[c.public() for c in citations], timings=timings)
 
 
@@ -122,7 +122,7 @@ def feedback():
     if not isinstance(comment, str) or len(comment) > 2000:
         raise BadQuestion("comment must be text of at most 2000 characters")
     try:
-        stored = ready_appliance().history.add_feedback(query_id, rating, comment, caller().name)
+        stored = ready_parts().history.add_feedback(query_id, rating, comment, caller().name)
     except sqlite3.Error as err:
         message = f"feedback not stored ({err}): the data dir may be full or read-only"
         return jsonify(error=message, code="storage_problem"), 503, {"Retry-After": "60"}
@@ -135,22 +135,22 @@ def feedback():
 @api.get("/status")
 def status():
     """The page's status line: ready, indexing progress, model and where it runs."""
-    appliance = ready_appliance()
-    generator = appliance.assistant.generator
-    state = appliance.readiness()
+    parts = ready_parts()
+    generator = parts.assistant.generator
+    state = runtime().readiness()
     who = caller()
     signed_in = identity().required()
     return jsonify(
         ready=state["ready"],
         model=generator.name,
         device=generator.device,
-        indexing=indexing(appliance, who),
-        documents=summary(totals(appliance, who)),
+        indexing=indexing(parts, who),
+        documents=summary(totals(parts, who)),
         answers=state["answers"],
         watcher=state["checks"]["watcher"],
         ingestion=state["ingestion"],
         signed_in=signed_in,  # the page offers Sign out
         user={"name": who.name, "admin": who.admin} if signed_in else None,
         # The page offers its drop zone (uploads go to kb/uploads/: the caller's to read?).
-        uploads=appliance.settings.server.uploads and who.may_read(f"{UPLOAD_FOLDER}/-"),
+        uploads=parts.settings.server.uploads and who.may_read(f"{UPLOAD_FOLDER}/-"),
     )

@@ -7,26 +7,28 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from appliance.errors import BadQuestion, Busy
+from appliance.errors import BadQuestion, Busy, NotReady
+
+if TYPE_CHECKING:
+    from appliance.app import Parts
+    from appliance.runtime import Runtime
 
 log = logging.getLogger("appliance.web")
 
 
-class NotReady(Exception):
-    pass
+def runtime() -> Runtime:
+    """The running appliance this app serves (runtime.py)."""
+    return current_app.config["RUNTIME"]
 
 
-def ready_appliance():
-    """The appliance, once it answers questions; NotReady (503) before that."""
-    appliance = current_app.config["APPLIANCE"]
-    if not appliance.ready.is_set():
-        state = appliance.readiness()
-        raise NotReady(state["error"] or "the appliance is still starting (see /ready)")
-    return appliance
+def ready_parts() -> Parts:
+    """Its parts, once it answers questions; NotReady (503) before that."""
+    return runtime().answering()
 
 
 def json_body() -> dict:
@@ -88,7 +90,7 @@ def register(app: Flask) -> None:
     def _http(err):
         if err.code == 413:
             if request.path == "/api/upload":
-                limit = current_app.config["APPLIANCE"].settings.server.max_upload_mb
+                limit = runtime().settings.server.max_upload_mb
                 message = f"the upload is over {limit:g} MB (server.max_upload_mb)"
                 return jsonify(error=message, code="upload_too_large"), 413
             limit = current_app.config["MAX_CONTENT_LENGTH"] // 1024

@@ -10,35 +10,32 @@ import shutil
 import unicodedata
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Blueprint, abort, current_app, jsonify, request, send_from_directory
+from flask import Blueprint, abort, jsonify, request, send_from_directory
 
 from appliance.errors import BadQuestion
 from appliance.sync.manifest import INDEXED, PENDING, Entry, summary
 from appliance.sync.reconcile import is_ignored
 from appliance.users import Caller
-from appliance.web.errors import Forbidden, NotReady, ready_appliance
+from appliance.web.errors import Forbidden, ready_parts, runtime
 from appliance.web.identity import caller, denied
+
+if TYPE_CHECKING:
+    from appliance.app import Parts
 
 library = Blueprint("library", __name__)
 UPLOAD_FOLDER = "uploads"
 MAX_CHUNK = 10**7
 
 
-def _appliance():
-    appliance = current_app.config["APPLIANCE"]
-    if appliance.manifest is None:
-        raise NotReady("the index is not open yet (see /ready)")
-    return appliance
-
-
 @library.get("/api/documents")
 def documents():
     """The files of kb/ the caller may read, with their status, totals and indexing state."""
-    appliance = _appliance()
+    parts = runtime().parts
     who = caller()
-    entries = [e for e in appliance.manifest.entries() if who.may_read(e.path)]
-    counted = totals(appliance, who, entries)
+    entries = [e for e in parts.manifest.entries() if who.may_read(e.path)]
+    counted = totals(parts, who, entries)
     return jsonify(
         documents=[
             {
@@ -55,30 +52,30 @@ def documents():
         totals=counted,
         summary=summary(counted),
         chunks=sum(e.chunks for e in entries if e.status == INDEXED),
-        indexing=indexing(appliance, who),
+        indexing=indexing(parts, who),
     )
 
 
-def totals(appliance, who: Caller, entries: list[Entry] | None = None) -> dict[str, int]:
+def totals(parts: Parts, who: Caller, entries: list[Entry] | None = None) -> dict[str, int]:
     """Files per status, of those `who` may read only: no count says what else exists."""
     if who.folders is None:
-        return appliance.manifest.totals()
+        return parts.manifest.totals()
     if entries is None:
-        entries = [e for e in appliance.manifest.entries() if who.may_read(e.path)]
+        entries = [e for e in parts.manifest.entries() if who.may_read(e.path)]
     return dict(Counter(e.status for e in entries))
 
 
-def indexing(appliance, who: Caller) -> dict:
+def indexing(parts: Parts, who: Caller) -> dict:
     """What the sync worker is doing, as far as `who` may know: a restricted caller sees
     only their own files waiting, and the file being read only when it is theirs."""
-    worker = appliance.worker
+    worker = parts.worker
     if worker is None:
         return {"done": 0, "total": 0, "waiting": 0, "current": None}
     current = worker.current if worker.current and who.may_read(worker.current["path"]) else None
     if who.folders is None:
         done, total = worker.scan_progress
         return {"done": done, "total": total, "waiting": worker.pending(), "current": current}
-    waiting = totals(appliance, who).get(PENDING, 0)
+    waiting = totals(parts, who).get(PENDING, 0)
     return {"done": 0, "total": 0, "waiting": waiting, "current": current}
 
 
@@ -90,9 +87,9 @@ def passage():
     around = min(request.args.get("around", 1, type=int), 5)
     if not source or chunk is None or not 0 <= chunk < MAX_CHUNK:
         raise BadQuestion(f"give source (a kb/ path) and chunk (a number from 0 to {MAX_CHUNK})")
-    appliance = ready_appliance()
+    parts = ready_parts()
     wanted = range(max(0, chunk - around), chunk + around + 1)
-    found = appliance.index.passages(source, list(wanted)) if _readable(source) else []
+    found = parts.index.passages(source, list(wanted)) if _readable(source) else []
     if not any(p.chunk == chunk for p in found):
         abort(404, description=f"{source} has no passage {chunk} (re-indexed since?)")
     return jsonify(
@@ -118,9 +115,9 @@ def original(rel: str):
     """An indexed original from kb/. Only files the manifest lists as indexed are served,
     so hidden, ignored and other paths stay private; send_from_directory refuses any path
     outside kb/. Served sandboxed: an HTML document cannot run scripts in our origin."""
-    appliance = _appliance()
-    entry = appliance.manifest.get(rel)
-    kb = appliance.settings.paths.kb.resolve()
+    parts = runtime().parts
+    entry = parts.manifest.get(rel)
+    kb = parts.settings.paths.kb.resolve()
     if (
         not _readable(rel)
         or entry is None
@@ -128,7 +125,7 @@ def original(rel: str):
         or not (kb / rel).resolve().is_relative_to(kb)  # a symlink out of kb/
     ):
         abort(404, description=f"{rel} is not an indexed document")
-    response = send_from_directory(appliance.settings.paths.kb, rel)
+    response = send_from_directory(parts.settings.paths.kb, rel)
     response.headers["Content-Security-Policy"] = "sandbox"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
@@ -137,8 +134,8 @@ def original(rel: str):
 @library.post("/api/upload")
 def upload():
     """Files dropped on the page go to kb/uploads/, where the watcher picks them up."""
-    appliance = _appliance()
-    settings = appliance.settings
+    parts = runtime().parts
+    settings = parts.settings
     if not settings.server.uploads:
         raise Forbidden("uploads are disabled (server.uploads: false)", "uploads_off")
     if not caller().may_read(f"{UPLOAD_FOLDER}/-"):

@@ -15,7 +15,7 @@ from appliance.answer.prompt import Turn
 from appliance.errors import BadQuestion, Busy
 from appliance.index.store import SearchFilter
 from appliance.web import sse
-from appliance.web.errors import json_body, ready_appliance
+from appliance.web.errors import json_body, ready_parts
 from appliance.web.identity import caller
 
 openai_api = Blueprint("openai_api", __name__, url_prefix="/v1")
@@ -34,7 +34,7 @@ def models():
 def chat_completions():
     body = json_body()
     question, history = _conversation(body.get("messages"))
-    assistant = ready_appliance().assistant
+    assistant = ready_parts().assistant
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     who = caller()
     asked = {"where": SearchFilter(within=who.folders), "history": history, "user": who.name}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from appliance.web import language
+from appliance.web.errors import runtime
 
 pages = Blueprint("pages", __name__)
 REMEMBER_S = 365 * 24 * 3600
@@ -33,12 +34,12 @@ def health():
 @pages.get("/ready")
 def ready():
     """Models loaded, index open, start-up sync done: 503 until then."""
-    state = current_app.config["APPLIANCE"].readiness()
+    state = runtime().readiness()
     return jsonify(state), (200 if state["ready"] else 503)
 
 
 @pages.get("/metrics")
 def metrics():
     """Prometheus text format."""
-    body = current_app.config["APPLIANCE"].metrics.exposition()
+    body = runtime().parts.metrics.exposition()
     return Response(body, mimetype="text/plain; version=0.0.4")

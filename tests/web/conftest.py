@@ -1,5 +1,5 @@
 """The web layer in-process, as the Flask tutorial tests it: an `app` built by the factory
-over a real Appliance (Qdrant Edge index, manifest, embedder and the tiny model, on a temp
+over a real Runtime (Qdrant Edge index, manifest, embedder and the tiny model, on a temp
 dir) and a `client` from app.test_client(). No server process, no sockets."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from appliance.app import Appliance
+from appliance.app import open_parts
 from appliance.config import load_settings
+from appliance.runtime import Runtime
 from appliance.web import create_app
 
 TOKEN = "s3cret-token-for-tests"
@@ -29,9 +30,9 @@ class BufferedClient(FlaskClient):
 
 @pytest.fixture
 def make_app(tmp_path, models_dir) -> Callable[..., Flask]:
-    """make_app(**overrides) → a Flask app over a ready Appliance; overrides are dotted
+    """make_app(**overrides) → a Flask app over a ready Runtime; overrides are dotted
     settings with "__" for "." (server__access_token=...)."""
-    built: list[Appliance] = []
+    built: list[Runtime] = []
 
     def make(generator: bool = True, documents: dict[str, str] | None = None, **overrides) -> Flask:
         """`documents`: kb-relative path → text, indexed before the app is returned."""
@@ -50,21 +51,20 @@ def make_app(tmp_path, models_dir) -> Callable[..., Flask]:
                 **{k.replace("__", "."): v for k, v in overrides.items()},
             },
         )
-        appliance = Appliance(settings)
-        appliance.open_index()
+        runtime = Runtime(open_parts(settings))
         if documents:
-            appliance.worker.sync_all()
+            runtime.parts.worker.sync_all()
         if generator:
-            appliance.load_generator()
-            appliance.ready.set()
-        built.append(appliance)
-        app = create_app(appliance)
+            runtime.parts.load_generator()
+            runtime.ready.set()
+        built.append(runtime)
+        app = create_app(runtime)
         app.test_client_class = BufferedClient
         return app
 
     yield make
-    for appliance in built:
-        appliance.close()
+    for runtime in built:
+        runtime.close()
 
 
 @pytest.fixture

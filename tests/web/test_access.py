@@ -1,4 +1,4 @@
-"""Access by folder (appliance/users.py), in-process over a real Appliance: two users, three
+"""Access by folder (appliance/users.py), in-process over a real Runtime: two users, three
 folders, every endpoint checked for leaks of the folder a user is not granted."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ SALARY_QUESTION = "What is the salary band for a senior engineer?"
 def office(make_app):
     """The app, with ana granted hr and ben granted finance and public."""
     app = make_app(documents=DOCUMENTS, server__uploads=True)
-    users = Users(users_path(app.config["APPLIANCE"].settings.paths.data))
+    users = Users(users_path(app.config["RUNTIME"].settings.paths.data))
     keys = {
         "ana": users.add("ana", folders=["hr"]),
         "ben": users.add("ben", folders=["finance", "public/"]),
@@ -57,7 +57,7 @@ def test_without_users_nothing_changes_and_with_one_everybody_signs_in(make_app)
     client = app.test_client()
     assert len(client.get("/api/documents").json["documents"]) == 2
     assert client.get("/api/status").json["user"] is None
-    users = Users(users_path(app.config["APPLIANCE"].settings.paths.data))
+    users = Users(users_path(app.config["RUNTIME"].settings.paths.data))
     key = users.add("ana")  # added while the app runs, as `appliance users add` does
     reply = client.get("/api/documents")
     assert reply.status_code == 401 and reply.json["code"] == "sign_in_required"
@@ -161,7 +161,7 @@ def test_the_library_shows_and_serves_only_the_granted_folders(office, logs):
 
 def test_feedback_history_and_conversations_are_each_users_own(make_app):
     app = make_app(documents=DOCUMENTS, answers__mode="extractive")
-    appliance = app.config["APPLIANCE"]
+    appliance = app.config["RUNTIME"].parts
     users = Users(users_path(appliance.settings.paths.data))
     ana = as_user(users.add("ana", folders=["hr"]))
     ben = as_user(users.add("ben", folders=["public"]))
@@ -217,7 +217,7 @@ def test_a_revoke_a_new_key_and_a_removal_take_effect_at_the_next_request(office
 
 def test_the_access_token_is_the_admin_and_sees_everything(make_app):
     app = make_app(documents=DOCUMENTS, server__access_token=TOKEN)
-    users = Users(users_path(app.config["APPLIANCE"].settings.paths.data))
+    users = Users(users_path(app.config["RUNTIME"].settings.paths.data))
     ben = as_user(users.add("ben", folders=["public"]))
     boss = as_user(users.add("boss", admin=True))
     client = app.test_client()

@@ -70,7 +70,7 @@ def test_auto_mode_replaces_an_unbacked_answer_and_says_why(make_app):
     else:
         assert not done["replaced_because"] and done["trust"]["citations"] == 1.0
     logged = json.loads(
-        (app.config["APPLIANCE"].settings.paths.data / "queries.jsonl").read_text().splitlines()[-1]
+        (app.config["RUNTIME"].settings.paths.data / "queries.jsonl").read_text().splitlines()[-1]
     )
     assert logged["mode"] == done["mode"]
     assert logged["replaced_because"] == done["replaced_because"]
@@ -84,7 +84,7 @@ def test_a_looping_answer_is_cut_where_the_loop_begins(make_app):
     from appliance.answer.repetition import Guard
 
     app = make_app(generator__temperature=0.0, generator__repeat_penalty=1.0)
-    generator = app.config["APPLIANCE"].assistant.generator
+    generator = app.config["RUNTIME"].parts.assistant.generator
     guard = Guard(max_tokens=300)
     prompt = [{"role": "user", "content": "Say 'yes' 50 times."}]
     streamed = "".join(guard.watch(generator.stream(prompt, 300)))
@@ -96,7 +96,7 @@ def test_an_answer_records_how_generation_ended(make_app):
     app = make_app(documents=DOCS, answers__mode="generate", generator__max_tokens=24)
     done = ask(app.test_client(), "How many days of annual leave do full-time staff get?")
     assert done["mode"] == "generated" and done["stopped"] in ("end", "max_tokens")
-    logged = app.config["APPLIANCE"].history.weak(below=1.1)[-1]
+    logged = app.config["RUNTIME"].parts.history.weak(below=1.1)[-1]
     assert logged["stopped"] == done["stopped"]
 
 
@@ -107,7 +107,7 @@ def test_auto_mode_stops_asking_a_model_whose_answers_are_always_replaced(make_a
     from appliance.answer.assistant import MODEL_WINDOW, PROBE_EVERY
 
     app = make_app(documents=DOCS, answers__mode="auto")
-    assistant = app.config["APPLIANCE"].assistant
+    assistant = app.config["RUNTIME"].parts.assistant
     assistant.model_record.extend([False] * MODEL_WINDOW)
     client = app.test_client()
     answers = [ask(client, "Up to how much is a hotel night refunded?") for _ in range(PROBE_EVERY)]
@@ -117,6 +117,6 @@ def test_auto_mode_stops_asking_a_model_whose_answers_are_always_replaced(make_a
         assert "not asked" in done["replaced_because"] and "120 euros" in done["answer"]
     assert "generate_ms" in probe["timings"]  # the model was asked again
 
-    history = app.config["APPLIANCE"].history
+    history = app.config["RUNTIME"].parts.history
     record = history.model_record(assistant.generator.name, MODEL_WINDOW)
     assert len(record) == 1 and record[0] == (probe["mode"] == "generated")

@@ -1,4 +1,4 @@
-"""Who may come in (in-process, over a real Appliance): host names, sign-in, sessions, throttles,
+"""Who may come in (in-process, over a real Runtime): host names, sign-in, sessions, throttles,
 the access log, reverse proxies. Each case here was a defect found by an attack-minded test."""
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def test_feedback_needs_a_real_answer_and_a_new_vote_replaces_the_old(app, clien
         "/api/feedback", json={"id": answer["id"], "rating": "down", "comment": "wrong"}
     )
     assert reply.status_code == 201
-    history = app.config["APPLIANCE"].history
+    history = app.config["RUNTIME"].parts.history
     assert [(f["query_id"], f["rating"]) for f in history.feedback()] == [(answer["id"], "down")]
     unknown = client.post("/api/feedback", json={"id": "0123456789ab", "rating": "up"})
     assert unknown.status_code == 404 and "0123456789ab" in unknown.json["error"]
@@ -215,7 +215,7 @@ def test_upload_names_keep_their_words_and_fit_the_file_system(make_app, given, 
     )
     assert reply.status_code == 201, reply.json
     assert reply.json["saved"] == [f"uploads/{saved}"]
-    kb = app.config["APPLIANCE"].settings.paths.kb
+    kb = app.config["RUNTIME"].settings.paths.kb
     assert (kb / "uploads" / saved).read_bytes() == b"Leave: 25 days."
 
 
@@ -228,7 +228,7 @@ def test_uploads_refuse_unusable_names_and_a_full_disk(make_app):
     full = make_app(server__uploads=True, limits__min_free_mb=10**9).test_client()
     reply = full.post("/api/upload", data={"file": (io.BytesIO(b"x" * 1000), "a.txt")})
     assert reply.status_code == 507 and "limits.min_free_mb" in reply.json["error"]
-    kb = app.config["APPLIANCE"].settings.paths.kb
+    kb = app.config["RUNTIME"].settings.paths.kb
     assert not any((kb / "uploads").iterdir())  # nothing half-written left behind
 
 

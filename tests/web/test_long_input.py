@@ -41,7 +41,7 @@ def test_follow_ups_after_a_long_answer_keep_working(app, client):
     """The page's conversations: a long earlier turn must not break every later follow-up."""
     from appliance.answer.prompt import Turn
 
-    conversations = app.config["APPLIANCE"].assistant.conversations
+    conversations = app.config["RUNTIME"].parts.assistant.conversations
     conversations.add("c1", Turn("年假政策是什么？" * 40, LONG_CHINESE_ANSWER))
     for question in ("兼职员工呢？", "And for contractors?"):
         reply = client.post("/api/ask", json={"question": question, "conversation_id": "c1"})

@@ -34,12 +34,18 @@ def make_app(tmp_path, models_dir) -> Callable[..., Flask]:
     settings with "__" for "." (server__access_token=...)."""
     built: list[Runtime] = []
 
-    def make(generator: bool = True, documents: dict[str, str] | None = None, **overrides) -> Flask:
-        """`documents`: kb-relative path → text, indexed before the app is returned."""
+    def make(
+        generator: bool = True, documents: dict[str, str | bytes] | None = None, **overrides
+    ) -> Flask:
+        """`documents`: kb-relative path → text (or bytes), indexed before the app is
+        returned."""
         root = tmp_path / f"app{len(built)}"
-        for rel, text in (documents or {}).items():
+        for rel, content in (documents or {}).items():
             (root / "kb" / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / "kb" / rel).write_text(text, encoding="utf-8")
+            if isinstance(content, bytes):
+                (root / "kb" / rel).write_bytes(content)
+            else:
+                (root / "kb" / rel).write_text(content, encoding="utf-8")
         settings = load_settings(
             None,
             env={},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -28,49 +29,61 @@ class BufferedClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
+def build_app(
+    root: Path,
+    models_dir: Path,
+    generator: bool = True,
+    documents: dict[str, str | bytes] | None = None,
+    **overrides,
+) -> Flask:
+    """A Flask app over a ready Runtime in `root` (close it with close_app). `documents`:
+    kb-relative path → text (or bytes), indexed first; `overrides`: dotted settings with
+    "__" for "." (server__access_token=...)."""
+    for rel, content in (documents or {}).items():
+        (root / "kb" / rel).parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            (root / "kb" / rel).write_bytes(content)
+        else:
+            (root / "kb" / rel).write_text(content, encoding="utf-8")
+    settings = load_settings(
+        None,
+        env={},
+        overrides={
+            "paths.kb": str(root / "kb"),
+            "paths.data": str(root / "data"),
+            "paths.models": str(models_dir),
+            "generator.max_tokens": 16,
+            **{k.replace("__", "."): v for k, v in overrides.items()},
+        },
+    )
+    runtime = Runtime(open_parts(settings))
+    if documents:
+        runtime.parts.worker.sync_all()
+    if generator:
+        runtime.parts.load_generator()
+        runtime.ready.set()
+    app = create_app(runtime)
+    app.test_client_class = BufferedClient
+    return app
+
+
+def close_app(app: Flask) -> None:
+    app.config["RUNTIME"].close()
+
+
 @pytest.fixture
 def make_app(tmp_path, models_dir) -> Callable[..., Flask]:
-    """make_app(**overrides) → a Flask app over a ready Runtime; overrides are dotted
-    settings with "__" for "." (server__access_token=...)."""
-    built: list[Runtime] = []
+    """make_app(generator=True, documents=None, **overrides): build_app in a fresh folder;
+    every app made is closed after the test."""
+    built: list[Flask] = []
 
-    def make(
-        generator: bool = True, documents: dict[str, str | bytes] | None = None, **overrides
-    ) -> Flask:
-        """`documents`: kb-relative path → text (or bytes), indexed before the app is
-        returned."""
-        root = tmp_path / f"app{len(built)}"
-        for rel, content in (documents or {}).items():
-            (root / "kb" / rel).parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                (root / "kb" / rel).write_bytes(content)
-            else:
-                (root / "kb" / rel).write_text(content, encoding="utf-8")
-        settings = load_settings(
-            None,
-            env={},
-            overrides={
-                "paths.kb": str(root / "kb"),
-                "paths.data": str(root / "data"),
-                "paths.models": str(models_dir),
-                "generator.max_tokens": 16,
-                **{k.replace("__", "."): v for k, v in overrides.items()},
-            },
-        )
-        runtime = Runtime(open_parts(settings))
-        if documents:
-            runtime.parts.worker.sync_all()
-        if generator:
-            runtime.parts.load_generator()
-            runtime.ready.set()
-        built.append(runtime)
-        app = create_app(runtime)
-        app.test_client_class = BufferedClient
-        return app
+    def make(**kwargs) -> Flask:
+        built.append(build_app(tmp_path / f"app{len(built)}", models_dir, **kwargs))
+        return built[-1]
 
     yield make
-    for runtime in built:
-        runtime.close()
+    for app in built:
+        close_app(app)
 
 
 @pytest.fixture

@@ -538,6 +538,7 @@ def _ingest(kb: Path, data: Path) -> str:
     return result.stdout
 
 
+@pytest.mark.e2e  # `appliance ingest`, backup.sh and restore.sh, as processes
 def test_backup_restore_round_trip_while_in_use(tmp_path, models_dir):
     kb, data = tmp_path / "kb", tmp_path / "data"
     kb.mkdir()

@@ -3,6 +3,8 @@ that says so, and long conversations are trimmed to fit, never a 500 from the co
 
 from __future__ import annotations
 
+import json
+
 EMOJI_QUESTION = "🙂" * 1991  # under limits.max_question_chars, but ~6,000 tokens
 LONG_CHINESE_ANSWER = "员工每年享有二十五天带薪年假，兼职员工按工作小时比例计算。" * 60
 
@@ -39,10 +41,18 @@ def test_long_conversations_are_trimmed_to_the_context_window(client):
 
 def test_follow_ups_after_a_long_answer_keep_working(app, client):
     """The page's conversations: a long earlier turn must not break every later follow-up."""
+    from appliance.answer.conversations import conversation_key
     from appliance.answer.prompt import Turn
 
-    conversations = app.config["RUNTIME"].parts.assistant.conversations
-    conversations.add("c1", Turn("年假政策是什么？" * 40, LONG_CHINESE_ANSWER))
+    parts = app.config["RUNTIME"].parts
+    conversations = parts.assistant.conversations
+    key = conversation_key("", "c1")  # the conversation of a caller without users
+    conversations.add(key, Turn("年假政策是什么？" * 40, LONG_CHINESE_ANSWER))
+    assert conversations.history(key), "the long turn is where the follow-ups will find it"
     for question in ("兼职员工呢？", "And for contractors?"):
         reply = client.post("/api/ask", json={"question": question, "conversation_id": "c1"})
         assert reply.status_code == 200, reply.data[:500]
+        record = parts.history._db.execute(
+            "SELECT record FROM queries WHERE id = ?", (reply.json["id"],)
+        ).fetchone()[0]
+        assert json.loads(record)["rewritten_query"], "the follow-up was read with the long turn"

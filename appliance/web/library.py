@@ -69,8 +69,6 @@ def indexing(parts: Parts, who: Caller) -> dict:
     """What the sync worker is doing, as far as `who` may know: a restricted caller sees
     only their own files waiting, and the file being read only when it is theirs."""
     worker = parts.worker
-    if worker is None:
-        return {"done": 0, "total": 0, "waiting": 0, "current": None}
     current = worker.current if worker.current and who.may_read(worker.current["path"]) else None
     if who.folders is None:
         done, total = worker.scan_progress

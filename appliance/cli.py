@@ -366,7 +366,7 @@ def cmd_tools(args) -> int:
 
 def cmd_users(args) -> int:
     """Keys go to stdout alone (KEY=$(appliance users add ana hr)); the rest to stderr."""
-    from appliance.users import ALL, Users, users_path
+    from appliance.users import ALL, Users, folder_name, users_path
 
     settings = settings_from(args)
     if args.action != "list" and not args.name:
@@ -398,9 +398,9 @@ def cmd_users(args) -> int:
     finally:
         users.close()
     if args.action in ("add", "grant"):
-        for folder in folders:
-            if folder != ALL and not (settings.paths.kb / folder.strip("/")).is_dir():
-                print(f"note: kb/{folder.strip('/')} does not exist (yet)", file=sys.stderr)
+        for folder in map(folder_name, folders):
+            if folder != ALL and not (settings.paths.kb / folder).is_dir():
+                print(f"note: kb/{folder} does not exist (yet)", file=sys.stderr)
     if args.action != "list":
         everyone = [u for u in everyone if u.name == name]
     if args.json:

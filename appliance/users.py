@@ -54,12 +54,15 @@ class Caller:
 
     def may_read(self, path: str) -> bool:
         """Whether this caller may see the kb/ file `path` (relative, with "/")."""
+        parent = PurePosixPath(path).parent
+        return parent == PurePosixPath(".") or self.may_enter(str(parent))  # top level: shared
+
+    def may_enter(self, folder: str) -> bool:
+        """Whether this caller may see what the kb/ folder `folder` holds: it is granted, or
+        lies under a granted folder."""
         if self.folders is None:
             return True
-        parts = PurePosixPath(path).parts
-        if len(parts) <= 1:
-            return True  # kb/'s top level is shared
-        return any(path.startswith(f"{folder}/") for folder in self.folders)
+        return any(folder == f or folder.startswith(f"{f}/") for f in self.folders)
 
 
 EVERYONE = Caller("", admin=True, folders=None)  # no users configured, or the access token

@@ -19,6 +19,8 @@ def test_what_a_caller_may_read():
     assert ana.may_read("finance/payroll/may.csv")
     assert not ana.may_read("finance/budget.xlsx")
     assert not ana.may_read("hr-archive/old.txt"), "a folder is not a prefix of a name"
+    assert ana.may_enter("hr") and ana.may_enter("hr/2026") and ana.may_enter("finance/payroll")
+    assert not ana.may_enter("finance") and not ana.may_enter("hr-archive")
     assert not Caller("ben", False, ()).may_read("hr/leave.txt")
     assert EVERYONE.may_read("anything/at/all.txt")
 

@@ -139,18 +139,19 @@ def status():
     generator = parts.assistant.generator
     state = runtime().readiness()
     who = caller()
+    counted = totals(parts, who)
     signed_in = identity().required()
     return jsonify(
         ready=state["ready"],
         model=generator.name,
         device=generator.device,
-        indexing=indexing(parts, who),
-        documents=summary(totals(parts, who)),
+        indexing=indexing(parts, who, counted),
+        documents=summary(counted),
         answers=state["answers"],
         watcher=state["checks"]["watcher"],
         ingestion=state["ingestion"],
         signed_in=signed_in,  # the page offers Sign out
         user={"name": who.name, "admin": who.admin} if signed_in else None,
         # The page offers its drop zone (uploads go to kb/uploads/: the caller's to read?).
-        uploads=parts.settings.server.uploads and who.may_read(f"{UPLOAD_FOLDER}/-"),
+        uploads=parts.settings.server.uploads and who.may_enter(UPLOAD_FOLDER),
     )

@@ -52,7 +52,7 @@ def documents():
         totals=counted,
         summary=summary(counted),
         chunks=sum(e.chunks for e in entries if e.status == INDEXED),
-        indexing=indexing(parts, who),
+        indexing=indexing(parts, who, counted),
     )
 
 
@@ -65,15 +65,16 @@ def totals(parts: Parts, who: Caller, entries: list[Entry] | None = None) -> dic
     return dict(Counter(e.status for e in entries))
 
 
-def indexing(parts: Parts, who: Caller) -> dict:
+def indexing(parts: Parts, who: Caller, counted: dict[str, int]) -> dict:
     """What the sync worker is doing, as far as `who` may know: a restricted caller sees
-    only their own files waiting, and the file being read only when it is theirs."""
+    only their own files waiting (`counted`: their totals), and the file being read only
+    when it is theirs."""
     worker = parts.worker
     current = worker.current if worker.current and who.may_read(worker.current["path"]) else None
     if who.folders is None:
         done, total = worker.scan_progress
         return {"done": done, "total": total, "waiting": worker.pending(), "current": current}
-    waiting = totals(parts, who).get(PENDING, 0)
+    waiting = counted.get(PENDING, 0)
     return {"done": 0, "total": 0, "waiting": waiting, "current": current}
 
 
@@ -136,7 +137,7 @@ def upload():
     settings = parts.settings
     if not settings.server.uploads:
         raise Forbidden("uploads are disabled (server.uploads: false)", "uploads_off")
-    if not caller().may_read(f"{UPLOAD_FOLDER}/-"):
+    if not caller().may_enter(UPLOAD_FOLDER):
         denied("upload into a folder not granted", f"{UPLOAD_FOLDER}/")
         raise Forbidden(
             f"uploads go to kb/{UPLOAD_FOLDER}/, which you are not granted "

@@ -19,12 +19,20 @@ sys.path.insert(0, str(GUARD_DIR))
 import sitecustomize  # noqa: E402,F401  (installs the guard in this process)
 
 
+def _is_worker(session) -> bool:
+    """A pytest-xdist worker: the log is the controlling process's to clear and to read."""
+    return hasattr(session.config, "workerinput")
+
+
 def pytest_sessionstart(session):
-    Path(os.environ["NETGUARD_LOG"]).unlink(missing_ok=True)
+    if not _is_worker(session):
+        Path(os.environ["NETGUARD_LOG"]).unlink(missing_ok=True)
 
 
 def pytest_sessionfinish(session, exitstatus):
     log = Path(os.environ["NETGUARD_LOG"])
+    if _is_worker(session):
+        return
     if log.exists() and log.read_text().strip():
         print(f"\nnetwork access was attempted during the tests:\n{log.read_text()}")
         session.exitstatus = 1

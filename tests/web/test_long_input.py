@@ -7,6 +7,8 @@ import json
 
 EMOJI_QUESTION = "🙂" * 1991  # under limits.max_question_chars, but ~6,000 tokens
 LONG_CHINESE_ANSWER = "员工每年享有二十五天带薪年假，兼职员工按工作小时比例计算。" * 60
+# The long answers alone overflow any window; a small one fills (and is read) sooner.
+SMALL_WINDOW = {"generator__n_ctx": 1024, "limits__max_question_tokens": 300}
 
 
 def test_a_question_too_long_in_tokens_is_a_400_that_says_so(client):
@@ -21,9 +23,10 @@ def test_a_question_too_long_in_tokens_is_a_400_that_says_so(client):
     assert client.get("/api/search", query_string={"q": EMOJI_QUESTION}).status_code == 400
 
 
-def test_long_conversations_are_trimmed_to_the_context_window(client):
+def test_long_conversations_are_trimmed_to_the_context_window(make_app):
     """A chat client sends its whole history: long earlier answers in Chinese filled the
     follow-up rewrite's prompt past the context window (HTTP 500)."""
+    client = make_app(**SMALL_WINDOW).test_client()
     history = []
     for n in range(6):
         history += [
@@ -39,11 +42,13 @@ def test_long_conversations_are_trimmed_to_the_context_window(client):
     assert b"data: [DONE]" in streamed.data and b'"error"' not in streamed.data
 
 
-def test_follow_ups_after_a_long_answer_keep_working(app, client):
+def test_follow_ups_after_a_long_answer_keep_working(make_app):
     """The page's conversations: a long earlier turn must not break every later follow-up."""
     from appliance.answer.conversations import conversation_key
     from appliance.answer.prompt import Turn
 
+    app = make_app(**SMALL_WINDOW)
+    client = app.test_client()
     parts = app.config["RUNTIME"].parts
     conversations = parts.assistant.conversations
     key = conversation_key("", "c1")  # the conversation of a caller without users

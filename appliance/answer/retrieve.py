@@ -8,7 +8,14 @@ from dataclasses import asdict, dataclass
 from appliance.answer.markers import plain
 from appliance.config import IndexSettings
 from appliance.index.embedder import Embedder
-from appliance.index.identifiers import exact_first, identifiers, named_first, names
+from appliance.index.identifiers import (
+    about_their_file,
+    exact_first,
+    file_words,
+    identifiers,
+    named_first,
+    names,
+)
 from appliance.index.store import SearchFilter, VectorStore
 
 SNIPPET_CHARS = 240
@@ -54,12 +61,16 @@ class Retriever:
         sparse = self.embedder.sparse_query(question)
         held = identifiers(question)
         named = names(question)
+        words = [w for w in file_words(question, self.index.file_stems()) if w not in named]
         exact = self.embedder.exact_query(question)
         embedded = time.perf_counter()
         depth = max(k, self.candidates)
         # With names in the question, the chunks that hold its identifiers come first, and
-        # before them the best chunk of each file it names.
-        pool = self.index.search(dense, sparse, depth if held or named else k, depth, where, exact)
+        # before them the best chunk of each file it names: by a name, or by a plain word
+        # that the candidates use mostly in the file of that name ("Avec ps, comment …").
+        wide = held or named or words
+        pool = self.index.search(dense, sparse, depth if wide else k, depth, where, exact)
+        named += about_their_file(words, pool, lambda h: h.source, lambda h: h.text)
         hits = exact_first(pool, held, lambda h: h.text)
         hits = named_first(hits, named, lambda h: h.source)[:k]
         searched = time.perf_counter()

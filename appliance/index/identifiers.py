@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import TypeVar
 
 # A run of ASCII letters, digits and _ joined by - . / : (a path may start with / or ~).
@@ -25,6 +25,7 @@ _CAPITALS = re.compile(r"\b[A-Z][A-Z0-9]{2,}\b")  # not IP or OS: too common to 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_+]*(?:[-.][A-Za-z0-9_+]+)*")
 CJK_QUESTION_CHARS = 4  # a question with this many Chinese or Japanese characters is in them
+OWN_SHARE = 0.25  # about_their_file: measured on the man pages (de, fr) and python-docs
 
 T = TypeVar("T")
 
@@ -114,6 +115,28 @@ def exact_first(hits: Sequence[T], names: Sequence[str], text_of) -> list[T]:
     return [hits[i] for i in order]
 
 
+def file_words(question: str, stems: Collection[str]) -> list[str]:
+    """The question's plain words that are the name of an indexed file (`stems`: the part of
+    each file's name before its first dot), lowercase: ps and cp in "Avec ps, comment …" or
+    "Wie kopiere ich mit cp …", where ps.1 and cp.1 are in kb/."""
+    words = (w.lower() for w in _LATIN_WORD.findall(question))
+    return [w for w in dict.fromkeys(words) if w in stems]
+
+
+def about_their_file(words: Sequence[str], hits: Sequence[T], source_of, text_of) -> list[str]:
+    """Those of `words` (file_words) that the hits use largely in the file named after them
+    (OWN_SHARE of the hits that hold the word, or more). Many of the passages that mention
+    cp are cp.1's, so "mit cp" asks about cp.1; few of those that say "copy" are copy.html's,
+    so "copy a folder with all its contents" names no file."""
+    named = []
+    for word in words:
+        having = [h for h in hits if holds(text_of(h), word)]
+        own = sum(file_stem(source_of(h)) == word for h in having)
+        if having and own >= OWN_SHARE * len(having):
+            named.append(word)
+    return named
+
+
 def named_first(hits: Sequence[T], question_names: Sequence[str], source_of) -> list[T]:
     """`hits` with the best one from each file the question names first (`question_names`:
     names() of the question): "cp にはどのオプション" asks about cp.1, "nginx 的日志" about
@@ -123,12 +146,13 @@ def named_first(hits: Sequence[T], question_names: Sequence[str], source_of) -> 
     wanted = {n.lower() for n in question_names}
     first: dict[str, int] = {}
     for i, h in enumerate(hits):
-        stem = _stem(source_of(h))
+        stem = file_stem(source_of(h))
         if stem in wanted:
             first.setdefault(stem, i)
     ahead = sorted(first.values())
     return [hits[i] for i in ahead] + [h for i, h in enumerate(hits) if i not in ahead]
 
 
-def _stem(source: str) -> str:
+def file_stem(source: str) -> str:
+    """The part of a file's name before its first dot, lowercase: "de/cp.1.txt" → "cp"."""
     return source.rsplit("/", 1)[-1].split(".", 1)[0].lower()

@@ -8,13 +8,15 @@ contract tests (tests/index/test_store_contract.py).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Protocol
 
 import numpy as np
 from qdrant_edge import SparseVector
+
+from appliance.index.identifiers import file_stem
 
 DENSE = "dense"
 SPARSE = "bm25"
@@ -97,6 +99,7 @@ class VectorStore(Protocol):
         ...
 
     def count(self, source: str | None = None, where: SearchFilter | None = None) -> int: ...
+    def file_stems(self) -> Collection[str]: ...
     def chunks_per_source(self) -> dict[str, int]: ...
     def flush(self) -> None: ...
     def optimize(self) -> None: ...
@@ -110,16 +113,30 @@ class PublishedVersions:
 
     def __init__(self) -> None:
         self._published: dict[str, str] = {}
+        self._stems: dict[str, int] = {}  # file stem → published files of that stem
 
     def publish(self, source: str, doc_hash: str | None) -> None:
         """Searches return `source` only from its `doc_hash` version (None: any version).
         Copy-on-write, so that a search can hold on to the map it started with."""
         published = dict(self._published)
+        was = source in published
         if doc_hash is None:
             published.pop(source, None)
         else:
             published[source] = doc_hash
         self._published = published
+        if was != (source in published):
+            stem = file_stem(source)
+            left = self._stems.get(stem, 0) + (1 if doc_hash else -1)
+            if left:
+                self._stems[stem] = left
+            else:
+                del self._stems[stem]
+
+    def file_stems(self) -> Collection[str]:
+        """The names of the searchable files before their first dot (cp of de/cp.1.txt), kept
+        up to date by `publish`: a live view, for `in` (it costs nothing per query)."""
+        return self._stems.keys()
 
     def snapshot(self) -> dict[str, str]:
         """Take this before querying the engine, and give it to `visible` after."""

@@ -1,6 +1,14 @@
 import pytest
 
-from appliance.index.identifiers import exact_first, holds, identifiers, named_first, names
+from appliance.index.identifiers import (
+    about_their_file,
+    exact_first,
+    file_words,
+    holds,
+    identifiers,
+    named_first,
+    names,
+)
 
 
 @pytest.mark.parametrize(
@@ -96,3 +104,38 @@ def test_the_best_passage_of_a_file_the_question_names_comes_first():
     assert ordered == ["ja/cp.1.txt#1", "ja/ls.1.txt#3", "ja/mv.1.txt#0", "ja/cp.1.txt#4"]
     # A plain English question names nothing: the order stays.
     assert named_first(hits, names("How do I copy a folder with cp?"), lambda h: h) == hits
+
+
+STEMS = {"cp", "ps", "copy", "string", "tr"}
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Wie kopiere ich mit cp nur neuere Dateien?", ["cp"]),
+        ("Avec ps, comment afficher les threads ? Et avec PS ?", ["ps"]),
+        ("How do I copy a string?", ["copy", "string"]),
+        ("Comment remplacer les espaces avec tr ?", ["tr"]),
+        ("How do I strip whitespace?", []),
+    ],
+)
+def test_words_of_a_question_that_name_an_indexed_file(question, expected):
+    assert file_words(question, STEMS) == expected
+
+
+def test_a_word_names_its_file_when_the_candidates_use_it_largely_there():
+    hits = [  # (source, text): the candidates of one search
+        ("de/find.1.txt", r"find … -exec cp {} /backup \;"),
+        ("de/cp.1.txt", "cp kopiert Dateien und Verzeichnisse."),
+        ("de/mv.1.txt", "mv verschiebt Dateien."),
+        ("de/install.1.txt", "install kopiert Dateien wie cp und setzt Rechte."),
+        ("de/cp.1.txt", "-u, --update: kopiert nur, wenn die Quelle neuer ist."),
+    ]
+    source, text = (lambda h: h[0]), (lambda h: h[1])
+    assert about_their_file(["cp"], hits, source, text) == ["cp"]  # 1 of the 3 that say cp
+    library = [("library/shutil.html", "Recursively copy an entire directory tree.")] * 4 + [
+        ("library/stdtypes.html", "Return a shallow copy of the list."),
+        ("library/copy.html", "Assignment statements do not copy objects."),
+    ]
+    assert about_their_file(["copy"], library, source, text) == []  # 1 of 6
+    assert about_their_file(["tr"], library, source, text) == []  # no candidate says it

@@ -141,6 +141,20 @@ def test_replace_publish_and_delete(store, embedder):
     assert store.chunks_per_source() == {s: 1 for s in TEXTS if s != "hr/leave.txt"}
 
 
+def test_file_stems_are_those_of_the_published_files(store, embedder):
+    """The names a question may call a file by (identifiers.file_words): before the first
+    dot, and only of what searches can return."""
+    for source in TEXTS:
+        store.publish(source, "v1")
+    store.publish("hr/leave.txt", "v2")  # a new version of a file is not a second file
+    assert set(store.file_stems()) == {"leave", "printer", "vpn"}
+    store.publish("it/printer.md", None)
+    store.publish("hr/leave.txt", None)  # zh/leave.txt is still there
+    assert set(store.file_stems()) == {"leave", "vpn"}
+    store.publish("zh/leave.txt", None)
+    assert set(store.file_stems()) == {"vpn"}
+
+
 def test_stored_vectors_are_found_by_text_hash(store, embedder):
     wanted = chunk(embedder, "it/printer.md", TEXTS["it/printer.md"])
     found = store.dense_vectors([wanted.text_hash, "unknown"])

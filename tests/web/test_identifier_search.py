@@ -46,3 +46,52 @@ def test_the_record_holding_an_identifier_comes_first(make_app):
         assert first(f"who serviced {fact['unit']}") == fact["file"]
         assert first(f"what happened in {fact['ticket']}?") == fact["file"]
         assert first(f"零件{fact['part']}适用于哪台设备？") == fact["file"]
+
+
+MAN_PAGES = {
+    "de/tr.1.txt": (
+        "TR(1)\n\nNAME\n tr - Zeichen umwandeln oder löschen\n\nÜBERSICHT\n tr [OPTION]… MENGE1 "
+        "[MENGE2]\n\nBESCHREIBUNG\n Ersetzt, komprimiert und/oder löscht Zeichen aus der "
+        "Standardeingabe und schreibt sie in die Standardausgabe.\n -d, --delete  Zeichen in "
+        "MENGE1 löschen, nicht ersetzen\n -s, --squeeze-repeats  jede Folge eines wiederholten "
+        "Zeichens durch ein einzelnes ersetzen\n"
+    ),
+    "de/sed.1.txt": (
+        "SED(1)\n\nNAME\n sed - ein Datenstrom-Editor zum Filtern und Umwandeln von Text\n\n"
+        "BESCHREIBUNG\n Mit sed entfernen Sie bestimmte Zeichen aus einer Datei, zum Beispiel "
+        "die Wagenrückläufe einer Windows-Datei: sed -i 's/\\r$//' datei. Ähnliches leisten "
+        "tr und dos2unix.\n"
+    ),
+    "de/dos2unix.1.txt": (
+        "DOS2UNIX(1)\n\nNAME\n dos2unix - Zeilenumbrüche einer Windows-Datei umwandeln\n\n"
+        "BESCHREIBUNG\n Entfernt die Wagenrückläufe aus Dateien, die unter Windows geschrieben "
+        "wurden, und schreibt die Datei an Ort und Stelle neu.\n"
+    ),
+    "en/copy.txt": "copy — shallow and deep copy operations on compound objects.\n",
+    "en/shutil.txt": (
+        "shutil.copytree(src, dst) recursively copies an entire directory tree: the folder "
+        "with all its contents, files and subfolders. To copy a single file, use "
+        "shutil.copy2, which also keeps its metadata.\n"
+    ),
+    "en/pathlib.txt": "Path.copy() copies this file or folder to a target, as shutil does.\n",
+    "en/dict.txt": "To change a dict while you loop over it, loop over a copy of its keys.\n",
+    "en/git.txt": "git clone makes a full copy of a repository, with all its history.\n",
+    "en/backup.txt": "A backup is a copy of your folders kept on another disk.\n",
+}
+
+
+def test_a_plain_word_naming_a_command_finds_its_page_first(make_app):
+    """German and French questions name a command as a plain word ("mit tr", "avec ps").
+    Its page comes first when the candidates use the word largely there; a common word
+    that happens to be a file's name ("copy" and copy.txt) moves nothing."""
+    client = make_app(documents=MAN_PAGES).test_client()
+
+    def sources(question: str) -> list[str]:
+        response = client.get("/api/search", query_string={"q": question, "k": 3})
+        assert response.status_code == 200, response.get_json()
+        return [c["source"] for c in response.get_json()["citations"]]
+
+    question = "Wie entferne ich mit tr bestimmte Zeichen aus einer Datei, etwa Wagenrückläufe?"
+    assert sources(question)[0] == "de/tr.1.txt"
+    assert sources(question.replace("mit tr ", ""))[0] != "de/tr.1.txt"  # the name did it
+    assert sources("How do I copy a folder with all its contents?")[0] == "en/shutil.txt"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+
+from qdrant_edge import SparseVector
 
 from appliance.answer.markers import plain
 from appliance.config import IndexSettings
@@ -11,14 +13,16 @@ from appliance.index.embedder import Embedder
 from appliance.index.identifiers import (
     about_their_file,
     exact_first,
+    file_stem,
     file_words,
     identifiers,
     named_first,
     names,
 )
-from appliance.index.store import SearchFilter, VectorStore
+from appliance.index.store import Hit, SearchFilter, VectorStore
 
 SNIPPET_CHARS = 240
+MAX_NAMED_FILES = 16  # files of one name (cp.1 in each language); more: a common name
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class Retriever:
         wide = held or named or words
         pool = self.index.search(dense, sparse, depth if wide else k, depth, where, exact)
         named += about_their_file(words, pool, lambda h: h.source, lambda h: h.text)
+        pool += self._named_but_missed(named, pool, dense, sparse, depth, where)
         hits = exact_first(pool, held, lambda h: h.text)
         hits = named_first(hits, named, lambda h: h.source)[:k]
         searched = time.perf_counter()
@@ -94,6 +99,28 @@ class Retriever:
             "search_ms": round((searched - embedded) * 1000, 1),
         }
         return Retrieval(citations, timings)
+
+    def _named_but_missed(
+        self,
+        named: list[str],
+        pool: list[Hit],
+        dense: list[float],
+        sparse: SparseVector,
+        depth: int,
+        where: SearchFilter | None,
+    ) -> list[Hit]:
+        """The best passage of each file the question names that the candidates lack:
+        "scp でディレクトリを…" asks about scp.1 however the search ranked it, and in another
+        language when kb/ has it only there. A name shared by many files names none."""
+        present = {file_stem(h.source) for h in pool}
+        found = []
+        for stem in dict.fromkeys(n.lower() for n in named):
+            files = self.index.files_named(stem)
+            if stem in present or not files or len(files) > MAX_NAMED_FILES:
+                continue
+            only = replace(where or SearchFilter(), files=files)
+            found += self.index.search(dense, sparse, 1, depth, only)
+        return found
 
     def unknown_names(self, question: str, where: SearchFilter | None = None) -> list[str]:
         """The names in the question (answer/answerable.py) that no searchable passage holds:

@@ -220,6 +220,8 @@ def _filter(where: SearchFilter | None) -> Filter | None:
         must.append(_match("folders", normalise_folder(where.folder)))
     if where.types:
         must.append(FieldCondition(key="ext", match=MatchAny(list(where.types))))
+    if where.files:
+        must.append(FieldCondition(key="source", match=MatchAny(list(where.files))))
     if where.within is not None:  # kb/'s top level (no folders), or a granted folder
         allowed: list = [IsEmptyCondition("folders")]
         if where.within:

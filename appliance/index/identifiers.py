@@ -125,14 +125,15 @@ def file_words(question: str, stems: Collection[str]) -> list[str]:
 
 def about_their_file(words: Sequence[str], hits: Sequence[T], source_of, text_of) -> list[str]:
     """Those of `words` (file_words) that the hits use largely in the file named after them
-    (OWN_SHARE of the hits that hold the word, or more). Many of the passages that mention
-    cp are cp.1's, so "mit cp" asks about cp.1; few of those that say "copy" are copy.html's,
-    so "copy a folder with all its contents" names no file."""
+    (OWN_SHARE of the hits that hold the word, or more), or not at all. Many of the passages
+    that mention cp are cp.1's, so "mit cp" asks about cp.1, and so does "avec ps" when no
+    passage found says ps; few of those that say "copy" are copy.html's, so "copy a folder
+    with all its contents" names no file."""
     named = []
     for word in words:
         having = [h for h in hits if holds(text_of(h), word)]
         own = sum(file_stem(source_of(h)) == word for h in having)
-        if having and own >= OWN_SHARE * len(having):
+        if own >= OWN_SHARE * len(having):
             named.append(word)
     return named
 

@@ -212,6 +212,10 @@ def _filter(where: SearchFilter | None) -> models.Filter | None:
         must.append(_match("folders", normalise_folder(where.folder)))
     if where.types:
         must.append(models.FieldCondition(key="ext", match=models.MatchAny(any=list(where.types))))
+    if where.files:
+        must.append(
+            models.FieldCondition(key="source", match=models.MatchAny(any=list(where.files)))
+        )
     if where.within is not None:  # kb/'s top level (no folders), or a granted folder
         allowed: list = [models.IsEmptyCondition(is_empty=models.PayloadField(key="folders"))]
         if where.within:

@@ -64,10 +64,11 @@ class SearchFilter:
     folder: str | None = None
     types: tuple[str, ...] = ()
     within: tuple[str, ...] | None = None
+    files: tuple[str, ...] = ()  # only these files (kb-relative paths)
 
     @property
     def empty(self) -> bool:
-        return not self.folder and not self.types and self.within is None
+        return not self.folder and not self.types and self.within is None and not self.files
 
     def access(self) -> SearchFilter | None:
         """Only the caller's restriction (for totals over what they may see)."""
@@ -100,6 +101,7 @@ class VectorStore(Protocol):
 
     def count(self, source: str | None = None, where: SearchFilter | None = None) -> int: ...
     def file_stems(self) -> Collection[str]: ...
+    def files_named(self, stem: str) -> tuple[str, ...]: ...
     def chunks_per_source(self) -> dict[str, int]: ...
     def flush(self) -> None: ...
     def optimize(self) -> None: ...
@@ -113,7 +115,7 @@ class PublishedVersions:
 
     def __init__(self) -> None:
         self._published: dict[str, str] = {}
-        self._stems: dict[str, int] = {}  # file stem → published files of that stem
+        self._stems: dict[str, tuple[str, ...]] = {}  # file stem → published files of it
 
     def publish(self, source: str, doc_hash: str | None) -> None:
         """Searches return `source` only from its `doc_hash` version (None: any version).
@@ -125,11 +127,13 @@ class PublishedVersions:
         else:
             published[source] = doc_hash
         self._published = published
-        if was != (source in published):
+        if was != (source in published):  # tuples, replaced whole: readers take no lock
             stem = file_stem(source)
-            left = self._stems.get(stem, 0) + (1 if doc_hash else -1)
-            if left:
-                self._stems[stem] = left
+            others = tuple(f for f in self._stems.get(stem, ()) if f != source)
+            if doc_hash is not None:
+                self._stems[stem] = (*others, source)
+            elif others:
+                self._stems[stem] = others
             else:
                 del self._stems[stem]
 
@@ -137,6 +141,11 @@ class PublishedVersions:
         """The names of the searchable files before their first dot (cp of de/cp.1.txt), kept
         up to date by `publish`: a live view, for `in` (it costs nothing per query)."""
         return self._stems.keys()
+
+    def files_named(self, stem: str) -> tuple[str, ...]:
+        """The searchable files whose name before the first dot is `stem` (de/cp.1.txt and
+        ja/cp.1.txt for cp)."""
+        return self._stems.get(stem, ())
 
     def snapshot(self) -> dict[str, str]:
         """Take this before querying the engine, and give it to `visible` after."""

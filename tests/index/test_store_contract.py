@@ -96,6 +96,13 @@ def test_filters_by_folder_and_file_type(store, embedder):
     txt = search(store, embedder, "leave", k=5, where=SearchFilter(types=("txt",)))
     assert {h.source for h in txt} == {"hr/leave.txt", "zh/leave.txt"}
     assert search(store, embedder, "leave", where=SearchFilter(folder="nowhere")) == []
+    files = SearchFilter(files=("zh/leave.txt", "it/printer.md"))
+    assert {h.source for h in search(store, embedder, "leave", k=5, where=files)} == {
+        "zh/leave.txt",
+        "it/printer.md",
+    }
+    both = SearchFilter(types=("txt",), files=files.files)
+    assert [h.source for h in search(store, embedder, "leave", k=5, where=both)] == ["zh/leave.txt"]
 
 
 def test_access_keeps_to_the_granted_folders_and_the_top_level(store, embedder):
@@ -148,11 +155,13 @@ def test_file_stems_are_those_of_the_published_files(store, embedder):
         store.publish(source, "v1")
     store.publish("hr/leave.txt", "v2")  # a new version of a file is not a second file
     assert set(store.file_stems()) == {"leave", "printer", "vpn"}
+    assert sorted(store.files_named("leave")) == ["hr/leave.txt", "zh/leave.txt"]
     store.publish("it/printer.md", None)
     store.publish("hr/leave.txt", None)  # zh/leave.txt is still there
     assert set(store.file_stems()) == {"leave", "vpn"}
     store.publish("zh/leave.txt", None)
     assert set(store.file_stems()) == {"vpn"}
+    assert store.files_named("leave") == ()
 
 
 def test_stored_vectors_are_found_by_text_hash(store, embedder):

@@ -95,3 +95,40 @@ def test_a_plain_word_naming_a_command_finds_its_page_first(make_app):
     assert sources(question)[0] == "de/tr.1.txt"
     assert sources(question.replace("mit tr ", ""))[0] != "de/tr.1.txt"  # the name did it
     assert sources("How do I copy a folder with all its contents?")[0] == "en/shutil.txt"
+
+
+SCP_PAGES = {
+    "de/scp.1.txt": (
+        "SCP(1)\n\nNAME\n scp - sicheres Kopieren von Dateien\n\nBESCHREIBUNG\n scp kopiert "
+        "Dateien zwischen Rechnern im Netz.\n -r  Kopiert ganze Verzeichnisse rekursiv.\n"
+    ),
+    "ja/rsync.1.txt": (
+        "RSYNC(1)\n\n名前\n rsync - 高速なファイルコピーツール\n\n説明\n rsync は scp "
+        "の代わりに使えます。scp と違い、差分だけをリモートへ送ります。ディレクトリを丸ごと"
+        "コピーするには -a を付けます。\n"
+    ),
+    "ja/ssh.1.txt": (
+        "SSH(1)\n\n名前\n ssh - リモートログインプログラム\n\n説明\n ssh はリモートの"
+        "マシンにログインします。ファイルのコピーには scp や sftp を使います。\n"
+    ),
+    "ja/cp.1.txt": (
+        "CP(1)\n\n名前\n cp - ファイルとディレクトリをコピーする\n\n説明\n -r  ディレクトリを"
+        "再帰的にコピーする。\n"
+    ),
+}
+
+
+def test_a_file_the_question_names_is_found_even_when_the_search_missed_it(make_app):
+    """A Japanese question about scp, where kb/ has scp's page only in German: the pages that
+    merely mention scp rank above it, deeper than the candidates; it comes first anyway."""
+    client = make_app(documents=SCP_PAGES, index__candidates=2).test_client()
+
+    def sources(question: str) -> list[str]:
+        response = client.get("/api/search", query_string={"q": question, "k": 2})
+        assert response.status_code == 200, response.get_json()
+        return [c["source"] for c in response.get_json()["citations"]]
+
+    assert (
+        sources("scp でディレクトリを丸ごと再帰的にリモートへコピーするには？")[0] == "de/scp.1.txt"
+    )
+    assert "de/scp.1.txt" not in sources("ディレクトリを丸ごと再帰的にリモートへコピーするには？")

@@ -46,6 +46,7 @@ from appliance.index.store import (
     normalise_folder,
     payload,
     point_id,
+    ranked,
 )
 
 
@@ -132,7 +133,7 @@ class EdgeIndex(PublishedVersions):
             hit(point.payload or {}, point.score, (point.vector or {}).get(DENSE), dense)
             for point in self._shard.query(request)
         ]
-        return self.visible(hits, limit, published)
+        return self.visible(ranked(hits), limit, published)
 
     def held(self, terms: Sequence[int], where: SearchFilter | None = None) -> set[int]:
         selector = _filter(where)

@@ -24,6 +24,7 @@ from appliance.index.store import (
     normalise_folder,
     payload,
     point_id,
+    ranked,
 )
 
 COLLECTION = "appliance"
@@ -142,7 +143,7 @@ class QdrantIndex(PublishedVersions):
             hit(point.payload or {}, point.score, (point.vector or {}).get(DENSE), dense)
             for point in response.points
         ]
-        return self.visible(hits, limit, published)
+        return self.visible(ranked(hits), limit, published)
 
     def held(self, terms: Sequence[int], where: SearchFilter | None = None) -> set[int]:
         selector = _filter(where)

@@ -8,7 +8,7 @@ from appliance.errors import IndexLocked
 from appliance.index.edge import EdgeIndex
 from appliance.index.embedder import Embedder
 from appliance.index.qdrant import QdrantIndex
-from appliance.index.store import IndexedChunk, SearchFilter
+from appliance.index.store import Hit, IndexedChunk, SearchFilter, ranked
 
 TEXTS = {
     "hr/leave.txt": "Full-time staff get 25 days of annual leave per year.",
@@ -77,6 +77,27 @@ def test_hybrid_search_finds_english_and_chinese(store, embedder):
     assert search(store, embedder, "LaserJet")[0].source == "it/printer.md"
     # The English dense model knows no Chinese; BM25's multilingual tokenizer does.
     assert search(store, embedder, "年假")[0].source == "zh/leave.txt"
+
+
+def test_ties_of_rank_fusion_go_to_the_words_then_to_the_file():
+    """The same question brings the same passages in the same order in every process (the
+    engine orders equal fused scores differently from one run to the next)."""
+
+    def h(source, score, relevance, chunk=0):
+        return Hit(source, "", None, "", "", score, chunk, "v1", relevance)
+
+    hits = [h("b.txt", 1 / 62, 0.4), h("a.txt", 1 / 62, 0.4, 2), h("c.txt", 1 / 61, 0.1)]
+    hits += [h("d.txt", 1 / 62, 0.5), h("a.txt", 1 / 62, 0.4, 1)]
+    order = [(x.source, x.chunk) for x in ranked(hits)]
+    # d.txt is closer in meaning than the others tied with it: the others' words ranked them.
+    assert order == [("c.txt", 0), ("a.txt", 1), ("a.txt", 2), ("b.txt", 0), ("d.txt", 0)]
+
+
+def test_search_orders_ties_the_same_way(store, embedder):
+    for query in ("leave", "printer", "VPN intranet", "年假"):
+        found = search(store, embedder, query, k=4)
+        keys = [(-round(x.score, 9), x.relevance, x.source, x.chunk) for x in found]
+        assert keys == sorted(keys), query
 
 
 def test_held_terms_are_those_some_chunk_holds(store, embedder):

@@ -22,6 +22,7 @@ from appliance.index.identifiers import (
 from appliance.index.store import Hit, SearchFilter, VectorStore
 
 SNIPPET_CHARS = 240
+POOL = 2  # candidates for a question with names, per passage asked for (measured: 2 to 6)
 MAX_NAMED_FILES = 16  # files of one name (cp.1 in each language); more: a common name
 
 
@@ -69,11 +70,15 @@ class Retriever:
         exact = self.embedder.exact_query(question)
         embedded = time.perf_counter()
         depth = max(k, self.candidates)
-        # With names in the question, the chunks that hold its identifiers come first, and
+        # With names in the question, the chunks that hold its identifiers come first (among
+        # all the candidates: one found only by its identifier ranks low in the fusion), and
         # before them the best chunk of each file it names: by a name, or by a plain word
-        # that the candidates use mostly in the file of that name ("Avec ps, comment …").
-        wide = held or named or words
-        pool = self.index.search(dense, sparse, depth if wide else k, depth, where, exact)
+        # that the candidates use largely (or not at all) in the file of that name ("Avec
+        # ps, comment …"). Files are looked for among POOL × k candidates: a named file that
+        # is not among them is searched on its own, which costs less than a deeper pool
+        # (the engine reads each candidate's text and vector).
+        size = depth if held else POOL * k if named or words else k
+        pool = self.index.search(dense, sparse, size, depth, where, exact)
         named += about_their_file(words, pool, lambda h: h.source, lambda h: h.text)
         pool += self._named_but_missed(named, pool, dense, sparse, depth, where)
         hits = exact_first(pool, held, lambda h: h.text)

@@ -66,7 +66,8 @@ class Retriever:
         sparse = self.embedder.sparse_query(question)
         held = identifiers(question)
         named = names(question)
-        words = [w for w in file_words(question, self.index.file_stems()) if w not in named]
+        lower = {n.lower() for n in named}
+        words = [w for w in file_words(question, self.index.file_stems()) if w not in lower]
         exact = self.embedder.exact_query(question)
         embedded = time.perf_counter()
         depth = max(k, self.candidates)

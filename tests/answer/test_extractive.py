@@ -127,3 +127,51 @@ def test_nothing_that_shares_a_term_with_the_question_gives_no_answer(terms):
         terms,
     )
     assert found.text == "" and found.coverage == 0
+
+
+def test_a_sentence_under_a_signature_brings_the_signature(terms):
+    text = (
+        "textwrap.dedent(text)\n\nRemove any common leading whitespace from every line in text. "
+        "Tabs and spaces are both treated as whitespace. This can be used to make "
+        "triple-quoted strings line up with the left edge of the display.\n\n"
+        "textwrap.indent(text, prefix)\n\nAdd prefix to the beginning of selected lines."
+    )
+    found = extract("How do I make triple-quoted strings line up?", [passage(1, text)], terms)
+    assert "“textwrap.dedent(text)”" in found.text
+    assert "line up with the left edge" in found.text
+    assert "textwrap.indent" not in found.text  # the next entry's signature is not its own
+
+
+def test_a_sentence_that_announces_a_configuration_brings_it(terms):
+    text = (
+        "A static network configuration is set by creating "
+        '"/etc/systemd/network/static.network" as follows:\n\n'
+        "[Match]\nName=en*\n\n[Network]\nAddress=192.168.0.15/24\nGateway=192.168.0.1\n\n"
+        "The interface is configured when systemd-networkd starts."
+    )
+    found = extract("How do I set a static network configuration?", [passage(1, text)], terms)
+    assert "Address=192.168.0.15/24" in found.text
+    assert "systemd-networkd starts" not in found.text  # prose after the lines stays out
+
+
+def test_a_long_list_never_crowds_out_a_better_quote(terms):
+    served = "roast chicken with rice, a green salad, bread and a fruit dessert"
+    dishes = [f"- dish {n}: {served}" for n in range(12)]
+    dishes[0] = "- vegetarian menu: lentil curry with rice, a green salad and a dessert"
+    passages = [
+        passage(1, "The canteen serves these dishes:\n" + "\n".join(dishes)),
+        passage(2, "The vegetarian menu changes every Monday."),
+    ]
+    found = extract("When does the vegetarian menu change?", passages, terms)
+    assert "- vegetarian menu: lentil curry" in found.text  # a good quote, with its list
+    assert "“The vegetarian menu changes every Monday.” [2]" in found.text
+
+
+def test_of_two_equal_sentences_the_one_naming_what_to_call_is_quoted_first(terms):
+    text = (
+        "A random unique identifier is easy to generate. "
+        "To generate a random unique identifier, call uuid4()."
+    )
+    found = extract("How do I generate a random unique identifier?", [passage(1, text)], terms)
+    best = max(found.scored, key=lambda q: q.score)
+    assert best.unit.text == "To generate a random unique identifier, call uuid4()."

@@ -10,14 +10,18 @@ Signals, each from 0 to 1:
 - names missing: 1 when the question names something (an identifier, a word in capitals, a
   Latin-letter word in a Chinese or Japanese question: pacman, SMTP, asyncio.Queue) that no
   indexed passage holds at all, else 0. A near-topic question is usually about a
-  neighbouring tool or product, and the documents never mention it.
+  neighbouring tool or product, and the documents never mention it;
+- versions missing: 1 when the question names a version (Python 3.13, v2.1.43, Debian 12,
+  PEP 695) that none of the retrieved passages names, else 0. A question about another
+  version than the documents' retrieves the passages about the same thing in theirs.
 
     P(answerable) = logistic(w0 + w1·relevance + w2·coverage + w3·passage_coverage
-                             + w4·names_missing)
+                             + w4·names_missing + w5·versions_missing)
 
 The weights (answers.gate_weights) are fitted by `appliance eval --calibrate` on questions
 labelled answerable or not; answers.min_answerable is the probability below which the
-question is refused. Recalibrate when the embedder changes (its cosines shift).
+question is refused. Recalibrate when the embedder changes (its cosines shift). Weights
+fitted before a signal existed (one fewer) still work, without that signal.
 """
 
 from __future__ import annotations
@@ -33,9 +37,16 @@ class Evidence:
     coverage: float
     passage_coverage: float
     names_missing: float = 0.0
+    versions_missing: float = 0.0
 
     def features(self) -> list[float]:
-        return [self.relevance, self.coverage, self.passage_coverage, self.names_missing]
+        return [
+            self.relevance,
+            self.coverage,
+            self.passage_coverage,
+            self.names_missing,
+            self.versions_missing,
+        ]
 
     def as_dict(self) -> dict:
         return {k: round(v, 4) for k, v in asdict(self).items()}
@@ -47,9 +58,8 @@ class Gate:
     min_probability: float
 
     def probability(self, evidence: Evidence) -> float:
-        z = self.weights[0] + sum(
-            w * x for w, x in zip(self.weights[1:], evidence.features(), strict=True)
-        )
+        features = evidence.features()[: len(self.weights) - 1]  # weights from before a feature
+        z = self.weights[0] + sum(w * x for w, x in zip(self.weights[1:], features, strict=True))
         return 1 / (1 + math.exp(-max(-40.0, min(40.0, z))))
 
     def answerable(self, evidence: Evidence) -> bool:

@@ -34,6 +34,7 @@ from appliance.answer.retrieve import Retrieval, Retriever
 from appliance.answer.trust import NO_CITATION, assess, citation_problem, unsupported_reason
 from appliance.answer.wording import phrase
 from appliance.errors import BadQuestion, Busy
+from appliance.index.identifiers import holds_version, versions
 from appliance.index.store import SearchFilter
 from appliance.observe import Metrics, QueryHistory, QueryRecord
 
@@ -233,8 +234,15 @@ class Assistant:
         found = extract(query, citations, self.retriever.embedder.terms)
         best = max(c.relevance for c in citations)
         trace.unknown_names = self.retriever.unknown_names(query, trace.request.where)
+        trace.unmatched_versions = [
+            v for v in versions(query) if not any(holds_version(c.text, v) for c in citations)
+        ]
         trace.evidence = Evidence(
-            best, found.coverage, found.passage_coverage, float(bool(trace.unknown_names))
+            best,
+            found.coverage,
+            found.passage_coverage,
+            float(bool(trace.unknown_names)),
+            float(bool(trace.unmatched_versions)),
         )
         trace.timings["extract_ms"] = round((time.perf_counter() - started) * 1000, 2)
         if best < self.min_relevance:
@@ -387,6 +395,7 @@ class Assistant:
                 "answerable": trace.answerable,
                 "evidence": trace.evidence.as_dict() if trace.evidence else None,
                 "unknown_names": trace.unknown_names,
+                "unmatched_versions": trace.unmatched_versions,
                 "conversation_id": conversation_id,
                 "standalone_question": trace.standalone or request.question,
             },
@@ -413,6 +422,7 @@ class Assistant:
             stopped=trace.stopped,
             evidence=trace.evidence.as_dict() if trace.evidence else None,
             unknown_names=trace.unknown_names,
+            unmatched_versions=trace.unmatched_versions,
             answerable=trace.answerable,
             model=self.generator.name,
             retrieved=[
@@ -457,6 +467,7 @@ class Trace:
         self.mode = ""  # EXTRACTIVE, GENERATED or REFUSED, once known
         self.evidence: Evidence | None = None
         self.unknown_names: list[str] = []  # names in the question no passage holds
+        self.unmatched_versions: list[str] = []  # versions it names the passages do not
         self.answerable: float | None = None  # the gate's probability
         self.replaced_because = ""  # why a generated answer was replaced by quotes
         self.stopped = ""  # how generation ended: end, repetition, max_tokens

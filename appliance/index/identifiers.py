@@ -21,6 +21,8 @@ _PARTS = re.compile(r"[-./:_]")
 _DIGIT = re.compile(r"\d")
 _DOTTED = re.compile(r"\w\w[._]\w\w|\w[._]\w+[._]\w")  # os.path, re.match, max_tokens, a.b.c
 _COMPOUND = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
+_VERSION = re.compile(r"(?<![\w.])v?\d+\.\d+(?:\.\d+)?(?!\d|\.\d)")
+_NAMED_NUMBER = re.compile(r"(?<![\w.])[A-Z][A-Za-z]+ \d{1,4}(?![\w.,:]?\d)")
 _CAPITALS = re.compile(r"\b[A-Z][A-Z0-9]{2,}\b")  # not IP or OS: too common to tell
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_+]*(?:[-.][A-Za-z0-9_+]+)*")
@@ -46,6 +48,22 @@ def names(question: str) -> list[str]:
     if len(_CJK.findall(question)) >= CJK_QUESTION_CHARS:
         found += _LATIN_WORD.findall(question)
     return [w for w in dict.fromkeys(found) if "/" not in w and not _COMPOUND.fullmatch(w)]
+
+
+def versions(question: str) -> list[str]:
+    """The versions a question names: 3.13 of "Python 3.13", v2.1.43, "Debian 12", "PEP 695"
+    (a name and a number; in an English question not its first words: "Pick 3 elements");
+    not an IP address."""
+    question = question.strip()
+    in_cjk = len(_CJK.findall(question)) >= CJK_QUESTION_CHARS
+    named = [m.group() for m in _NAMED_NUMBER.finditer(question) if m.start() > 0 or in_cjk]
+    return list(dict.fromkeys(_VERSION.findall(question) + named))
+
+
+def holds_version(text: str, version: str) -> bool:
+    """Whether `text` names `version` itself: 3.1 is not 3.11."""
+    pattern = rf"(?<![\w.]){re.escape(version)}(?!\d|\.\d)"
+    return re.search(pattern, text, re.IGNORECASE) is not None
 
 
 def identifier_term(word: str) -> int:

@@ -23,7 +23,8 @@ class QueryRecord:
     replaced_because: str  # why a generated answer was replaced by quotes
     stopped: str  # how generation ended: end, repetition, max_tokens
     evidence: dict | None  # the answerability gate's signals
-    unknown_names: list[str]
+    unknown_names: list[str]  # names in the question that no indexed passage holds
+    unmatched_versions: list[str]  # versions it names (3.13, Debian 12) the passages do not
     answerable: float | None  # the gate's probability
     model: str
     retrieved: list[dict]  # the passages: id, source, page, score, relevance, sent, cited, text

@@ -1,6 +1,7 @@
 """Answers on the page, in a real Chromium against the real server: a quoted answer marked as
 quoted, with its cited source and relevance; a question the documents do not answer refused,
-with the closest passages shown as related, not as an answer."""
+with the closest passages shown as related, not as an answer; a question about another
+version than the documents' says so."""
 
 from __future__ import annotations
 
@@ -63,6 +64,13 @@ def test_quoted_answers_and_refusals_on_the_page(make_server, browser):  # noqa:
     assert _visible(browser, "also-retrieved") and not _visible(browser, "citations")
     assert "Related, but not an answer" in _text(browser, "also-retrieved")
     assert _ids(browser, "#uncited li")  # the closest passages, offered as related
+
+    # About another version than the documents': said on the page, answered or refused.
+    wait_for(lambda: _visible(browser, "ask-button"), 30, "the page to take a question")
+    browser.find_element("id", "new-conversation").click()  # no follow-up of the VPN question
+    _ask(browser, "Up to how much is a hotel night refunded in version 3.1 of the policy?")
+    wait_for(lambda: "“3.1”" in _text(browser, "answer-mode"), 30, "the version note")
+    assert _text(browser, "answer-mode").endswith("the passages found do not mention “3.1”")
 
 
 def test_stop_ends_the_answer_and_frees_its_slot(make_server, browser):  # noqa: F811

@@ -5,9 +5,11 @@ from appliance.index.identifiers import (
     exact_first,
     file_words,
     holds,
+    holds_version,
     identifiers,
     named_first,
     names,
+    versions,
 )
 
 
@@ -95,6 +97,30 @@ def test_identifier_terms_keep_the_numbers_bm25_drops():
 )
 def test_names_in_questions(question, expected):
     assert names(question) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How does PEP 695 in Python 3.12 work?", ["3.12", "PEP 695"]),
+        ("Which SQLite comes with Python 3.11 on Debian 12?", ["3.11", "Debian 12"]),
+        ("anything still running v2.1.43?", ["v2.1.43"]),
+        ("Debian 13 trixie 推荐用 deb822 格式吗？", ["Debian 13"]),  # a Chinese question's subject
+        # A sentence's first words, an IP address, a plain number are no versions.
+        ("Pick 3 distinct random elements from a list", []),
+        ("Allow 192.168.1.0/24 on port 22", []),
+        ("Keep logs for 30 days", []),
+    ],
+)
+def test_versions_in_questions(question, expected):
+    assert versions(question) == expected
+
+
+def test_a_version_is_held_only_as_itself():
+    assert holds_version("New in version 3.1.", "3.1")
+    assert not holds_version("New in version 3.11.", "3.1")
+    assert not holds_version("Changed in 13.1", "3.1")
+    assert holds_version("on debian 12 (bookworm)", "Debian 12")
 
 
 def test_the_best_passage_of_a_file_the_question_names_comes_first():

@@ -58,6 +58,26 @@ def test_a_question_the_documents_do_not_answer_is_refused_with_related_passages
     assert named["mode"] != "none" and named["unknown_names"] == []
 
 
+def test_a_question_about_another_version_says_which_and_weighs_against_an_answer(make_app):
+    notes = (
+        "# Portal release notes\n\nVersion 2.4 of the expense portal adds claims by phone: "
+        "receipts are photographed with the app and submitted at once.\n"
+    )
+    app = make_app(documents={**DOCS, "release-notes.md": notes}, answers__mode="extractive")
+    client = app.test_client()
+    same = ask(client, "What does version 2.4 of the expense portal add?")
+    assert same["mode"] == "extractive" and "claims by phone" in same["answer"]
+    assert same["unmatched_versions"] == [] and same["evidence"]["versions_missing"] == 0.0
+    other = ask(client, "What does version 3.1 of the expense portal add?")
+    assert other["unmatched_versions"] == ["3.1"]  # the page says no passage mentions it
+    assert other["evidence"]["versions_missing"] == 1.0
+    assert other["answerable"] < same["answerable"]
+    logged = json.loads(
+        (app.config["RUNTIME"].settings.paths.data / "queries.jsonl").read_text().splitlines()[-1]
+    )
+    assert logged["unmatched_versions"] == ["3.1"]
+
+
 def test_auto_mode_replaces_an_unbacked_answer_and_says_why(make_app):
     """The tiny default model rarely cites: its answers give way to quotes."""
     app = make_app(documents=DOCS, answers__mode="auto", generator__temperature=0.0)
@@ -74,8 +94,14 @@ def test_auto_mode_replaces_an_unbacked_answer_and_says_why(make_app):
     )
     assert logged["mode"] == done["mode"]
     assert logged["replaced_because"] == done["replaced_because"]
-    assert set(logged["evidence"]) == {"relevance", "coverage", "passage_coverage", "names_missing"}
-    assert logged["unknown_names"] == []
+    assert set(logged["evidence"]) == {
+        "relevance",
+        "coverage",
+        "passage_coverage",
+        "names_missing",
+        "versions_missing",
+    }
+    assert logged["unknown_names"] == [] and logged["unmatched_versions"] == []
 
 
 def test_a_looping_answer_is_cut_where_the_loop_begins(make_app):

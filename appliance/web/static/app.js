@@ -324,8 +324,13 @@
     let text = texts[mode] || "";
     if (data && data.stopped === "max_tokens") text += " — " + t("answer.cut_off");
     const unknown = Array.isArray(data && data.unknown_names) ? data.unknown_names.map(String) : [];
+    const versions = Array.isArray(data && data.unmatched_versions) ? data.unmatched_versions.map(String) : [];
+    const quoted = (list) => list.map((n) => "“" + n + "”").join(", ");
     if (mode === "none" && unknown.length) {
-      text += " — " + t("answer.unknown_names", { names: unknown.map((n) => "“" + n + "”").join(", ") });
+      text += " — " + t("answer.unknown_names", { names: quoted(unknown) });
+    } else if (mode && versions.length) {
+      // An answer about another version than the one asked for says so, refused or not.
+      text += " — " + t("answer.unmatched_versions", { versions: quoted(versions) });
     }
     answerMode.textContent = text;
     answerMode.title = data && data.replaced_because ? String(data.replaced_because) : "";

@@ -12,7 +12,8 @@ to three more that score at least half as well, best first while they fit the le
 
 Each quote brings what it needs to be read:
 - an item of a list or a row of a table, its whole list or table (up to a limit) and the
-  sentence that introduces it;
+  sentence that introduces it; that sentence, the list or table after it (past a caption:
+  "Table 12.15." "Memory leak detection tools");
 - a sentence in a description, the term or signature it describes ("textwrap.dedent(text)"
   a few sentences above "This can be used to make triple-quoted strings line up…");
 - a sentence followed by a command ("$ sudo update-alternatives --config editor"), the
@@ -36,6 +37,7 @@ MAX_QUOTES = 4
 MAX_CHARS = 900
 MAX_BLOCK_UNITS = 12  # of one list or table
 NEAR_BEST = 0.5  # a further quote must score this share of the best one
+CAPTION_REACH = 2  # a list or table this many short lines (captions) after a quote is its
 CODE_REACH = 2  # a command this many units after a quote comes with it
 LABEL_REACH = 5  # a quote this many sentences under a term or signature brings it
 _COMMAND = re.compile(r"^(?:\$|#|%|>>>) ")  # a shell or interpreter prompt
@@ -180,17 +182,30 @@ def _companions(scored: list[Quote], q: Quote) -> list[Quote]:
     label = _label_above(scored, q)
     found = ([label] if label is not None else []) + _shown_after(scored, q)
     if q.unit.kind == SENTENCE:
-        following = _after(scored, q)
-        introduces = q.unit.text.endswith((":", "：")) and following is not None
-        if not introduces or following.unit.kind == SENTENCE:
+        following = _block_after(scored, q)
+        if following is None:
             return found
-        q = following  # a sentence that introduces a list brings the list
+        q = following  # the sentence before a list or table introduces it
     same = [s for s in scored if s.number == q.number and s.unit.block == q.unit.block]
     first = min(s.position for s in same)
     lead = next((s for s in scored if s.number == q.number and s.position == first - 1), None)
     if lead is not None and lead.unit.kind == SENTENCE:
         found.append(lead)
     return found + same[:MAX_BLOCK_UNITS]
+
+
+def _block_after(scored: list[Quote], q: Quote) -> Quote | None:
+    """The first item or row of the list or table right after `q`, past a caption or two."""
+    mine = {s.position: s for s in scored if s.number == q.number}
+    for position in range(q.position + 1, q.position + 1 + CAPTION_REACH + 1):
+        s = mine.get(position)
+        if s is None:
+            return None
+        if s.unit.kind != SENTENCE:
+            return s
+        if len(s.unit.text) > LABEL_CHARS // 4:
+            return None
+    return None
 
 
 def _shown_after(scored: list[Quote], q: Quote) -> list[Quote]:

@@ -37,9 +37,9 @@ class Unit:
 def units(text: str) -> list[Unit]:
     found: list[Unit] = []
     block = 0
+    previous = ""  # the kind of the last line: a table's rows may come a paragraph each
     for paragraph in _PARAGRAPH.split(text):
         prose: list[str] = []
-        previous = ""
         for line in (" ".join(raw.split()) for raw in paragraph.split("\n")):
             if not line:
                 continue

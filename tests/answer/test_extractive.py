@@ -69,6 +69,12 @@ def test_lists_and_tables_are_units_of_their_own_and_keep_their_block():
     assert len({u.block for u in found if u.kind == ITEM}) == 1
 
 
+def test_table_rows_a_paragraph_each_are_still_one_table():
+    found = units("Tools:\n\nname | use\n\nvalgrind | memory\n\nduma | overruns\n\nDone.")
+    rows = [u for u in found if u.kind == ROW]
+    assert len(rows) == 3 and len({u.block for u in rows}) == 1
+
+
 def test_the_answering_sentence_is_quoted_verbatim_with_its_citation(terms):
     passages = [
         passage(
@@ -175,3 +181,15 @@ def test_of_two_equal_sentences_the_one_naming_what_to_call_is_quoted_first(term
     found = extract("How do I generate a random unique identifier?", [passage(1, text)], terms)
     best = max(found.scored, key=lambda q: q.score)
     assert best.unit.text == "To generate a random unique identifier, call uuid4()."
+
+
+def test_a_sentence_before_a_captioned_table_brings_the_table(terms):
+    text = (
+        "Debian 上有一些可用的内存泄漏检测工具。\n\n表 12.15.\n\n内存泄漏检测工具的列表\n\n"
+        "软件包 | 说明\n\nvalgrind | 内存调试器和分析器\n\nelectric-fence | malloc 调试器\n\n"
+        "这些工具都在 main 区。"
+    )
+    found = extract("Debian 上有什么内存泄漏检测工具？", [passage(1, text)], terms)
+    assert "“Debian 上有一些可用的内存泄漏检测工具。”" in found.text
+    assert "- valgrind | 内存调试器和分析器" in found.text
+    assert "main 区" not in found.text

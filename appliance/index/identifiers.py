@@ -60,12 +60,6 @@ def versions(question: str) -> list[str]:
     return list(dict.fromkeys(_VERSION.findall(question) + named))
 
 
-def holds_version(text: str, version: str) -> bool:
-    """Whether `text` names `version` itself: 3.1 is not 3.11."""
-    pattern = rf"(?<![\w.]){re.escape(version)}(?!\d|\.\d)"
-    return re.search(pattern, text, re.IGNORECASE) is not None
-
-
 def identifier_term(word: str) -> int:
     """The search term of one identifier, whole."""
     return _term_id(word.lower())

@@ -5,7 +5,6 @@ from appliance.index.identifiers import (
     exact_first,
     file_words,
     holds,
-    holds_version,
     identifiers,
     named_first,
     names,
@@ -117,10 +116,10 @@ def test_versions_in_questions(question, expected):
 
 
 def test_a_version_is_held_only_as_itself():
-    assert holds_version("New in version 3.1.", "3.1")
-    assert not holds_version("New in version 3.11.", "3.1")
-    assert not holds_version("Changed in 13.1", "3.1")
-    assert holds_version("on debian 12 (bookworm)", "Debian 12")
+    assert holds("New in version 3.1.", "3.1")
+    assert not holds("New in version 3.11.", "3.1")
+    assert not holds("Changed in 13.1", "3.1")
+    assert holds("on debian 12 (bookworm)", "Debian 12")
 
 
 def test_the_best_passage_of_a_file_the_question_names_comes_first():

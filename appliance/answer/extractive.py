@@ -39,7 +39,8 @@ MAX_BLOCK_UNITS = 12  # of one list or table
 # A further quote must score this share of the best one. At 0.5 the benchmarks' answers held
 # their answer phrase 3 points less often in English and 2 in Chinese, 4-8 % shorter.
 NEAR_BEST = 0.35
-CAPTION_REACH = 2  # a list or table this many short lines (captions) after a quote is its
+CAPTION_REACH = 2  # a list or table this many captions after a quote is its
+CAPTION_CHARS = 60
 CODE_REACH = 2  # a command this many units after a quote comes with it
 LABEL_REACH = 5  # a quote this many sentences under a term or signature brings it
 _COMMAND = re.compile(r"^(?:\$|#|%|>>>) ")  # a shell or interpreter prompt
@@ -181,6 +182,7 @@ def _with_blocks(chosen: list[Quote], scored: list[Quote]) -> list[Quote]:
 
 
 def _companions(scored: list[Quote], q: Quote) -> list[Quote]:
+    """What the quote `q` needs to be read, most needed first."""
     label = _label_above(scored, q)
     found = ([label] if label is not None else []) + _shown_after(scored, q)
     if q.unit.kind == SENTENCE:
@@ -205,7 +207,7 @@ def _block_after(scored: list[Quote], q: Quote) -> Quote | None:
             return None
         if s.unit.kind != SENTENCE:
             return s
-        if len(s.unit.text) > LABEL_CHARS // 4:
+        if len(s.unit.text) > CAPTION_CHARS:
             return None
     return None
 
@@ -250,10 +252,6 @@ def _is_label(unit: Unit) -> bool:
     """A term, signature or title line: short, and no sentence."""
     text = unit.text.rstrip()
     return unit.kind == SENTENCE and len(text) <= LABEL_CHARS and not _ENDS_SENTENCE.search(text)
-
-
-def _after(scored: list[Quote], q: Quote) -> Quote | None:
-    return next((s for s in scored if s.number == q.number and s.position == q.position + 1), None)
 
 
 def _format(quotes: list[Quote], passages: Sequence[Citation], language: str = "en") -> str:

@@ -95,8 +95,8 @@ class AnswerSettings:
     mode: Literal["auto", "generate", "extractive"] = "auto"
     passage_words: int = 60
     min_support: float = 0.75
-    gate_weights: tuple[float, ...] = (-1.443, 4.605, 1.672, 2.358, -3.569, -3.7)
-    min_answerable: float = 0.79
+    gate_weights: tuple[float, ...] = (-1.511, 4.722, 1.449, 2.302, -3.559, -3.714, 0.944)
+    min_answerable: float = 0.78
 
 
 @dataclass(frozen=True)
@@ -525,12 +525,12 @@ def _check_ranges(s: Settings) -> None:
         (0 <= s.answers.min_support <= 1, "answers.min_support must be from 0 to 1"),
         (0 <= s.answers.min_answerable <= 1, "answers.min_answerable must be from 0 to 1"),
         (
-            len(s.answers.gate_weights) in (5, 6),
-            "answers.gate_weights must be 6 numbers: bias, relevance, coverage, passage "
-            "coverage, names missing, versions missing (appliance eval --calibrate prints "
-            "them; 5, from before the versions signal, still work without it; weights from "
-            "before the names signal have 4: calibrate again, or remove the line for the "
-            "defaults)",
+            5 <= len(s.answers.gate_weights) <= 7,
+            "answers.gate_weights must be 7 numbers: bias, relevance, coverage, passage "
+            "coverage, names missing, versions missing, identifiers held (appliance eval "
+            "--calibrate prints them; 5 or 6, from before the later signals, still work "
+            "without them; weights from before the names signal have 4: calibrate again, or "
+            "remove the line for the defaults)",
         ),
         (s.generator.repeat_penalty >= 1, "generator.repeat_penalty must be 1 (none) or more"),
         (

@@ -281,7 +281,8 @@ def calibrate(
     threshold, and the weights are fitted on all that were looked at."""
     from appliance.answer.answerable import Evidence, Gate, fit
 
-    gated = [r for r in results if r.evidence and r.evidence["relevance"] >= min_relevance]
+    judged = [(r, Evidence(**r.evidence)) for r in results if r.evidence]
+    gated = [r for r, evidence in judged if evidence.close_enough(min_relevance)]
     seen = [(Evidence(**r.evidence), r.answerable) for r in gated]
     floor = [r for r in results if r not in gated]
     fitting = [(Evidence(**r.evidence), r.answerable) for r in results if r.evidence]

@@ -13,15 +13,21 @@ Signals, each from 0 to 1:
   neighbouring tool or product, and the documents never mention it;
 - versions missing: 1 when the question names a version (Python 3.13, v2.1.43, Debian 12,
   PEP 695) that none of the retrieved passages names, else 0. A question about another
-  version than the documents' retrieves the passages about the same thing in theirs.
+  version than the documents' retrieves the passages about the same thing in theirs;
+- identifiers held: 1 when the question names identifiers with a digit in them (a ticket,
+  a part number, a version: INC-2024-00417, ZX-339563) and the best passage holds them all
+  exactly, else 0. Such a question is answered by that passage however little its words
+  resemble the question's ("Summarise INC-2023-02684"), so it is also judged when its
+  relevance is below retrieval.min_relevance.
 
     P(answerable) = logistic(w0 + w1·relevance + w2·coverage + w3·passage_coverage
-                             + w4·names_missing + w5·versions_missing)
+                             + w4·names_missing + w5·versions_missing
+                             + w6·identifiers_held)
 
 The weights (answers.gate_weights) are fitted by `appliance eval --calibrate` on questions
 labelled answerable or not; answers.min_answerable is the probability below which the
 question is refused. Recalibrate when the embedder changes (its cosines shift). Weights
-fitted before a signal existed (one fewer) still work, without that signal.
+fitted before a signal existed (fewer numbers) still work, without the later signals.
 """
 
 from __future__ import annotations
@@ -38,6 +44,11 @@ class Evidence:
     passage_coverage: float
     names_missing: float = 0.0
     versions_missing: float = 0.0
+    identifiers_held: float = 0.0
+
+    def close_enough(self, min_relevance: float) -> bool:
+        """Worth judging at all: a passage close in meaning, or one holding the identifiers."""
+        return self.relevance >= min_relevance or self.identifiers_held == 1.0
 
     def features(self) -> list[float]:
         return [
@@ -46,6 +57,7 @@ class Evidence:
             self.passage_coverage,
             self.names_missing,
             self.versions_missing,
+            self.identifiers_held,
         ]
 
     def as_dict(self) -> dict:

@@ -7,15 +7,19 @@ BM25's multilingual tokenizer cuts and stems them, the same as the index), each 
 how rare it is among the candidate units (IDF), as a share of the question's total weight;
 weighted a little by how relevant its passage is, and a little more when it names something
 the question does not (a function, an option, a path: uuid4(), --exec, /etc/apt/preferences),
-since documentation answers "how do I…" with what to use. The best unit is quoted, with up
-to three more that score at least a third as well, best first while they fit the length limit.
+since documentation answers "how do I…" with what to use. When the question names
+identifiers with a number in them (INC-2023-02684) and passages hold them, only those
+passages are quoted, not their neighbours (INC-2023-02685). The best unit is quoted, with
+up to three more that score at least a third as well, best first while they fit the length
+limit.
 
 Each quote brings what it needs to be read:
 - an item of a list or a row of a table, its whole list or table (up to a limit) and the
   sentence that introduces it; that sentence, the list or table after it (past a caption:
   "Table 12.15." "Memory leak detection tools");
 - a sentence in a description, the term or signature it describes ("textwrap.dedent(text)"
-  a few sentences above "This can be used to make triple-quoted strings line up…");
+  a few sentences above "This can be used to make triple-quoted strings line up…"); a term,
+  signature or title, the sentences that describe it;
 - a sentence followed by a command ("$ sudo update-alternatives --config editor"), the
   command; a sentence that announces what follows ("…as follows:", "如下"), the lines of
   configuration or code after it: documentation says how in words and then shows it.
@@ -31,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from appliance.answer.retrieve import Citation
 from appliance.answer.sentences import ITEM, SENTENCE, Unit, units
 from appliance.answer.wording import language_of
-from appliance.index.identifiers import identifiers
+from appliance.index.identifiers import holds, identifiers, numbered_identifiers
 
 MAX_QUOTES = 4
 MAX_CHARS = 900
@@ -43,6 +47,7 @@ CAPTION_REACH = 2  # a list or table this many captions after a quote is its
 CAPTION_CHARS = 60
 CODE_REACH = 2  # a command this many units after a quote comes with it
 LABEL_REACH = 5  # a quote this many sentences under a term or signature brings it
+DESCRIPTION_UNITS = 2  # a quoted term, signature or title brings this many sentences
 _COMMAND = re.compile(r"^(?:\$|#|%|>>>) ")  # a shell or interpreter prompt
 # A sentence that says something is shown next: "…set it as follows:", "请在本机执行如下命令."
 _ANNOUNCES = re.compile(
@@ -50,6 +55,7 @@ _ANNOUNCES = re.compile(
     re.IGNORECASE,
 )
 NAMES_BONUS = 0.2  # measured on the benchmark sets: 0.1 gains less, 0.4 loses gold files
+_DIGIT = re.compile(r"\d")
 _OPTION = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*|\b\w+\(\)")  # --exec, -L, uuid4()
 LABEL_CHARS = 240  # a function signature can be long
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
@@ -99,7 +105,7 @@ class Extract:
 def extract(
     question: str, passages: Sequence[Citation], terms: Callable[[str], set[int]]
 ) -> Extract:
-    """`terms(text)`: the text's terms as BM25 token ids (Embedder.terms)."""
+    """`terms(text)`: the text's terms as BM25 token ids and its identifiers (Embedder.terms)."""
     asked = terms(question)
     candidates = [
         (c, position, unit)
@@ -113,17 +119,19 @@ def extract(
     weight = _idf(asked, unit_terms)
     total = sum(weight.values()) or 1.0
     best_relevance = max((c.relevance for c in passages), default=0.0) or 1.0
-    asked_names = {w.lower() for w in identifiers(question)}
     scored, coverage = [], 0.0
     for (c, position, unit), found in zip(candidates, unit_terms, strict=True):
         covered = sum(weight[t] for t in asked & found) / total
         score = covered * (0.75 + 0.25 * max(0.0, c.relevance) / best_relevance)
         coverage = max(coverage, score)
-        if _names_something_new(unit.text, question, asked_names):
+        if _names_something_new(unit.text, question):
             score *= 1 + NAMES_BONUS
         scored.append(Quote(unit, c.number, position, score))
     passage_coverage = max(sum(weight[t] for t in asked & terms(c.text)) / total for c in passages)
-    quotes = _choose(scored)
+    # Asked about INC-2023-02684, quote the passages that hold it, not its neighbours'.
+    numbered = numbered_identifiers(question)
+    holding = {c.number for c in passages if numbered and all(holds(c.text, i) for i in numbered)}
+    quotes = _choose(scored, holding or None)
     return Extract(
         _format(quotes, passages, language_of(question)),
         quotes,
@@ -133,9 +141,10 @@ def extract(
     )
 
 
-def _names_something_new(text: str, question: str, asked: set[str]) -> bool:
-    """`asked`: the question's identifiers, lowercase."""
-    return any(w.lower() not in asked for w in identifiers(text)) or any(
+def _names_something_new(text: str, question: str) -> bool:
+    """Whether `text` names a function, option or path that the question does not: what to
+    use. An identifier with a number in it (INC-2023-02685, v2.1.43) is a value, not that."""
+    return any(w not in question and not _DIGIT.search(w) for w in identifiers(text)) or any(
         o not in question for o in _OPTION.findall(text)
     )
 
@@ -149,8 +158,13 @@ def _idf(asked: set[int], unit_terms: list[set[int]]) -> dict[int, float]:
     }
 
 
-def _choose(scored: list[Quote]) -> list[Quote]:
-    ranked = sorted(scored, key=lambda q: -q.score)
+def _choose(scored: list[Quote], allowed: set[int] | None = None) -> list[Quote]:
+    """The quotes, from the passages numbered in `allowed` (None: from any)."""
+    ranked = sorted(
+        (q for q in scored if allowed is None or q.number in allowed), key=lambda q: -q.score
+    )
+    if not ranked:
+        return []
     best = ranked[0]
     if best.score <= 0:
         return []
@@ -185,6 +199,8 @@ def _companions(scored: list[Quote], q: Quote) -> list[Quote]:
     """What the quote `q` needs to be read, most needed first."""
     label = _label_above(scored, q)
     found = ([label] if label is not None else []) + _shown_after(scored, q)
+    if _is_label(q.unit):
+        found += _described_below(scored, q)
     if q.unit.kind == SENTENCE:
         following = _block_after(scored, q)
         if following is None:
@@ -232,6 +248,19 @@ def _shown_after(scored: list[Quote], q: Quote) -> list[Quote]:
             break
         shown.append(s)
     return shown
+
+
+def _described_below(scored: list[Quote], q: Quote) -> list[Quote]:
+    """The sentences under the term, signature or title `q`, up to the next one (at most
+    DESCRIPTION_UNITS)."""
+    below = {s.position: s for s in scored if s.number == q.number}
+    found = []
+    for position in range(q.position + 1, q.position + 1 + DESCRIPTION_UNITS):
+        s = below.get(position)
+        if s is None or s.unit.kind != SENTENCE or _is_label(s.unit):
+            break
+        found.append(s)
+    return found
 
 
 def _label_above(scored: list[Quote], q: Quote) -> Quote | None:

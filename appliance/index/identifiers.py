@@ -37,6 +37,11 @@ def identifiers(question: str) -> list[str]:
     return list(dict.fromkeys(_identifier_words(question)))
 
 
+def numbered_identifiers(question: str) -> list[str]:
+    """The question's identifiers with a digit in them: tickets, part numbers, versions."""
+    return [word for word in identifiers(question) if _DIGIT.search(word)]
+
+
 def names(question: str) -> list[str]:
     """The words a question uses as names, which a document that answers it would hold too:
     identifiers with a letter in them, words in capitals (SMTP, ACL), and, in a Chinese or

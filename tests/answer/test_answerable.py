@@ -48,12 +48,17 @@ def test_calibration_keeps_false_refusals_within_the_bound():
     fitted = calibrate(results, min_relevance=0.3)
     assert fitted["false_refusal_rate"] <= 0.05
     assert fitted["refusal_rate"] > 0.5
-    assert len(fitted["gate_weights"]) == 6  # the bias and one per signal
+    assert len(fitted["gate_weights"]) == 7  # the bias and one per signal
 
 
-def test_weights_from_before_the_versions_signal_still_gate_without_it():
-    old = Gate([-1.262, 4.097, 1.234, 2.361, -3.58], 0.78)
-    evidence = Evidence(0.5, 0.3, 0.4, 0.0, versions_missing=1.0)
+def test_weights_from_before_a_signal_still_gate_without_it():
+    old = Gate([-1.262, 4.097, 1.234, 2.361, -3.58], 0.78)  # before versions and identifiers
+    evidence = Evidence(0.5, 0.3, 0.4, 0.0, versions_missing=1.0, identifiers_held=1.0)
     assert old.probability(evidence) == old.probability(Evidence(0.5, 0.3, 0.4, 0.0))
-    new = Gate([-1.262, 4.097, 1.234, 2.361, -3.58, -3.7], 0.78)
-    assert new.probability(evidence) < old.probability(evidence)
+    new = Gate([-1.262, 4.097, 1.234, 2.361, -3.58, -3.7, 0.9], 0.78)
+    assert new.probability(evidence) != old.probability(evidence)
+
+
+def test_a_passage_holding_the_identifiers_is_judged_however_low_its_relevance():
+    assert not Evidence(0.2, 0.3, 0.3).close_enough(min_relevance=0.3)
+    assert Evidence(0.2, 0.3, 0.3, identifiers_held=1.0).close_enough(min_relevance=0.3)

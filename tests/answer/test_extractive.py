@@ -193,3 +193,24 @@ def test_a_sentence_before_a_captioned_table_brings_the_table(terms):
     assert "“Debian 上有一些可用的内存泄漏检测工具。”" in found.text
     assert "- valgrind | 内存调试器和分析器" in found.text
     assert "main 区" not in found.text
+
+
+def test_a_quoted_title_brings_the_sentences_under_it(terms):
+    text = (
+        "HOST NOTE WEB-PROD-70\n\nOwned by the Data Platform team. Patched on Sundays.\n\n"
+        "HOST NOTE WEB-PROD-71"
+    )
+    found = extract("host note web-prod-70", [passage(1, text)], terms)
+    assert "“HOST NOTE WEB-PROD-70”" in found.text
+    assert "Owned by the Data Platform team." in found.text
+    assert "Patched on Sundays." in found.text
+
+
+def test_asked_about_a_ticket_only_the_passages_holding_it_are_quoted(terms):
+    passages = [
+        passage(n, f"INC-2023-0{n}\n\nThe nightly export of shop {n} failed.")
+        for n in (2685, 2684, 2686)
+    ]
+    found = extract("Summarise INC-2023-02684", passages, terms)
+    assert {q.number for q in found.quotes} == {2684}
+    assert "The nightly export of shop 2684 failed." in found.text

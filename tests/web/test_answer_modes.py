@@ -78,6 +78,22 @@ def test_a_question_about_another_version_says_which_and_weighs_against_an_answe
     assert logged["unmatched_versions"] == ["3.1"]
 
 
+def test_a_ticket_held_by_a_passage_is_answered_however_unlike_the_question_it_reads(make_app):
+    tickets = {
+        f"tickets/INC-2023-0{n}.txt": f"INC-2023-0{n}\n\nThe nightly export of shop {n} failed: "
+        f"the disk of db-{n} was full. Fixed by rotating the logs of db-{n}.\n"
+        for n in (2684, 2685, 2686)
+    }
+    app = make_app(documents={**DOCS, **tickets}, answers__mode="extractive")
+    client = app.test_client()
+    held = ask(client, "Summarise INC-2023-02684")
+    assert held["evidence"]["identifiers_held"] == 1.0
+    assert held["mode"] == "extractive" and "db-2684" in held["answer"]
+    assert [c["source"] for c in held["citations"] if c["cited"]] == ["tickets/INC-2023-02684.txt"]
+    unheld = ask(client, "Summarise INC-2023-09999")
+    assert unheld["evidence"]["identifiers_held"] == 0.0 and unheld["mode"] == "none"
+
+
 def test_auto_mode_replaces_an_unbacked_answer_and_says_why(make_app):
     """The tiny default model rarely cites: its answers give way to quotes."""
     app = make_app(documents=DOCS, answers__mode="auto", generator__temperature=0.0)
@@ -100,6 +116,7 @@ def test_auto_mode_replaces_an_unbacked_answer_and_says_why(make_app):
         "passage_coverage",
         "names_missing",
         "versions_missing",
+        "identifiers_held",
     }
     assert logged["unknown_names"] == [] and logged["unmatched_versions"] == []
 

@@ -277,15 +277,15 @@ def calibrate(
     """Gate weights fitted on labelled results (answerable or not), and the probability
     threshold that refuses the most unanswerable questions while refusing at most
     `max_false_refusals` of the answerable ones. Questions refused before the gate (nothing
-    above retrieval.min_relevance, or nothing retrieved) count as refused at every
-    threshold, and the weights are fitted on all that were looked at."""
+    above retrieval.min_relevance and no identifier held, or nothing retrieved) count as
+    refused at every threshold, and the weights are fitted on all that were looked at."""
     from appliance.answer.answerable import Evidence, Gate, fit
 
     judged = [(r, Evidence(**r.evidence)) for r in results if r.evidence]
     gated = [r for r, evidence in judged if evidence.close_enough(min_relevance)]
-    seen = [(Evidence(**r.evidence), r.answerable) for r in gated]
+    seen = [(evidence, r.answerable) for r, evidence in judged if r in gated]
     floor = [r for r in results if r not in gated]
-    fitting = [(Evidence(**r.evidence), r.answerable) for r in results if r.evidence]
+    fitting = [(evidence, r.answerable) for r, evidence in judged]
     if len({label for _, label in fitting}) < 2:
         raise ConfigError("calibration needs both answerable and unanswerable questions")
     weights = fit(fitting)

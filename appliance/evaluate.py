@@ -282,10 +282,10 @@ def calibrate(
     from appliance.answer.answerable import Evidence, Gate, fit
 
     judged = [(r, Evidence(**r.evidence)) for r in results if r.evidence]
-    gated = [r for r, evidence in judged if evidence.close_enough(min_relevance)]
-    seen = [(evidence, r.answerable) for r, evidence in judged if r in gated]
-    floor = [r for r in results if r not in gated]
-    fitting = [(evidence, r.answerable) for r, evidence in judged]
+    seen = [(e, r.answerable) for r, e in judged if e.close_enough(min_relevance)]
+    gated = {id(r) for r, e in judged if e.close_enough(min_relevance)}
+    floor = [r for r in results if id(r) not in gated]
+    fitting = [(e, r.answerable) for r, e in judged]
     if len({label for _, label in fitting}) < 2:
         raise ConfigError("calibration needs both answerable and unanswerable questions")
     weights = fit(fitting)

@@ -34,7 +34,7 @@ from appliance.answer.retrieve import Retrieval, Retriever
 from appliance.answer.trust import NO_CITATION, assess, citation_problem, unsupported_reason
 from appliance.answer.wording import phrase
 from appliance.errors import BadQuestion, Busy
-from appliance.index.identifiers import holds, numbered_identifiers, versions
+from appliance.index.identifiers import holds, versions
 from appliance.index.store import SearchFilter
 from appliance.observe import Metrics, QueryHistory, QueryRecord
 
@@ -237,14 +237,13 @@ class Assistant:
         trace.unmatched_versions = [
             v for v in versions(query) if not any(holds(c.text, v) for c in citations)
         ]
-        numbered = numbered_identifiers(query)
         trace.evidence = Evidence(
             best,
             found.coverage,
             found.passage_coverage,
             float(bool(trace.unknown_names)),
             float(bool(trace.unmatched_versions)),
-            float(bool(numbered) and all(holds(citations[0].text, i) for i in numbered)),
+            float(citations[0].number in found.holding),
         )
         trace.timings["extract_ms"] = round((time.perf_counter() - started) * 1000, 2)
         if not trace.evidence.close_enough(self.min_relevance):

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from appliance.answer.retrieve import Citation
 from appliance.answer.sentences import ITEM, SENTENCE, Unit, units
 from appliance.answer.wording import language_of
-from appliance.index.identifiers import holds, identifiers, numbered_identifiers
+from appliance.index.identifiers import holds, identifiers, is_numbered, numbered_identifiers
 
 MAX_QUOTES = 4
 MAX_CHARS = 900
@@ -55,7 +55,6 @@ _ANNOUNCES = re.compile(
     re.IGNORECASE,
 )
 NAMES_BONUS = 0.2  # measured on the benchmark sets: 0.1 gains less, 0.4 loses gold files
-_DIGIT = re.compile(r"\d")
 _OPTION = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*|\b\w+\(\)")  # --exec, -L, uuid4()
 LABEL_CHARS = 240  # a function signature can be long
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
@@ -77,6 +76,8 @@ class Extract:
     coverage: float  # the best unit's share of the question's terms, 0 to 1
     passage_coverage: float  # the same for the best whole passage
     scored: list[Quote] = field(default_factory=list)  # every unit of every passage
+    # The [n] of the passages that hold all the question's numbered identifiers (a ticket).
+    holding: frozenset[int] = frozenset()
 
     def focused(self, passages: Sequence[Citation], words: int) -> list[Citation]:
         """The passages cut to their units closest to the question, about `words` words
@@ -84,12 +85,12 @@ class Extract:
         reads quickly and is kept on the point by. A short passage stays whole."""
         out = []
         for c in passages:
-            mine = [q for q in self.scored if q.number == c.number]
+            mine = {q.position: q for q in self.scored if q.number == c.number}
             if words <= 0 or _size(c.text) <= words or not mine:
                 out.append(c)
                 continue
             kept, size = set(), 0
-            for q in sorted(mine, key=lambda q: -q.score):
+            for q in sorted(mine.values(), key=lambda q: -q.score):
                 if size >= words:
                     break
                 kept.add(q.position)
@@ -97,7 +98,7 @@ class Extract:
                 label = _label_above(mine, q)
                 if label is not None:
                     kept.add(label.position)
-            text = "\n".join(q.unit.text for q in mine if q.position in kept)
+            text = "\n".join(q.unit.text for q in mine.values() if q.position in kept)
             out.append(replace(c, text=text))
         return out
 
@@ -130,7 +131,9 @@ def extract(
     passage_coverage = max(sum(weight[t] for t in asked & terms(c.text)) / total for c in passages)
     # Asked about INC-2023-02684, quote the passages that hold it, not its neighbours'.
     numbered = numbered_identifiers(question)
-    holding = {c.number for c in passages if numbered and all(holds(c.text, i) for i in numbered)}
+    holding = frozenset(
+        c.number for c in passages if numbered and all(holds(c.text, i) for i in numbered)
+    )
     quotes = _choose(scored, holding or None)
     return Extract(
         _format(quotes, passages, language_of(question)),
@@ -138,13 +141,14 @@ def extract(
         round(coverage, 4),
         round(passage_coverage, 4),
         scored,
+        holding,
     )
 
 
 def _names_something_new(text: str, question: str) -> bool:
     """Whether `text` names a function, option or path that the question does not: what to
     use. An identifier with a number in it (INC-2023-02685, v2.1.43) is a value, not that."""
-    return any(w not in question and not _DIGIT.search(w) for w in identifiers(text)) or any(
+    return any(w not in question and not is_numbered(w) for w in identifiers(text)) or any(
         o not in question for o in _OPTION.findall(text)
     )
 
@@ -158,7 +162,7 @@ def _idf(asked: set[int], unit_terms: list[set[int]]) -> dict[int, float]:
     }
 
 
-def _choose(scored: list[Quote], allowed: set[int] | None = None) -> list[Quote]:
+def _choose(scored: list[Quote], allowed: frozenset[int] | None = None) -> list[Quote]:
     """The quotes, from the passages numbered in `allowed` (None: from any)."""
     ranked = sorted(
         (q for q in scored if allowed is None or q.number in allowed), key=lambda q: -q.score
@@ -181,9 +185,13 @@ def _with_blocks(chosen: list[Quote], scored: list[Quote]) -> list[Quote]:
     """Each quote with what it needs to be read: the term it describes, what it introduces,
     its whole list or table with the lead-in. Quotes are taken best first while they fit the
     length limit (a long list never crowds out a better quote), in the order of the documents."""
+    passages: dict[int, dict[int, Quote]] = {}
+    for s in scored:
+        passages.setdefault(s.number, {})[s.position] = s
     kept: dict[tuple[int, int], Quote] = {}
     length = 0
-    for group in [[q] for q in chosen] + [_companions(scored, q) for q in chosen]:
+    companions = [_companions(passages[q.number], q) for q in chosen]
+    for group in [[q] for q in chosen] + companions:
         for s in group:
             key = (s.number, s.position)
             if key in kept:
@@ -195,28 +203,29 @@ def _with_blocks(chosen: list[Quote], scored: list[Quote]) -> list[Quote]:
     return [kept[key] for key in sorted(kept)]
 
 
-def _companions(scored: list[Quote], q: Quote) -> list[Quote]:
-    """What the quote `q` needs to be read, most needed first."""
-    label = _label_above(scored, q)
-    found = ([label] if label is not None else []) + _shown_after(scored, q)
+def _companions(mine: dict[int, Quote], q: Quote) -> list[Quote]:
+    """What the quote `q` needs to be read, most needed first. `mine`: the units of its
+    passage by position (as for the helpers below)."""
+    label = _label_above(mine, q)
+    found = ([label] if label is not None else []) + _shown_after(mine, q)
     if _is_label(q.unit):
-        found += _described_below(scored, q)
+        found += _described_below(mine, q)
     if q.unit.kind == SENTENCE:
-        following = _block_after(scored, q)
+        following = _block_after(mine, q)
         if following is None:
             return found
         q = following  # the sentence before a list or table introduces it
-    same = [s for s in scored if s.number == q.number and s.unit.block == q.unit.block]
-    first = min(s.position for s in same)
-    lead = next((s for s in scored if s.number == q.number and s.position == first - 1), None)
+    same = sorted(
+        (s for s in mine.values() if s.unit.block == q.unit.block), key=lambda s: s.position
+    )
+    lead = mine.get(same[0].position - 1)
     if lead is not None and lead.unit.kind == SENTENCE:
         found.append(lead)
     return found + same[:MAX_BLOCK_UNITS]
 
 
-def _block_after(scored: list[Quote], q: Quote) -> Quote | None:
+def _block_after(mine: dict[int, Quote], q: Quote) -> Quote | None:
     """The first item or row of the list or table right after `q`, past a caption or two."""
-    mine = {s.position: s for s in scored if s.number == q.number}
     for position in range(q.position + 1, q.position + 1 + CAPTION_REACH + 1):
         s = mine.get(position)
         if s is None:
@@ -228,15 +237,13 @@ def _block_after(scored: list[Quote], q: Quote) -> Quote | None:
     return None
 
 
-def _shown_after(scored: list[Quote], q: Quote) -> list[Quote]:
+def _shown_after(mine: dict[int, Quote], q: Quote) -> list[Quote]:
     """What `q` introduces: the units after it up to a command line within CODE_REACH units
     ("You can change it with this command." then "$ sudo update-alternatives --config
     editor"); or, after a sentence that announces what follows ("…like this:", "如下"), the
     lines that follow it that are no sentences (a configuration, a command)."""
-    after = sorted(
-        (s for s in scored if s.number == q.number and 0 < s.position - q.position <= CODE_REACH),
-        key=lambda s: s.position,
-    )
+    reach = range(q.position + 1, q.position + 1 + CODE_REACH)
+    after = [mine[position] for position in reach if position in mine]
     for i, s in enumerate(after):
         if _COMMAND.match(s.unit.text):
             return after[: i + 1]
@@ -250,26 +257,24 @@ def _shown_after(scored: list[Quote], q: Quote) -> list[Quote]:
     return shown
 
 
-def _described_below(scored: list[Quote], q: Quote) -> list[Quote]:
+def _described_below(mine: dict[int, Quote], q: Quote) -> list[Quote]:
     """The sentences under the term, signature or title `q`, up to the next one (at most
     DESCRIPTION_UNITS)."""
-    below = {s.position: s for s in scored if s.number == q.number}
     found = []
     for position in range(q.position + 1, q.position + 1 + DESCRIPTION_UNITS):
-        s = below.get(position)
+        s = mine.get(position)
         if s is None or s.unit.kind != SENTENCE or _is_label(s.unit):
             break
         found.append(s)
     return found
 
 
-def _label_above(scored: list[Quote], q: Quote) -> Quote | None:
+def _label_above(mine: dict[int, Quote], q: Quote) -> Quote | None:
     """The term or signature that the sentence `q` describes: "textwrap.dedent(text)" above
     "Remove any common leading whitespace…" and the sentences after it. A description is
     prose under its label, so the search stops at a list, a table or LABEL_REACH sentences."""
-    above = {s.position: s for s in scored if s.number == q.number}
     for position in range(q.position - 1, max(-1, q.position - 1 - LABEL_REACH), -1):
-        s = above.get(position)
+        s = mine.get(position)
         if s is None or s.unit.kind != SENTENCE:
             return None
         if _is_label(s.unit):

@@ -39,7 +39,12 @@ def identifiers(question: str) -> list[str]:
 
 def numbered_identifiers(question: str) -> list[str]:
     """The question's identifiers with a digit in them: tickets, part numbers, versions."""
-    return [word for word in identifiers(question) if _DIGIT.search(word)]
+    return [word for word in identifiers(question) if is_numbered(word)]
+
+
+def is_numbered(identifier: str) -> bool:
+    """A value (INC-2023-02684, v2.1.43), not a name (os.path, /etc/sudoers)."""
+    return _DIGIT.search(identifier) is not None
 
 
 def names(question: str) -> list[str]:

@@ -231,7 +231,9 @@ class Assistant:
         if not citations:
             return None
         started = time.perf_counter()
-        found = extract(query, citations, self.retriever.embedder.terms)
+        embedder = self.retriever.embedder
+        languages = embedder.question_languages(query)[:1]
+        found = extract(query, citations, lambda text: embedder.terms(text, languages))
         best = max(c.relevance for c in citations)
         trace.unknown_names = self.retriever.unknown_names(query, trace.request.where)
         trace.unmatched_versions = [

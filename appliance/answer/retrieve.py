@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 from qdrant_edge import SparseVector
@@ -81,9 +83,15 @@ class Retriever:
         size = depth if held else POOL * k if named or words else k
         pool = self.index.search(dense, sparse, size, depth, where, exact)
         named += about_their_file(words, pool, lambda h: h.source, lambda h: h.text)
-        pool += self._named_but_missed(named, pool, dense, sparse, depth, where)
+        language = self.embedder.question_languages(question)[0]
+
+        @functools.cache
+        def in_language(text: str) -> bool:
+            return self.embedder.language_of(text) == language
+
+        pool += self._named_but_missed(named, pool, in_language, dense, sparse, depth, where)
         hits = exact_first(pool, held, lambda h: h.text)
-        hits = named_first(hits, named, lambda h: h.source)[:k]
+        hits = named_first(hits, named, lambda h: h.source, lambda h: in_language(h.text))[:k]
         searched = time.perf_counter()
         citations = [
             Citation(
@@ -110,6 +118,7 @@ class Retriever:
         self,
         named: list[str],
         pool: list[Hit],
+        in_language: Callable[[str], bool],
         dense: list[float],
         sparse: SparseVector,
         depth: int,
@@ -117,13 +126,22 @@ class Retriever:
     ) -> list[Hit]:
         """The best passage of each file the question names that the candidates lack:
         "scp でディレクトリを…" asks about scp.1 however the search ranked it, and in another
-        language when kb/ has it only there. A name shared by many files names none."""
-        present = {file_stem(h.source) for h in pool}
+        language when kb/ has it only there. When the candidates hold files of that name
+        only in other languages than the question's (zh/dd.1 for a Japanese question), the
+        other files of that name are searched too (ja/dd.1). A name shared by many files
+        names none of them."""
         found = []
         for stem in dict.fromkeys(n.lower() for n in named):
             files = self.index.files_named(stem)
-            if stem in present or not files or len(files) > MAX_NAMED_FILES:
+            if not files or len(files) > MAX_NAMED_FILES:
                 continue
+            present = [h for h in pool if file_stem(h.source) == stem]
+            if present:
+                if any(in_language(h.text) for h in present):
+                    continue
+                files = [f for f in files if f not in {h.source for h in present}]
+                if not files:
+                    continue
             only = replace(where or SearchFilter(), files=files)
             found += self.index.search(dense, sparse, 1, depth, only)
         return found
@@ -131,9 +149,17 @@ class Retriever:
     def unknown_names(self, question: str, where: SearchFilter | None = None) -> list[str]:
         """The names in the question (answer/answerable.py) that no searchable passage holds:
         a question about pacman is not answered by documents that never mention it."""
-        wanted = {name: self.embedder.name_terms(name) for name in names(question)}
-        held = self.index.held(sorted(set().union(*wanted.values())), where)
-        return [name for name, terms in wanted.items() if terms and not terms <= held]
+        languages = self.embedder.question_languages(question)
+        wanted = {
+            name: [self.embedder.name_terms(name, language) for language in languages]
+            for name in names(question)
+        }
+        held = self.index.held(sorted(set().union(*sum(wanted.values(), []))), where)
+        return [  # held as the question's language cuts it, or as English does
+            name
+            for name, ways in wanted.items()
+            if all(ways) and not any(terms <= held for terms in ways)
+        ]
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:

@@ -1,6 +1,7 @@
 """Text → vectors: a dense ONNX model (loaded from models/, never from a hub) through
 fastembed, or a graph that tokenizes by itself, and BM25 sparse vectors from Qdrant Edge's
-multilingual tokenizer with identifiers as terms of their own."""
+multilingual tokenizer, cut as the text's language (index/languages.py), with identifiers as
+terms of their own."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from pathlib import Path
 import numpy as np
 from fastembed import TextEmbedding
 from fastembed.common.model_description import ModelSource, PoolingType
-from qdrant_edge import Bm25, Bm25Config, SparseVector, TokenizerType
+from qdrant_edge import SparseVector
 from tokenizers import Tokenizer
 
 from appliance.config import EmbedderSettings
 from appliance.documents.chunker import rough_token_counts
 from appliance.errors import ConfigError
 from appliance.index.identifiers import identifier_term, identifier_terms, identifiers
+from appliance.index.languages import ENGLISH, Analyzers
 
 # Qdrant Edge's BM25 defaults (Bm25Config): identifier terms are weighted the same way.
 BM25_K, BM25_B, BM25_AVERAGE_LENGTH = 1.2, 0.75, 256
@@ -37,7 +39,7 @@ class Embedder:
             self._dense: _Transformer | _TextGraph = _TextGraph(settings, model_dir, providers)
         else:
             self._dense = _Transformer(settings, model_dir, providers)
-        self._bm25 = Bm25(Bm25Config(tokenizer=TokenizerType.Multilingual))
+        self._analyzers = Analyzers()
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         return self._dense.embed([self.document_prefix + t for t in texts], self.batch_size)
@@ -50,20 +52,35 @@ class Embedder:
         measured with it, so that the embedder sees each chunk whole."""
         return self._dense.count_tokens(pieces)
 
-    def sparse_document(self, text: str) -> SparseVector:
-        """BM25 of the text, with its identifiers as terms of their own (weighted as BM25
-        weighs a word: by its count, less in a long text)."""
+    def language_of(self, text: str, otherwise: str | None = ENGLISH) -> str | None:
+        """The language BM25 cuts the text as (index/languages.py); `otherwise` when the
+        text does not say."""
+        return self._analyzers.language_of(text, otherwise)
+
+    def question_languages(self, question: str) -> tuple[str, ...]:
+        """The languages the question is cut in, its own (or the likeliest) first."""
+        return self._analyzers.question_languages(question)
+
+    def sparse_document(self, text: str, language: str = ENGLISH) -> SparseVector:
+        """BM25 of the text, cut as its own language or else as `language` (its document's),
+        with its identifiers as terms of their own (weighted as BM25 weighs a word: by its
+        count, less in a long text)."""
         length = len(text.split()) / BM25_AVERAGE_LENGTH
         saturation = BM25_K * (1 - BM25_B + BM25_B * length)
         extra = {
             term: count * (BM25_K + 1) / (count + saturation)
             for term, count in identifier_terms(text).items()
         }
-        return _plus(self._bm25.embed_document(text), extra)
+        bm25 = self._analyzers.bm25(self.language_of(text, language))
+        return _plus(bm25.embed_document(text), extra)
 
     def sparse_query(self, text: str) -> SparseVector:
-        """BM25 of the question, with its identifiers as terms of their own."""
-        return _plus(self._bm25.embed_query(text), dict.fromkeys(identifier_terms(text), 1.0))
+        """BM25 of the question, cut as its language and as English (each passage holds the
+        terms of one of them), with its identifiers as terms of their own."""
+        terms = dict.fromkeys(identifier_terms(text), 1.0)
+        for language in self._analyzers.question_languages(text):
+            terms |= dict.fromkeys(self._analyzers.bm25(language).embed_query(text).indices, 1.0)
+        return SparseVector(list(terms), list(terms.values()))
 
     def exact_query(self, text: str) -> SparseVector | None:
         """The question's identifiers alone, as a sparse query (None without any): it finds
@@ -71,17 +88,21 @@ class Embedder:
         terms = identifier_terms(text)
         return SparseVector(list(terms), [1.0] * len(terms)) if terms else None
 
-    def terms(self, text: str) -> set[int]:
-        """The text's search terms as BM25 cuts them (multilingual, stemmed, no stopwords),
-        and its identifiers, as ids: for comparing a question with passages and sentences."""
-        return set(self._bm25.embed_query(text).indices) | set(identifier_terms(text))
+    def terms(self, text: str, languages: Sequence[str] = (ENGLISH,)) -> set[int]:
+        """The text's search terms as BM25 cuts them in each of `languages` (stemmed, no
+        stopwords), and its identifiers, as ids: for comparing a question with passages and
+        sentences, all cut as the question is searched (question_languages)."""
+        found = set(identifier_terms(text))
+        for language in languages:
+            found |= set(self._analyzers.bm25(language).embed_query(text).indices)
+        return found
 
-    def name_terms(self, name: str) -> set[int]:
-        """The terms a passage that holds `name` has: an identifier whole, a word as BM25
-        cuts it."""
+    def name_terms(self, name: str, language: str = ENGLISH) -> set[int]:
+        """The terms a passage in `language` that holds `name` has: an identifier whole, a
+        word as BM25 cuts it there."""
         if identifiers(name) == [name]:
             return {identifier_term(name)}
-        return set(self._bm25.embed_query(name).indices)
+        return set(self._analyzers.bm25(language).embed_query(name).indices)
 
 
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"

@@ -160,17 +160,27 @@ def about_their_file(words: Sequence[str], hits: Sequence[T], source_of, text_of
     return named
 
 
-def named_first(hits: Sequence[T], question_names: Sequence[str], source_of) -> list[T]:
+def named_first(
+    hits: Sequence[T], question_names: Sequence[str], source_of, preferred=None
+) -> list[T]:
     """`hits` with the best one from each file the question names first (`question_names`:
     names() of the question): "cp にはどのオプション" asks about cp.1, "nginx 的日志" about
     nginx.conf. A file is named when the part of its name before the first dot is one of
-    the names. One passage a file: a question may name a tool in passing (scp and an SSH
-    server), and the other passages keep their places."""
+    the names. One passage a name: a question may name a tool in passing (scp and an SSH
+    server), and the other passages keep their places. Of files sharing a name (fr/tr.1 and
+    de/tr.1), the best hit for which `preferred(hit)` holds goes first (the question's
+    language), else the best."""
     wanted = {n.lower() for n in question_names}
     first: dict[str, int] = {}
+    chosen: set[str] = set()
     for i, h in enumerate(hits):
         stem = file_stem(source_of(h))
-        if stem in wanted:
+        if stem not in wanted or stem in chosen:
+            continue
+        if preferred is None or preferred(h):
+            first[stem] = i
+            chosen.add(stem)
+        else:
             first.setdefault(stem, i)
     ahead = sorted(first.values())
     return [hits[i] for i in ahead] + [h for i, h in enumerate(hits) if i not in ahead]

@@ -48,7 +48,8 @@ from appliance.sync.ocr_pages import OcrPage, OcrPages
 log = logging.getLogger("appliance.sync")
 
 CHUNKER_VERSION = 3  # 2: chunks keep their line breaks; 3: sized in the embedder's tokens
-SPARSE_VERSION = 2  # 2: identifiers are terms of their own
+LANGUAGE_SAMPLE = 8  # a document's language is read from its first chunks
+SPARSE_VERSION = 3  # 2: identifiers are terms of their own; 3: cut as the text's language
 
 
 def embedding_version(settings: Settings) -> str:
@@ -485,6 +486,7 @@ class Pipeline:
         known = self.index.dense_vectors(text_hashes)
         missing = [t for t, h in zip(texts, text_hashes, strict=True) if h not in known]
         fresh = iter(self._embed_missing(rel, missing))
+        language = self.embedder.language_of("\n".join(c.text for c in chunks[:LANGUAGE_SAMPLE]))
         modified = state.mtime_ns / 1e9
         return [
             IndexedChunk(
@@ -498,7 +500,7 @@ class Pipeline:
                 c.heading,
                 c.text,
                 known[h] if h in known else next(fresh),
-                self.embedder.sparse_document(t),
+                self.embedder.sparse_document(t, language),
                 c.ocr,
             )
             for c, t, h in zip(chunks, texts, text_hashes, strict=True)

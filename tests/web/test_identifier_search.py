@@ -132,3 +132,45 @@ def test_a_file_the_question_names_is_found_even_when_the_search_missed_it(make_
         sources("scp でディレクトリを丸ごと再帰的にリモートへコピーするには？")[0] == "de/scp.1.txt"
     )
     assert "de/scp.1.txt" not in sources("ディレクトリを丸ごと再帰的にリモートへコピーするには？")
+
+
+DD_PAGES = {
+    "zh/dd.1.txt": (
+        "DD(1)\n\n名称\n dd - 转换和复制文件\n\n描述\n 向正在运行的 dd 进程发送 USR1 信号，它会"
+        "把 I/O 统计信息打印到标准错误。status=progress 定期显示复制的进度。\n"
+    ),
+    "ja/dd.1.txt": "DD(1)\n\n名前\n dd - 変換してコピーする\n\n説明\n USR1 で統計を出す。\n",
+    "ja/cp.1.txt": (
+        "CP(1)\n\n名前\n cp - ファイルをコピーする\n\n説明\n ディスクの中身をコピーしている最中に"
+        "どこまで進んだかを見たいときは、dd ではなく rsync の --progress を使うと定期的に"
+        "表示されます。\n"
+    ),
+    "ja/rsync.1.txt": (
+        "RSYNC(1)\n\n名前\n rsync - ファイルをコピーする\n\n説明\n --progress を付けると、"
+        "コピーしている最中にどこまで進んだかを定期的に表示します。dd より速いです。\n"
+    ),
+    "ja/pv.1.txt": (
+        "PV(1)\n\n名前\n pv - パイプの進み具合を表示する\n\n説明\n dd でディスクをコピーしている"
+        "最中に pv を挟むと、どこまで進んだかを定期的に表示します。\n"
+    ),
+    "ja/advcp.1.txt": (
+        "ADVCP(1)\n\n名前\n advcp - 進み具合を表示するコピー\n\n説明\n 実行中の cp や "
+        "dd がどこまで進んだかを定期的に表示します。\n"
+    ),
+}
+
+
+def test_a_named_file_comes_in_the_question_s_language(make_app):
+    """kb/ holds dd's page in Chinese and in Japanese; the search ranks the Chinese one
+    (it says status=progress) and Japanese pages that mention dd above the Japanese dd page.
+    A Japanese question about dd gets dd's Japanese page first, a Chinese one the Chinese."""
+    client = make_app(documents=DD_PAGES, index__candidates=2).test_client()
+
+    def sources(question: str) -> list[str]:
+        response = client.get("/api/search", query_string={"q": question, "k": 2})
+        assert response.status_code == 200, response.get_json()
+        return [c["source"] for c in response.get_json()["citations"]]
+
+    question = "dd に status=progress を付けると、何が表示されますか？"
+    assert sources(question)[0] == "ja/dd.1.txt"
+    assert sources("dd 复制的时候怎么定期显示进度？")[0] == "zh/dd.1.txt"

@@ -5,6 +5,7 @@ terms of their own."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,6 +41,10 @@ class Embedder:
         else:
             self._dense = _Transformer(settings, model_dir, providers)
         self._analyzers = Analyzers()
+        # Read for the search, the named files, the quotes and the gate: once a question.
+        self._question_languages = functools.lru_cache(maxsize=256)(
+            self._analyzers.question_languages
+        )
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         return self._dense.embed([self.document_prefix + t for t in texts], self.batch_size)
@@ -59,7 +64,7 @@ class Embedder:
 
     def question_languages(self, question: str) -> tuple[str, ...]:
         """The languages the question is cut in, its own (or the likeliest) first."""
-        return self._analyzers.question_languages(question)
+        return self._question_languages(question)
 
     def sparse_document(self, text: str, language: str = ENGLISH) -> SparseVector:
         """BM25 of the text, cut as its own language or else as `language` (its document's),
@@ -78,7 +83,7 @@ class Embedder:
         """BM25 of the question, cut as its language and as English (each passage holds the
         terms of one of them), with its identifiers as terms of their own."""
         terms = dict.fromkeys(identifier_terms(text), 1.0)
-        for language in self._analyzers.question_languages(text):
+        for language in self.question_languages(text):
             terms |= dict.fromkeys(self._analyzers.bm25(language).embed_query(text).indices, 1.0)
         return SparseVector(list(terms), list(terms.values()))
 

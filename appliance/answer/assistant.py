@@ -30,7 +30,7 @@ from appliance.answer.extractive import Extract, extract
 from appliance.answer.generators import Generator
 from appliance.answer.prompt import Turn, build_prompt, rewrite_messages
 from appliance.answer.repetition import Guard
-from appliance.answer.retrieve import Retrieval, Retriever
+from appliance.answer.retrieve import Citation, Retrieval, Retriever
 from appliance.answer.trust import NO_CITATION, assess, citation_problem, unsupported_reason
 from appliance.answer.wording import phrase
 from appliance.errors import BadQuestion, Busy
@@ -225,6 +225,16 @@ class Assistant:
         trace.timings["queue_ms"] = round((time.perf_counter() - entered) * 1000, 1)
         return ticket
 
+    def _following(self, citations: list[Citation]) -> dict[int, str]:
+        """The chunk after each passage, on the same page: where a list, a table or what a
+        sentence announces goes on past the passage's end."""
+        found = {}
+        for c in citations:
+            after = self.retriever.index.passages(c.source, [c.chunk + 1])
+            if after and after[0].page == c.page:
+                found[c.number] = after[0].text
+        return found
+
     def _judge(self, query: str, trace: Trace) -> Extract | None:
         """The extractive answer when the passages answer the question; None when not."""
         citations = trace.retrieval.citations
@@ -233,7 +243,12 @@ class Assistant:
         started = time.perf_counter()
         embedder = self.retriever.embedder
         languages = embedder.question_languages(query)[:1]
-        found = extract(query, citations, lambda text: embedder.terms(text, languages))
+        found = extract(
+            query,
+            citations,
+            lambda text: embedder.terms(text, languages),
+            self._following(citations),
+        )
         best = max(c.relevance for c in citations)
         trace.unknown_names = self.retriever.unknown_names(query, trace.request.where)
         trace.unmatched_versions = [

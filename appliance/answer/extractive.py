@@ -23,13 +23,15 @@ Each quote brings what it needs to be read:
 - a sentence followed by a command ("$ sudo update-alternatives --config editor"), the
   command; a sentence that announces what follows ("…as follows:", "如下"), the lines of
   configuration or code after it: documentation says how in words and then shows it.
+A list or table, or what a sentence announces, may go on past the passage's end: then from
+the next chunk of the document (on the same page), which is never quoted for itself.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from appliance.answer.retrieve import Citation
@@ -104,9 +106,14 @@ class Extract:
 
 
 def extract(
-    question: str, passages: Sequence[Citation], terms: Callable[[str], set[int]]
+    question: str,
+    passages: Sequence[Citation],
+    terms: Callable[[str], set[int]],
+    following: Mapping[int, str] | None = None,
 ) -> Extract:
-    """`terms(text)`: the text's terms as BM25 token ids and its identifiers (Embedder.terms)."""
+    """`terms(text)`: the text's terms as BM25 token ids and its identifiers (Embedder.terms).
+    `following`: the text of the chunk after each passage ([n] → text), where the document
+    goes on: a quote at a passage's end brings what it needs from there."""
     asked = terms(question)
     candidates = [
         (c, position, unit)
@@ -116,6 +123,11 @@ def extract(
     ]
     if not asked or not candidates:
         return Extract("", [], 0.0, 0.0)
+    after = [
+        (c, position, unit)
+        for c in passages
+        for position, unit in _continuation(c.text, (following or {}).get(c.number))
+    ]
     unit_terms = [terms(unit.text) for _, _, unit in candidates]
     weight = _idf(asked, unit_terms)
     total = sum(weight.values()) or 1.0
@@ -134,7 +146,10 @@ def extract(
     holding = frozenset(
         c.number for c in passages if numbered and all(holds(c.text, i) for i in numbered)
     )
-    quotes = _choose(scored, holding or None)
+    # The next chunk's units are never quoted for themselves (they are not what was found),
+    # only where a quote needs them: a list or table going on, what a sentence announces.
+    onward = [Quote(unit, c.number, position, 0.0) for c, position, unit in after]
+    quotes = _choose(scored, holding or None, onward)
     return Extract(
         _format(quotes, passages, language_of(question)),
         quotes,
@@ -153,6 +168,22 @@ def _names_something_new(text: str, question: str) -> bool:
     )
 
 
+def _continuation(text: str, following: str | None) -> list[tuple[int, Unit]]:
+    """The units of `following` (the next chunk, which starts with the end of `text`: chunks
+    overlap) past those of `text`, numbered on from them."""
+    if not following:
+        return []
+    overlap = next(
+        (n for n in range(min(len(text), len(following)), 0, -1) if text.endswith(following[:n])),
+        0,
+    )
+    own = len(units(text))
+    joined = units(text + following[overlap:])
+    return [
+        (position, u) for position, u in enumerate(joined) if position >= own and u.text.strip()
+    ]
+
+
 def _idf(asked: set[int], unit_terms: list[set[int]]) -> dict[int, float]:
     n = len(unit_terms)
     return {
@@ -162,8 +193,11 @@ def _idf(asked: set[int], unit_terms: list[set[int]]) -> dict[int, float]:
     }
 
 
-def _choose(scored: list[Quote], allowed: frozenset[int] | None = None) -> list[Quote]:
-    """The quotes, from the passages numbered in `allowed` (None: from any)."""
+def _choose(
+    scored: list[Quote], allowed: frozenset[int] | None = None, onward: Sequence[Quote] = ()
+) -> list[Quote]:
+    """The quotes, from the passages numbered in `allowed` (None: from any); `onward`: the
+    units of the chunks after the passages, which quotes bring where they need them."""
     ranked = sorted(
         (q for q in scored if allowed is None or q.number in allowed), key=lambda q: -q.score
     )
@@ -178,19 +212,25 @@ def _choose(scored: list[Quote], allowed: frozenset[int] | None = None) -> list[
             break
         if q.unit.text not in {c.unit.text for c in chosen}:
             chosen.append(q)
-    return _with_blocks(chosen, scored)
+    return _with_blocks(chosen, scored, onward)
 
 
-def _with_blocks(chosen: list[Quote], scored: list[Quote]) -> list[Quote]:
+def _with_blocks(
+    chosen: list[Quote], scored: list[Quote], onward: Sequence[Quote] = ()
+) -> list[Quote]:
     """Each quote with what it needs to be read: the term it describes, what it introduces,
     its whole list or table with the lead-in. Quotes are taken best first while they fit the
-    length limit (a long list never crowds out a better quote), in the order of the documents."""
+    length limit (a long list never crowds out a better quote), in the order of the documents.
+    A list, a table or what a sentence announces goes on into `onward` (the next chunk)."""
     passages: dict[int, dict[int, Quote]] = {}
     for s in scored:
         passages.setdefault(s.number, {})[s.position] = s
+    going_on = {number: dict(mine) for number, mine in passages.items()}
+    for s in onward:
+        going_on.setdefault(s.number, {})[s.position] = s
     kept: dict[tuple[int, int], Quote] = {}
     length = 0
-    companions = [_companions(passages[q.number], q) for q in chosen]
+    companions = [_companions(passages[q.number], q, going_on[q.number]) for q in chosen]
     for group in [[q] for q in chosen] + companions:
         for s in group:
             key = (s.number, s.position)
@@ -203,20 +243,26 @@ def _with_blocks(chosen: list[Quote], scored: list[Quote]) -> list[Quote]:
     return [kept[key] for key in sorted(kept)]
 
 
-def _companions(mine: dict[int, Quote], q: Quote) -> list[Quote]:
+def _companions(
+    mine: dict[int, Quote], q: Quote, going_on: dict[int, Quote] | None = None
+) -> list[Quote]:
     """What the quote `q` needs to be read, most needed first. `mine`: the units of its
-    passage by position (as for the helpers below)."""
+    passage by position (as for the helpers below); `going_on`: those and the next chunk's,
+    where a list or table goes on, or what a sentence announces."""
+    going_on = going_on or mine
+    # Past the passage's end, a sentence reaches only for what it announces ("如下：").
+    ahead = going_on if q.unit.kind != SENTENCE or _ANNOUNCES.search(q.unit.text) else mine
     label = _label_above(mine, q)
-    found = ([label] if label is not None else []) + _shown_after(mine, q)
+    found = ([label] if label is not None else []) + _shown_after(ahead, q)
     if _is_label(q.unit):
         found += _described_below(mine, q)
     if q.unit.kind == SENTENCE:
-        following = _block_after(mine, q)
+        following = _block_after(ahead, q)
         if following is None:
             return found
         q = following  # the sentence before a list or table introduces it
     same = sorted(
-        (s for s in mine.values() if s.unit.block == q.unit.block), key=lambda s: s.position
+        (s for s in going_on.values() if s.unit.block == q.unit.block), key=lambda s: s.position
     )
     lead = mine.get(same[0].position - 1)
     if lead is not None and lead.unit.kind == SENTENCE:

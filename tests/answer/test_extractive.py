@@ -214,3 +214,38 @@ def test_asked_about_a_ticket_only_the_passages_holding_it_are_quoted(terms):
     found = extract("Summarise INC-2023-02684", passages, terms)
     assert {q.number for q in found.quotes} == {2684}
     assert "The nightly export of shop 2684 failed." in found.text
+
+
+def test_a_table_cut_by_the_chunk_end_goes_on_into_the_next_chunk(terms):
+    """Chunks end where their size does, not where a table does: the rows of a quoted table
+    that the next chunk holds come with it (chunks overlap, and no row comes twice)."""
+    head = (
+        "gpg 的加密命令如下表所示。\n\n"
+        "gpg -o crypt_file.gpg -r name -e file | 公钥加密，生成二进制的 crypt_file.gpg\n\n"
+        "gpg -o crypt_file.asc -a -r name -e file | 公钥加密，生成 ASCII 封装的 crypt_file.asc"
+    )
+    after = (
+        "gpg -o crypt_file.asc -a -r name -e file | 公钥加密，生成 ASCII 封装的 crypt_file.asc\n\n"
+        "gpg -o crypt_file.gpg --symmetric file | 将文件对称加密到 crypt_file.gpg\n\n"
+        "第 10 章 数据管理\n\n备份和恢复是系统管理中很重要的一部分。"
+    )
+    question = "gpg 怎么加密文件？"
+    alone = extract(question, [passage(1, head)], terms)
+    assert "--symmetric" not in alone.text
+    found = extract(question, [passage(1, head)], terms, {1: after})
+    assert "gpg -o crypt_file.gpg --symmetric file" in found.text
+    assert found.text.count("crypt_file.asc -a -r name") == 1
+    assert "备份和恢复" not in found.text  # the prose after the table is not the table's
+    assert (found.coverage, found.passage_coverage) == (alone.coverage, alone.passage_coverage)
+
+
+def test_the_next_chunk_is_never_quoted_for_itself(terms):
+    """What the next chunk says is not what the search found: a sentence there is quoted
+    only as what a quote needs, however well it matches."""
+    found = extract(
+        "How many days of annual leave do staff get?",
+        [passage(1, "Annual leave is planned with your team lead.")],
+        terms,
+        {1: "Full-time staff get 25 days of annual leave a year."},
+    )
+    assert "planned with your team lead" in found.text and "25 days" not in found.text

@@ -34,7 +34,7 @@ from appliance.answer.retrieve import Citation, Retrieval, Retriever
 from appliance.answer.trust import NO_CITATION, assess, citation_problem, unsupported_reason
 from appliance.answer.wording import phrase
 from appliance.errors import BadQuestion, Busy
-from appliance.index.identifiers import holds, versions
+from appliance.index.identifiers import versions
 from appliance.index.store import SearchFilter
 from appliance.observe import Metrics, QueryHistory, QueryRecord
 
@@ -252,7 +252,7 @@ class Assistant:
         best = max(c.relevance for c in citations)
         trace.unknown_names = self.retriever.unknown_names(query, trace.request.where)
         trace.unmatched_versions = [
-            v for v in versions(query) if not any(holds(c.text, v) for c in citations)
+            v for v in versions(query) if not any(c.holds(v) for c in citations)
         ]
         trace.evidence = Evidence(
             best,

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from appliance.answer.retrieve import Citation
 from appliance.answer.sentences import ITEM, SENTENCE, Unit, units
 from appliance.answer.wording import language_of
-from appliance.index.identifiers import holds, identifiers, is_numbered, numbered_identifiers
+from appliance.index.identifiers import identifiers, is_numbered, numbered_identifiers
 
 MAX_QUOTES = 4
 MAX_CHARS = 900
@@ -144,7 +144,7 @@ def extract(
     # Asked about INC-2023-02684, quote the passages that hold it, not its neighbours'.
     numbered = numbered_identifiers(question)
     holding = frozenset(
-        c.number for c in passages if numbered and all(holds(c.text, i) for i in numbered)
+        c.number for c in passages if numbered and all(c.holds(i) for i in numbered)
     )
     # The next chunk's units are never quoted for themselves (they are not what was found),
     # only where a quote needs them: a list or table going on, what a sentence announces.

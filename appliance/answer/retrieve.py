@@ -17,6 +17,7 @@ from appliance.index.identifiers import (
     exact_first,
     file_stem,
     file_words,
+    holds,
     identifiers,
     named_first,
     names,
@@ -40,6 +41,12 @@ class Citation:
     snippet: str
     text: str
     ocr: bool = False  # the passage was read by OCR from a scan: it may hold misread characters
+
+    def holds(self, identifier: str) -> bool:
+        """Whether the passage, under its heading, holds `identifier` whole: the sections of
+        "INC-2023-02684: sso-bridge outage" hold the ticket their title names (the index
+        has them under it too)."""
+        return holds(f"{self.heading}\n{self.text}", identifier)
 
     def public(self) -> dict:
         """What the API shows: everything but the full chunk text. The heading is shown with

@@ -216,6 +216,28 @@ def test_asked_about_a_ticket_only_the_passages_holding_it_are_quoted(terms):
     assert "The nightly export of shop 2684 failed." in found.text
 
 
+def test_a_section_holds_the_ticket_its_title_names(terms):
+    """The sections of "INC-2023-02684: sso-bridge outage" do not repeat the ticket, but
+    their heading names it: they hold it, their neighbours' sections do not."""
+    passages = [
+        Citation(
+            n,
+            f"INC-2023-0{n}.md",
+            1,
+            None,
+            f"INC-2023-0{n}: outage > Symptoms",
+            0.3,
+            0.3,
+            "",
+            f"The outage stopped logins to shop {n} for an hour.",
+        )
+        for n in (2685, 2684)
+    ]
+    found = extract("Summarise the outage INC-2023-02684", passages, terms)
+    assert found.holding == {2684}
+    assert "logins to shop 2684" in found.text and "2685" not in found.text
+
+
 def test_a_table_cut_by_the_chunk_end_goes_on_into_the_next_chunk(terms):
     """Chunks end where their size does, not where a table does: the rows of a quoted table
     that the next chunk holds come with it (chunks overlap, and no row comes twice)."""

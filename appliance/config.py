@@ -95,8 +95,8 @@ class AnswerSettings:
     mode: Literal["auto", "generate", "extractive"] = "auto"
     passage_words: int = 60
     min_support: float = 0.75
-    gate_weights: tuple[float, ...] = (-1.511, 4.722, 1.449, 2.302, -3.559, -3.714, 0.944)
-    min_answerable: float = 0.78
+    gate_weights: tuple[float, ...] = (-1.415, 4.827, 1.285, 1.974, -3.629, -3.698, 1.122)
+    min_answerable: float = 0.77
 
 
 @dataclass(frozen=True)

@@ -146,8 +146,9 @@ def fit_gate(sets: list[str], reports: list[Report], config: Path | None) -> Non
         for report in reports:
             marks: dict[bool, list[bool]] = {True: [], False: []}
             for r in report.questions:
-                low = not r.evidence or r.evidence["relevance"] < min_relevance
-                marks[r.answerable].append(low or not gate.answerable(Evidence(**r.evidence)))
+                evidence = Evidence(**r.evidence) if r.evidence else None
+                low = evidence is None or not evidence.close_enough(min_relevance)  # as served
+                marks[r.answerable].append(low or not gate.answerable(evidence))
             per_set.append(marks)
         return per_set
 

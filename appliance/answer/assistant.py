@@ -184,6 +184,7 @@ class Assistant:
                 trace.standalone = self._standalone(request.question, history, generating)
             query = trace.standalone or request.question
             trace.retrieval = self.retriever.retrieve(query, request.k, request.where)
+            trace.languages = list(self.retriever.embedder.question_languages(query))
             found = self._judge(query, trace)
             if found is None:
                 yield self._finish(trace, "", remember, REFUSED)
@@ -441,6 +442,7 @@ class Assistant:
             evidence=trace.evidence.as_dict() if trace.evidence else None,
             unknown_names=trace.unknown_names,
             unmatched_versions=trace.unmatched_versions,
+            languages=trace.languages,
             answerable=trace.answerable,
             model=self.generator.name,
             retrieved=[
@@ -485,6 +487,7 @@ class Trace:
         self.mode = ""  # EXTRACTIVE, GENERATED or REFUSED, once known
         self.evidence: Evidence | None = None
         self.unknown_names: list[str] = []  # names in the question no passage holds
+        self.languages: list[str] = []  # how BM25 read the question: its language, English
         self.unmatched_versions: list[str] = []  # versions it names the passages do not
         self.answerable: float | None = None  # the gate's probability
         self.replaced_because = ""  # why a generated answer was replaced by quotes

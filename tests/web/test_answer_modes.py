@@ -76,6 +76,12 @@ def test_a_question_about_another_version_says_which_and_weighs_against_an_answe
         (app.config["RUNTIME"].settings.paths.data / "queries.jsonl").read_text().splitlines()[-1]
     )
     assert logged["unmatched_versions"] == ["3.1"]
+    assert logged["languages"] == ["english"]  # how its search terms were cut
+    ask(client, "Bis zu welchem Betrag wird eine Übernachtung im Hotel erstattet?")
+    logged = json.loads(
+        (app.config["RUNTIME"].settings.paths.data / "queries.jsonl").read_text().splitlines()[-1]
+    )
+    assert logged["languages"] == ["german", "english"]
 
 
 def test_a_ticket_held_by_a_passage_is_answered_however_unlike_the_question_it_reads(make_app):

@@ -229,11 +229,19 @@ class Assistant:
     def _following(self, citations: list[Citation]) -> dict[int, str]:
         """The chunk after each passage, on the same page: where a list, a table or what a
         sentence announces goes on past the passage's end."""
-        found = {}
+        by_source: dict[str, list[Citation]] = {}
         for c in citations:
-            after = self.retriever.index.passages(c.source, [c.chunk + 1])
-            if after and after[0].page == c.page:
-                found[c.number] = after[0].text
+            by_source.setdefault(c.source, []).append(c)
+        found = {}
+        for source, cited in by_source.items():  # one read a file
+            after = {
+                h.chunk: h
+                for h in self.retriever.index.passages(source, [c.chunk + 1 for c in cited])
+            }
+            for c in cited:
+                h = after.get(c.chunk + 1)
+                if h is not None and h.page == c.page:
+                    found[c.number] = h.text
         return found
 
     def _judge(self, query: str, trace: Trace) -> Extract | None:
@@ -243,11 +251,11 @@ class Assistant:
             return None
         started = time.perf_counter()
         embedder = self.retriever.embedder
-        languages = embedder.question_languages(query)[:1]
+        language = trace.languages[:1]  # the question's own: quotes are chosen by its terms
         found = extract(
             query,
             citations,
-            lambda text: embedder.terms(text, languages),
+            lambda text: embedder.terms(text, language),
             self._following(citations),
         )
         best = max(c.relevance for c in citations)

@@ -82,6 +82,18 @@ def _cjk(text: str) -> str | None:
     return "japanese" if kana * 10 >= han + kana else "chinese"
 
 
+def _clear(counts: dict[str, int]) -> str | None:
+    """The language whose stopwords a text holds most of (`counts`: stopwords_in), when that
+    is clear: English with MIN_STOPWORDS of its own, another language with as many and
+    MIN_LEAD more than English."""
+    best = max(LANGUAGES, key=lambda language: (counts[language], language == ENGLISH))
+    if counts[best] < MIN_STOPWORDS:
+        return None
+    if best == ENGLISH or counts[best] >= counts[ENGLISH] + MIN_LEAD:
+        return best
+    return None
+
+
 def _enum(kind, language: str):
     return getattr(kind, language.capitalize())
 
@@ -132,25 +144,16 @@ class Analyzers:
         """Chinese or Japanese by its script; else the language whose stopwords the text
         holds most of, when that is clear; else `otherwise` (a chunk too short to tell takes
         its document's language)."""
-        script = _cjk(text[:SAMPLE_CHARS])
-        if script:
-            return script
-        counts = self.stopwords_in(text)
-        best = max(LANGUAGES, key=lambda language: (counts[language], language == ENGLISH))
-        if best == ENGLISH and counts[best] >= MIN_STOPWORDS:
-            return ENGLISH
-        if counts[best] >= MIN_STOPWORDS and counts[best] >= counts[ENGLISH] + MIN_LEAD:
-            return best
-        return otherwise
+        return _cjk(text[:SAMPLE_CHARS]) or _clear(self.stopwords_in(text)) or otherwise
 
     def question_languages(self, question: str) -> tuple[str, ...]:
         """The languages a question's search terms are cut in: its own, when clear, and
         English. A question that does not say clearly ("Comment effacer ma table crontab ?":
         one French stopword) is cut as English and as the language that leads, so that it
         still finds passages in either."""
-        counts = self.stopwords_in(question)
-        language = self.language_of(question, otherwise=None)
+        language = _cjk(question[:SAMPLE_CHARS])
         if language is None:
+            counts = self.stopwords_in(question)
             others = [x for x in LANGUAGES if x != ENGLISH and counts[x]]
-            language = max(others, key=lambda x: counts[x], default=ENGLISH)
+            language = _clear(counts) or max(others, key=lambda x: counts[x], default=ENGLISH)
         return tuple(dict.fromkeys((language, ENGLISH)))

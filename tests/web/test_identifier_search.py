@@ -27,14 +27,19 @@ def records(count: int = 120) -> tuple[dict[str, str], list[dict]]:
     return documents, facts
 
 
+def search_sources(client, question: str, k: int) -> list[str]:
+    """The files of the passages /api/search finds for `question`, best first."""
+    response = client.get("/api/search", query_string={"q": question, "k": k})
+    assert response.status_code == 200, response.get_json()
+    return [c["source"] for c in response.get_json()["citations"]]
+
+
 def test_the_record_holding_an_identifier_comes_first(make_app):
     documents, facts = records()
     client = make_app(documents=documents).test_client()
 
     def first(question: str) -> str:
-        response = client.get("/api/search", query_string={"q": question, "k": 5})
-        assert response.status_code == 200, response.get_json()
-        return response.get_json()["citations"][0]["source"]
+        return search_sources(client, question, 5)[0]
 
     parts = random.Random(1).sample(facts, 20)
     misses = [
@@ -87,9 +92,7 @@ def test_a_plain_word_naming_a_command_finds_its_page_first(make_app):
     client = make_app(documents=MAN_PAGES).test_client()
 
     def sources(question: str) -> list[str]:
-        response = client.get("/api/search", query_string={"q": question, "k": 3})
-        assert response.status_code == 200, response.get_json()
-        return [c["source"] for c in response.get_json()["citations"]]
+        return search_sources(client, question, 3)
 
     question = "Wie entferne ich mit tr bestimmte Zeichen aus einer Datei, etwa Wagenrückläufe?"
     assert sources(question)[0] == "de/tr.1.txt"
@@ -124,9 +127,7 @@ def test_a_file_the_question_names_is_found_even_when_the_search_missed_it(make_
     client = make_app(documents=SCP_PAGES, index__candidates=2).test_client()
 
     def sources(question: str) -> list[str]:
-        response = client.get("/api/search", query_string={"q": question, "k": 2})
-        assert response.status_code == 200, response.get_json()
-        return [c["source"] for c in response.get_json()["citations"]]
+        return search_sources(client, question, 2)
 
     assert (
         sources("scp でディレクトリを丸ごと再帰的にリモートへコピーするには？")[0] == "de/scp.1.txt"
@@ -167,9 +168,7 @@ def test_a_named_file_comes_in_the_question_s_language(make_app):
     client = make_app(documents=DD_PAGES, index__candidates=2).test_client()
 
     def sources(question: str) -> list[str]:
-        response = client.get("/api/search", query_string={"q": question, "k": 2})
-        assert response.status_code == 200, response.get_json()
-        return [c["source"] for c in response.get_json()["citations"]]
+        return search_sources(client, question, 2)
 
     question = "dd に status=progress を付けると、何が表示されますか？"
     assert sources(question)[0] == "ja/dd.1.txt"

@@ -163,7 +163,8 @@ class Assistant:
             self._record(trace, "rejected", error=str(err))
             raise
         except GeneratorExit:  # the client went away: generation stops, the slot frees
-            self._record(trace, "abandoned")
+            if not trace.outcome:  # not when it went away after the answer was recorded
+                self._record(trace, "abandoned")
             raise
         except Exception as err:
             self._record(trace, "error", error=f"{type(err).__name__}: {err}")
@@ -430,6 +431,7 @@ class Assistant:
 
     def _record(self, trace: Trace, outcome: str, answer: str = "", trust=None, error=""):
         """The question's record: the log line, the history row, the metrics."""
+        trace.outcome = outcome
         timings = {**(trace.retrieval.timings if trace.retrieval else {}), **trace.timings}
         timings["total_ms"] = round((time.perf_counter() - trace.started) * 1000, 1)
         sent = {c.number for c in trace.sent}
@@ -501,3 +503,4 @@ class Trace:
         self.replaced_because = ""  # why a generated answer was replaced by quotes
         self.stopped = ""  # how generation ended: end, repetition, max_tokens
         self.refusal: str | None = None  # NOT_IN_DOCUMENTS or NOTHING_SEARCHABLE, if refused
+        self.outcome = ""  # once recorded: answered, no_knowledge, rejected, abandoned, error

@@ -169,3 +169,20 @@ def test_auto_mode_stops_asking_a_model_whose_answers_are_always_replaced(make_a
     history = app.config["RUNTIME"].parts.history
     record = history.model_record(assistant.generator.name, MODEL_WINDOW)
     assert len(record) == 1 and record[0] == (probe["mode"] == "generated")
+
+
+def test_a_reader_gone_mid_answer_is_abandoned_and_after_it_is_answered_once(make_app, logs):
+    """A stream closed before its answer is done is recorded as abandoned; one closed after
+    the answer was recorded (its "done" event taken, not yet sent on) stays answered, once."""
+    assistant = make_app(documents=DOCS, answers__mode="generate").config["RUNTIME"].parts.assistant
+    question = "How many days of annual leave do full-time staff get?"
+
+    cut = assistant.stream(question)
+    assert next(event for event in cut if event.kind == "token")
+    cut.close()
+    whole = assistant.stream(question)
+    assert next(event for event in whole if event.kind == "done").data["mode"] == "generated"
+    whole.close()
+
+    outcomes = [(r.query, r.outcome) for r in logs.events("query")]
+    assert outcomes == [(question, "abandoned"), (question, "answered")]

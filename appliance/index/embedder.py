@@ -76,15 +76,14 @@ class Embedder:
             term: count * (BM25_K + 1) / (count + saturation)
             for term, count in identifier_terms(text).items()
         }
-        bm25 = self._analyzers.bm25(self.language_of(text, language))
-        return _plus(bm25.embed_document(text), extra)
+        return _plus(self._analyzers.document(text, self.language_of(text, language)), extra)
 
     def sparse_query(self, text: str) -> SparseVector:
         """BM25 of the question, cut as its language and as English (each passage holds the
         terms of one of them), with its identifiers as terms of their own."""
         terms = dict.fromkeys(identifier_terms(text), 1.0)
         for language in self.question_languages(text):
-            terms |= dict.fromkeys(self._analyzers.bm25(language).embed_query(text).indices, 1.0)
+            terms |= dict.fromkeys(sorted(self._analyzers.query(text, language)), 1.0)
         return SparseVector(list(terms), list(terms.values()))
 
     def exact_query(self, text: str) -> SparseVector | None:
@@ -99,7 +98,7 @@ class Embedder:
         sentences, all cut as the question is searched (question_languages)."""
         found = set(identifier_terms(text))
         for language in languages:
-            found |= set(self._analyzers.bm25(language).embed_query(text).indices)
+            found |= self._analyzers.query(text, language)
         return found
 
     def name_terms(self, name: str, language: str = ENGLISH) -> set[int]:
@@ -107,7 +106,7 @@ class Embedder:
         word as BM25 cuts it there."""
         if identifiers(name) == [name]:
             return {identifier_term(name)}
-        return set(self._analyzers.bm25(language).embed_query(name).indices)
+        return self._analyzers.query(name, language)
 
 
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"

@@ -11,6 +11,12 @@ SN-JT2-233100?") holds few such words in any language. Chinese and Japanese text
 stopwords and English ones (Chinese: English ones alone, see SEARCH_STOPWORDS), and stems its
 Latin-letter words as English: those are mostly English terms ("Debian 上的 packages").
 
+Qdrant Edge's tokenizer reads a text's script from the whole text: a Japanese sentence with a
+few options in it ("-i, --ignore-case PATTERN と入力ファイルの双方で、…") reads as Latin, and
+its Japanese is then cut into script runs rather than words, none of which a Japanese
+question holds. So Japanese text is cut in two: its CJK runs together, the rest apart.
+(Chinese is cut into words either way.)
+
 A question and the passages it is compared with are cut the same way: search terms in the
 index are cut by each chunk's language (its document's when the chunk alone does not say),
 and a question by its own.
@@ -27,6 +33,7 @@ from qdrant_edge import (
     Language,
     SnowballLanguage,
     SnowballParams,
+    SparseVector,
     StopwordsSet,
     TokenizerType,
 )
@@ -68,6 +75,8 @@ SAMPLE_CHARS = 4000  # a long text's language is read from its beginning
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+")
+# Han, kana, CJK punctuation and full-width forms
+_CJK_RUN = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
 
 
 def _cjk(text: str) -> str | None:
@@ -92,6 +101,17 @@ def _clear(counts: dict[str, int]) -> str | None:
     if best == ENGLISH or counts[best] >= counts[ENGLISH] + MIN_LEAD:
         return best
     return None
+
+
+def _parts(text: str, language: str) -> list[str]:
+    """The text as BM25 cuts it: Japanese text as its CJK runs and the rest."""
+    if language != "japanese":
+        return [text]
+    return [
+        part
+        for part in ("\n".join(_CJK_RUN.findall(text)), _CJK_RUN.sub(" ", text))
+        if part.strip()
+    ]
 
 
 def _enum(kind, language: str):
@@ -128,8 +148,19 @@ class Analyzers:
             )
         )
 
-    def bm25(self, language: str) -> Bm25:
-        return self._bm25[language]
+    def document(self, text: str, language: str) -> SparseVector:
+        """BM25 weights of a passage's terms, cut as `language`."""
+        weights: dict[int, float] = {}
+        for part in _parts(text, language):
+            vector = self._bm25[language].embed_document(part)
+            for term, weight in zip(vector.indices, vector.values, strict=True):
+                weights[term] = weights.get(term, 0.0) + weight
+        return SparseVector(list(weights), list(weights.values()))
+
+    def query(self, text: str, language: str) -> set[int]:
+        """A question's (or any text's) terms, cut as `language`."""
+        model = self._bm25[language]
+        return {term for part in _parts(text, language) for term in model.embed_query(part).indices}
 
     def stopwords_in(self, text: str) -> dict[str, int]:
         """How many different stopwords of each language the text holds."""

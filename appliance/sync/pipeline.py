@@ -49,7 +49,8 @@ log = logging.getLogger("appliance.sync")
 
 CHUNKER_VERSION = 3  # 2: chunks keep their line breaks; 3: sized in the embedder's tokens
 LANGUAGE_SAMPLE = 8  # a document's language is read from its first chunks
-SPARSE_VERSION = 3  # 2: identifiers are terms of their own; 3: cut as the text's language
+SPARSE_VERSION = 4  # 2: identifiers are terms of their own; 3: cut as the text's language;
+# 4: Japanese cut apart from the Latin letters around it
 
 
 def embedding_version(settings: Settings) -> str:

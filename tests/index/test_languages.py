@@ -49,31 +49,44 @@ def test_a_language_cut_by_its_own_rules_matches_its_inflections(analyzers):
     different terms, and German grammar words are terms; cut as their language, they match."""
 
     def shared(language, a, b):
-        bm25 = analyzers.bm25(language)
-        return set(bm25.embed_query(a).indices) & set(bm25.embed_query(b).indices)
+        return analyzers.query(a, language) & analyzers.query(b, language)
 
     german = ("Wie kopiere ich die Dateien?", "kopiert die Datei")
     french = ("les fichiers trouvés", "trouver un fichier")
     # English shares only 'die'; German the verb, and not 'die'.
-    assert shared(ENGLISH, *german) == set(analyzers.bm25(ENGLISH).embed_query("die").indices)
+    assert shared(ENGLISH, *german) == analyzers.query("die", ENGLISH)
     assert len(shared("german", *german)) == 1 and not shared("german", *german) & shared(
         ENGLISH, *german
     )
     assert len(shared("french", *french)) == 2 and len(shared(ENGLISH, *french)) == 1
     # 'die' is an English word but a German stopword: not a term of German text.
-    die = analyzers.bm25(ENGLISH).embed_query("die")
-    assert die.indices and not analyzers.bm25("german").embed_query("die").indices
+    assert analyzers.query("die", ENGLISH) and not analyzers.query("die", "german")
 
 
 def test_chinese_and_japanese_keep_english_terms(analyzers):
     """Latin-letter words in Chinese or Japanese text are mostly English terms: stemmed as
     English, so that 'packages' in a Chinese passage matches 'package' in a question."""
     for language in ("chinese", "japanese"):
-        bm25 = analyzers.bm25(language)
-        passage = set(bm25.embed_query("安装 packages 的方法").indices)
-        question = set(bm25.embed_query("怎么安装 package").indices)
-        assert passage & question
-    assert not analyzers.bm25("japanese").embed_query("の the").indices  # both stopwords
+        passage = analyzers.query("安装 packages 的方法", language)
+        assert passage & analyzers.query("怎么安装 package", language)
+    assert not analyzers.query("の the", "japanese")  # both stopwords
     # Chinese keeps the words of Qdrant Edge's Chinese list (使用: use) as terms.
-    assert analyzers.bm25("chinese").embed_query("使用 the").indices
+    assert analyzers.query("使用 the", "chinese")
+
+
+def test_japanese_among_more_latin_letters_is_still_cut_as_japanese(analyzers):
+    """Qdrant Edge's tokenizer reads the script of a whole text: a man page's option line
+    has more Latin letters than any one of kanji, hiragana and katakana, and its Japanese
+    was cut into script runs that no question holds. Cut apart, it matches the question."""
+    question = "grep で英字の大文字と小文字を区別せずに検索したいです。"
+    japanese = "アルファベットの大文字と小文字を区別しないようにします。"
+    option = "-i, --ignore-case PATTERN と入力ファイルの双方で、" + japanese
+    asked = analyzers.query(question, "japanese")
+    assert len(asked & analyzers.query(japanese, "japanese")) >= 3
+    assert asked & analyzers.query(option, "japanese") == asked & analyzers.query(
+        japanese, "japanese"
+    )
+    weights = analyzers.document(option, "japanese")
+    assert asked & set(weights.indices) and all(w > 0 for w in weights.values)
+    assert analyzers.query("ignore", "japanese") <= set(weights.indices)  # its English too
     assert not analyzers.stopwords_in("使用")[ENGLISH] and analyzers.stopwords_in("使用")["chinese"]

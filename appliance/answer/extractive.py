@@ -210,9 +210,21 @@ def _choose(
     for q in ranked[1:]:
         if len(chosen) >= MAX_QUOTES or q.score < NEAR_BEST * best.score:
             break
-        if q.unit.text not in {c.unit.text for c in chosen}:
+        # Chunks overlap: a sentence may be found whole in one passage and from its middle
+        # in the next. It is quoted once, whole.
+        text = " ".join(q.unit.text.split())
+        same = [i for i, c in enumerate(chosen) if _within(text, c.unit.text)]
+        if not same:
             chosen.append(q)
+        elif len(same) == 1 and len(text) > len(" ".join(chosen[same[0]].unit.text.split())):
+            chosen[same[0]] = q
     return _with_blocks(chosen, scored, onward)
+
+
+def _within(text: str, other: str) -> bool:
+    """Whether one of two texts (`text` with its spaces evened) holds the other whole."""
+    other = " ".join(other.split())
+    return text in other or other in text
 
 
 def _with_blocks(

@@ -271,3 +271,17 @@ def test_the_next_chunk_is_never_quoted_for_itself(terms):
         {1: "Full-time staff get 25 days of annual leave a year."},
     )
     assert "planned with your team lead" in found.text and "25 days" not in found.text
+
+
+def test_a_sentence_found_whole_and_from_its_middle_is_quoted_once_whole(terms):
+    """Chunks overlap: the next passage may begin in the middle of a sentence that the one
+    before holds whole. The sentence is quoted once, whole, whichever scores first."""
+    whole = "Boot messages\n\nRemove quiet from the kernel command line to see the boot messages."
+    middle = "from the kernel command line to see the boot messages. Reboot afterwards."
+    for passages in (
+        [passage(1, middle), passage(2, whole)],
+        [passage(1, whole), passage(2, middle)],
+    ):
+        found = extract("How do I see the kernel boot messages?", passages, terms)
+        assert found.text.count("to see the boot messages") == 1, found.text
+        assert "“Remove quiet from the kernel command line to see the boot messages.”" in found.text

@@ -211,20 +211,14 @@ def _choose(
         if len(chosen) >= MAX_QUOTES or q.score < NEAR_BEST * best.score:
             break
         # Chunks overlap: a sentence may be found whole in one passage and from its middle
-        # in the next. It is quoted once, whole.
-        text = " ".join(q.unit.text.split())
-        same = [i for i, c in enumerate(chosen) if _within(text, c.unit.text)]
+        # in the next. It is quoted once, whole (units have their whitespace evened).
+        text = q.unit.text
+        same = [i for i, c in enumerate(chosen) if text in c.unit.text or c.unit.text in text]
         if not same:
             chosen.append(q)
-        elif len(same) == 1 and len(text) > len(" ".join(chosen[same[0]].unit.text.split())):
+        elif len(same) == 1 and len(text) > len(chosen[same[0]].unit.text):
             chosen[same[0]] = q
     return _with_blocks(chosen, scored, onward)
-
-
-def _within(text: str, other: str) -> bool:
-    """Whether one of two texts (`text` with its spaces evened) holds the other whole."""
-    other = " ".join(other.split())
-    return text in other or other in text
 
 
 def _with_blocks(

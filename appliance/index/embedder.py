@@ -72,11 +72,10 @@ class Embedder:
         count, less in a long text)."""
         length = len(text.split()) / BM25_AVERAGE_LENGTH
         saturation = BM25_K * (1 - BM25_B + BM25_B * length)
-        extra = {
-            term: count * (BM25_K + 1) / (count + saturation)
-            for term, count in identifier_terms(text).items()
-        }
-        return _plus(self._analyzers.document(text, self.language_of(text, language)), extra)
+        weights = self._analyzers.document(text, self.language_of(text, language))
+        for term, count in identifier_terms(text).items():
+            weights[term] = weights.get(term, 0.0) + count * (BM25_K + 1) / (count + saturation)
+        return SparseVector(list(weights), list(weights.values()))
 
     def sparse_query(self, text: str) -> SparseVector:
         """BM25 of the question, cut as its language and as English (each passage holds the
@@ -144,15 +143,6 @@ def _register(settings: EmbedderSettings) -> str:
             model_file=settings.model_file,
         )
     return name
-
-
-def _plus(vector: SparseVector, extra: dict[int, float]) -> SparseVector:
-    if not extra:
-        return vector
-    values = dict(zip(vector.indices, vector.values, strict=True))
-    for term, value in extra.items():
-        values[term] = values.get(term, 0.0) + value
-    return SparseVector(list(values), list(values.values()))
 
 
 class _Transformer:

@@ -33,7 +33,6 @@ from qdrant_edge import (
     Language,
     SnowballLanguage,
     SnowballParams,
-    SparseVector,
     StopwordsSet,
     TokenizerType,
 )
@@ -148,14 +147,14 @@ class Analyzers:
             )
         )
 
-    def document(self, text: str, language: str) -> SparseVector:
-        """BM25 weights of a passage's terms, cut as `language`."""
+    def document(self, text: str, language: str) -> dict[int, float]:
+        """BM25 weights of a passage's terms (term id → weight), cut as `language`."""
         weights: dict[int, float] = {}
         for part in _parts(text, language):
             vector = self._bm25[language].embed_document(part)
             for term, weight in zip(vector.indices, vector.values, strict=True):
                 weights[term] = weights.get(term, 0.0) + weight
-        return SparseVector(list(weights), list(weights.values()))
+        return weights
 
     def query(self, text: str, language: str) -> set[int]:
         """A question's (or any text's) terms, cut as `language`."""

@@ -44,6 +44,8 @@ def audit_path(settings: Settings):
 def open_store(s: Settings) -> VectorStore:
     """The configured vector store backend (index.backend)."""
     weights = (s.index.dense_weight, s.index.sparse_weight)
+    second = s.multilingual_embedder
+    multilingual = (second[0].dim, second[0].weight) if second else None
     if s.index.backend == "qdrant":
         from appliance.index.qdrant import QdrantIndex
 
@@ -57,8 +59,10 @@ def open_store(s: Settings) -> VectorStore:
             api_key=s.index.qdrant_api_key,
             rrf_k=s.index.rrf_k,
             weights=weights,
+            multilingual=multilingual,
         )
-    return EdgeIndex(s.paths.data / "index", s.embedder.dim, rrf_k=s.index.rrf_k, weights=weights)
+    index = s.paths.data / "index"
+    return EdgeIndex(index, s.embedder.dim, s.index.rrf_k, weights, multilingual)
 
 
 @dataclass
@@ -137,7 +141,7 @@ def open_parts(settings: Settings) -> Parts:
         retention_days=o.history_days,
         max_rows=o.history_max_rows,
     )
-    embedder = Embedder(s.embedder, s.embedder_dir)
+    embedder = Embedder(s.embedder, s.embedder_dir, s.multilingual_embedder)
     metrics = Metrics()
     pipeline = Pipeline(s, manifest, index, embedder)
     pipeline.on_result = lambda status: metrics.files.labels(status).inc()

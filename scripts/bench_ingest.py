@@ -121,6 +121,7 @@ PHASES = [  # label, what it is
     ("read+chunk", "read_document + chunk_sections"),
     ("reuse lookup", "index.dense_vectors (vector reuse)"),
     ("dense embed", "embedder.embed_documents"),
+    ("multilingual embed", "embedder.embed_multilingual_documents (the second embedder)"),
     ("bm25", "embedder.sparse_document"),
     ("upsert", "index.upsert"),
     ("flush", "index.flush"),
@@ -134,6 +135,7 @@ def instrument(app: Parts, clock: Clock):
     """Wrap the pipeline's collaborators; returns the unwrapped embed_documents."""
     pipe = app.worker.pipeline
     raw_embed = clock.wrap(app.embedder, "embed_documents", "dense embed", count_texts=True)
+    clock.wrap(app.embedder, "embed_multilingual_documents", "multilingual embed")
     clock.wrap(app.embedder, "sparse_document", "bm25")
     clock.wrap(pipe, "_read", "read+chunk")
     clock.wrap(app.index, "dense_vectors", "reuse lookup")

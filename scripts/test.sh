@@ -4,7 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-.venv/bin/appliance models fetch --set multilingual  # the multilingual embedder's tests
 
 # From Debian's packages: Chromium and its driver for the browser test, docker-compose to
 # validate compose.edge.yml, shellcheck for the scripts, Tesseract's Chinese pack and a

@@ -25,6 +25,20 @@ def test_a_missing_file_is_named_with_the_fix(models_copy):
         models.ensure_ready(settings_for(models_copy))
 
 
+def test_the_multilingual_embedder_is_needed_only_while_it_is_enabled(models_copy):
+    (models_copy / "embedder-multilingual/model.onnx").unlink()
+    problems = models.verify(settings_for(models_copy))
+    assert len(problems) == 1
+    assert "embedder-multilingual/model.onnx is missing" in problems[0]
+    assert "multilingual.enabled: false" in problems[0]
+    without = load_settings(
+        None,
+        env={},
+        overrides={"paths.models": str(models_copy), "multilingual.enabled": False},
+    )
+    assert models.verify(without) == []
+
+
 def test_in_the_container_a_missing_file_points_at_the_bundle(models_copy, monkeypatch):
     """Inside the image (APPLIANCE_IN_CONTAINER=1) there is no `models fetch` to run: models/
     comes from the host folder the bundle lays out."""

@@ -18,11 +18,14 @@ Signals, each from 0 to 1:
   a part number, a version: INC-2024-00417, ZX-339563) and the best passage holds them all
   exactly, else 0. Such a question is answered by that passage however little its words
   resemble the question's ("Summarise INC-2023-02684"), so it is also judged when its
-  relevance is below retrieval.min_relevance.
+  relevance is below retrieval.min_relevance;
+- multilingual: 1 when the question was searched with the multilingual embedder (it is not
+  in English), whose cosine is then the relevance, else 0. Each embedder spreads its
+  similarities differently: this is the gate's allowance for the second one's.
 
     P(answerable) = logistic(w0 + w1·relevance + w2·coverage + w3·passage_coverage
                              + w4·names_missing + w5·versions_missing
-                             + w6·identifiers_held)
+                             + w6·identifiers_held + w7·multilingual)
 
 The weights (answers.gate_weights) are fitted by `appliance eval --calibrate` on questions
 labelled answerable or not; answers.min_answerable is the probability below which the
@@ -45,6 +48,7 @@ class Evidence:
     names_missing: float = 0.0
     versions_missing: float = 0.0
     identifiers_held: float = 0.0
+    multilingual: float = 0.0
 
     def close_enough(self, min_relevance: float) -> bool:
         """Worth judging at all: a passage close in meaning, or one holding the identifiers."""
@@ -58,6 +62,7 @@ class Evidence:
             self.names_missing,
             self.versions_missing,
             self.identifiers_held,
+            self.multilingual,
         ]
 
     def as_dict(self) -> dict:

@@ -271,6 +271,7 @@ class Assistant:
             float(bool(trace.unknown_names)),
             float(bool(trace.unmatched_versions)),
             float(citations[0].number in found.holding),
+            float(trace.retrieval.multilingual),
         )
         trace.timings["extract_ms"] = round((time.perf_counter() - started) * 1000, 2)
         if not trace.evidence.close_enough(self.min_relevance):

@@ -58,9 +58,19 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Vectors:
+    """A question as the index searches it."""
+
+    dense: list[float]
+    sparse: SparseVector
+    multilingual: list[float] | None
+
+
+@dataclass(frozen=True)
 class Retrieval:
     citations: list[Citation]
     timings: dict[str, float]
+    multilingual: bool = False  # searched with the multilingual vector too (its relevance)
 
 
 class Retriever:
@@ -72,6 +82,7 @@ class Retriever:
     def retrieve(self, question: str, k: int, where: SearchFilter | None = None) -> Retrieval:
         started = time.perf_counter()
         dense = self.embedder.embed_query(question)
+        multilingual = self.embedder.embed_multilingual_query(question)
         sparse = self.embedder.sparse_query(question)
         held = identifiers(question)
         named = names(question)
@@ -88,7 +99,7 @@ class Retriever:
         # is not among them is searched on its own, which costs less than a deeper pool
         # (the engine reads each candidate's text and vector).
         size = depth if held else POOL * k if named or words else k
-        pool = self.index.search(dense, sparse, size, depth, where, exact)
+        pool = self.index.search(dense, sparse, size, depth, where, exact, multilingual)
         named += about_their_file(words, pool, lambda h: h.source, lambda h: h.text)
         language = self.embedder.question_languages(question)[0]
 
@@ -96,7 +107,8 @@ class Retriever:
         def in_language(text: str) -> bool:
             return self.embedder.language_of(text) == language
 
-        pool += self._named_but_missed(named, pool, in_language, dense, sparse, depth, where)
+        vectors = Vectors(dense, sparse, multilingual)
+        pool += self._named_but_missed(named, pool, in_language, vectors, depth, where)
         hits = exact_first(pool, held, lambda h: h.text)
         hits = named_first(hits, named, lambda h: h.source, lambda h: in_language(h.text))[:k]
         searched = time.perf_counter()
@@ -119,15 +131,14 @@ class Retriever:
             "embed_ms": round((embedded - started) * 1000, 1),
             "search_ms": round((searched - embedded) * 1000, 1),
         }
-        return Retrieval(citations, timings)
+        return Retrieval(citations, timings, multilingual is not None)
 
     def _named_but_missed(
         self,
         named: list[str],
         pool: list[Hit],
         in_language: Callable[[str], bool],
-        dense: list[float],
-        sparse: SparseVector,
+        question: Vectors,
         depth: int,
         where: SearchFilter | None,
     ) -> list[Hit]:
@@ -150,7 +161,9 @@ class Retriever:
                 if not files:
                     continue
             only = replace(where or SearchFilter(), files=files)
-            found += self.index.search(dense, sparse, 1, depth, only)
+            found += self.index.search(
+                question.dense, question.sparse, 1, depth, only, multilingual=question.multilingual
+            )
         return found
 
     def unknown_names(self, question: str, where: SearchFilter | None = None) -> list[str]:

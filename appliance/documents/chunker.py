@@ -36,6 +36,22 @@ def rough_token_counts(pieces: Sequence[str]) -> list[int]:
     return [1 if _CJK_CHAR.match(p) else max(1, math.ceil(len(p) / 5)) for p in pieces]
 
 
+def rough_prefix(text: str, tokens: int) -> str:
+    """The start of `text` that holds at most about `tokens` tokens by rough_token_counts: a
+    CJK character is one, five other characters are one."""
+    used = 0
+    for piece in _PIECE.finditer(text):
+        if _CJK_CHAR.match(piece.group()):
+            if used + 1 > tokens:
+                return text[: piece.start()]
+            used += 1
+        elif used + math.ceil(len(piece.group()) / 5) > tokens:
+            return text[: piece.start() + (tokens - used) * 5]
+        else:
+            used += math.ceil(len(piece.group()) / 5)
+    return text
+
+
 def chunk_sections(
     sections: Sequence[Section],
     source: str,

@@ -5,6 +5,9 @@ Each point is one chunk: a dense vector, a BM25 sparse vector and the payload of
 
 from __future__ import annotations
 
+import json
+import logging
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,6 +40,7 @@ from appliance.errors import IndexLocked
 from appliance.index.store import (
     DENSE,
     KEYWORD_FIELDS,
+    MULTILINGUAL,
     SPARSE,
     Hit,
     IndexedChunk,
@@ -49,18 +53,29 @@ from appliance.index.store import (
     ranked,
 )
 
+log = logging.getLogger("appliance.index")
+
 
 class EdgeIndex(PublishedVersions):
     """Chunks of every indexed document. Queries and updates may come from several threads."""
 
-    def __init__(self, path: Path, dim: int, rrf_k: int = 60, weights=(1.0, 1.0)):
+    def __init__(
+        self,
+        path: Path,
+        dim: int,
+        rrf_k: int = 60,
+        weights=(1.0, 1.0),
+        multilingual: tuple[int, float] | None = None,  # its vectors' size and its weight
+    ):
         super().__init__()
         self.path = path
         self.rrf_k = rrf_k
         self.weights = list(weights)
+        self.multilingual_weight = multilingual[1] if multilingual else None
         self._closed = False
+        sizes = {DENSE: dim} | ({MULTILINGUAL: multilingual[0]} if multilingual else {})
         try:
-            self._shard = _open(path, dim)
+            self._shard = _open(path, sizes)
         except Exception as err:
             if "WouldBlock" in str(err):
                 raise IndexLocked(
@@ -72,11 +87,14 @@ class EdgeIndex(PublishedVersions):
     def upsert(self, chunks: Sequence[IndexedChunk]) -> None:
         if chunks:
             points = [
-                Point(point_id(c), {DENSE: c.dense, SPARSE: c.sparse}, payload(c)) for c in chunks
+                Point(point_id(c), {**c.dense_by_name(), SPARSE: c.sparse}, payload(c))
+                for c in chunks
             ]
             self._shard.update(UpdateOperation.upsert_points(points))
 
-    def dense_vectors(self, text_hashes: Sequence[str]) -> dict[str, list[float]]:
+    def dense_vectors(
+        self, text_hashes: Sequence[str], name: str = DENSE
+    ) -> dict[str, list[float]]:
         """Vectors already stored for these texts, so a renamed, copied or partly edited
         document is not embedded again."""
         found: dict[str, list[float]] = {}
@@ -88,11 +106,12 @@ class EdgeIndex(PublishedVersions):
                 limit=256,
                 filter=wanted,
                 with_payload=["text_hash"],
-                with_vector=[DENSE],
+                with_vector=[name],
             )
             records, offset = self._shard.scroll(request)
             for record in records:
-                found[record.payload["text_hash"]] = list(record.vector[DENSE])
+                if name in (record.vector or {}):
+                    found[record.payload["text_hash"]] = list(record.vector[name])
             if offset is None:
                 return found
 
@@ -110,27 +129,31 @@ class EdgeIndex(PublishedVersions):
         candidates: int,
         where: SearchFilter | None = None,
         exact: SparseVector | None = None,
+        multilingual: list[float] | None = None,
     ) -> list[Hit]:
         published = self.snapshot()  # before the query: see PublishedVersions.publish
         selector = _filter(where)
-        prefetches = [
-            Prefetch(limit=candidates, query=Query.Nearest(dense, using=DENSE), filter=selector),
-            Prefetch(limit=candidates, query=Query.Nearest(sparse, using=SPARSE), filter=selector),
-        ]
-        weights = self.weights
+        dense_weight, sparse_weight = self.weights
+        searches = [(dense, DENSE, dense_weight), (sparse, SPARSE, sparse_weight)]
         if exact is not None and exact.indices:
-            query = Query.Nearest(exact, using=SPARSE)
-            prefetches.append(Prefetch(limit=candidates, query=query, filter=selector))
-            weights = [*weights, 1.0]
+            searches.append((exact, SPARSE, 1.0))
+        space, question = DENSE, dense  # where relevance is measured
+        if multilingual is not None and self.multilingual_weight is not None:
+            searches.append((multilingual, MULTILINGUAL, self.multilingual_weight))
+            space, question = MULTILINGUAL, multilingual
+        prefetches = [
+            Prefetch(limit=candidates, query=Query.Nearest(query, using=using), filter=selector)
+            for query, using, _ in searches
+        ]
         request = QueryRequest(
             limit=self.overfetch(limit),
             prefetches=prefetches,
-            query=Fusion.Rrf(k=self.rrf_k, weights=weights),
+            query=Fusion.Rrf(k=self.rrf_k, weights=[weight for _, _, weight in searches]),
             with_payload=True,
-            with_vector=[DENSE],
+            with_vector=[space],
         )
         hits = [
-            hit(point.payload or {}, point.score, (point.vector or {}).get(DENSE), dense)
+            hit(point.payload or {}, point.score, (point.vector or {}).get(space), question)
             for point in self._shard.query(request)
         ]
         return self.visible(ranked(hits), limit, published)
@@ -196,11 +219,27 @@ class EdgeIndex(PublishedVersions):
         self._shard.close()
 
 
-def _open(path: Path, dim: int) -> EdgeShard:
-    if (path / "edge_config.json").exists():
-        return EdgeShard.load(str(path))
+def _open(path: Path, sizes: dict[str, int]) -> EdgeShard:
+    """The shard at `path`, made anew when its dense vectors are not of these names and
+    sizes: another embedder wrote it, and every file is indexed again (sync/pipeline.py's
+    version changed with the embedder)."""
+    saved = path / "edge_config.json"
+    if saved.exists():
+        shard = EdgeShard.load(str(path))  # takes its lock first: in use elsewhere, it fails
+        vectors = json.loads(saved.read_text())["vectors"]
+        if {name: v["size"] for name, v in vectors.items()} == sizes:
+            return shard
+        shard.close()
+        log.warning(
+            "the index at %s holds other embedders' vectors (%s, now %s): it is made anew, "
+            "and every file in kb/ is indexed again",
+            path,
+            ", ".join(f"{n} {v['size']}" for n, v in vectors.items()),
+            ", ".join(f"{n} {d}" for n, d in sizes.items()),
+        )
+        shutil.rmtree(path)
     config = EdgeConfig(
-        vectors={DENSE: EdgeVectorParams(size=dim, distance=Distance.Cosine)},
+        vectors={n: EdgeVectorParams(size=d, distance=Distance.Cosine) for n, d in sizes.items()},
         sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
     )
     shard = EdgeShard.create(str(path), config)

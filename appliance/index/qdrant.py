@@ -5,6 +5,7 @@ path when one box is not enough. Same points, payload and hybrid query as the ed
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from appliance.errors import IndexLocked
 from appliance.index.store import (
     DENSE,
     KEYWORD_FIELDS,
+    MULTILINGUAL,
     SPARSE,
     Hit,
     IndexedChunk,
@@ -28,6 +30,7 @@ from appliance.index.store import (
 )
 
 COLLECTION = "appliance"
+log = logging.getLogger("appliance.index")
 
 
 class QdrantIndex(PublishedVersions):
@@ -40,10 +43,13 @@ class QdrantIndex(PublishedVersions):
         collection: str = COLLECTION,
         rrf_k: int = 60,
         weights=(1.0, 1.0),
+        multilingual: tuple[int, float] | None = None,  # its vectors' size and its weight
     ):
         super().__init__()
         self.collection = collection
-        self.rrf = models.Rrf(k=rrf_k, weights=list(weights))
+        self.rrf_k = rrf_k
+        self.weights = list(weights)
+        self.multilingual_weight = multilingual[1] if multilingual else None
         if url:
             self._client = QdrantClient(url=url, api_key=api_key or None, timeout=30)
         else:
@@ -57,13 +63,25 @@ class QdrantIndex(PublishedVersions):
                         "(is `appliance serve` running?): stop it first"
                     ) from None
                 raise
-        if not self._client.collection_exists(collection):
-            self._create(dim, payload_indexes=bool(url))
+        sizes = {DENSE: dim} | ({MULTILINGUAL: multilingual[0]} if multilingual else {})
+        if self._client.collection_exists(collection):
+            vectors = self._client.get_collection(collection).config.params.vectors
+            if {name: v.size for name, v in vectors.items()} == sizes:
+                return
+            log.warning(
+                "the collection %s holds other embedders' vectors: it is made anew, and "
+                "every file in kb/ is indexed again",
+                collection,
+            )
+            self._client.delete_collection(collection)
+        self._create(sizes, payload_indexes=bool(url))
 
-    def _create(self, dim: int, payload_indexes: bool) -> None:
+    def _create(self, sizes: dict[str, int], payload_indexes: bool) -> None:
+        cosine = models.Distance.COSINE
+        vectors = {name: models.VectorParams(size=d, distance=cosine) for name, d in sizes.items()}
         self._client.create_collection(
             self.collection,
-            vectors_config={DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
+            vectors_config=vectors,
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
         )
         for field in KEYWORD_FIELDS if payload_indexes else ():  # local mode has none
@@ -77,14 +95,16 @@ class QdrantIndex(PublishedVersions):
         points = [
             models.PointStruct(
                 id=point_id(c),
-                vector={DENSE: c.dense, SPARSE: _sparse(c.sparse)},
+                vector={**c.dense_by_name(), SPARSE: _sparse(c.sparse)},
                 payload=payload(c),
             )
             for c in chunks
         ]
         self._client.upsert(self.collection, points, wait=True)
 
-    def dense_vectors(self, text_hashes: Sequence[str]) -> dict[str, list[float]]:
+    def dense_vectors(
+        self, text_hashes: Sequence[str], name: str = DENSE
+    ) -> dict[str, list[float]]:
         wanted = models.Filter(
             must=[
                 models.FieldCondition(key="text_hash", match=models.MatchAny(any=list(text_hashes)))
@@ -99,10 +119,11 @@ class QdrantIndex(PublishedVersions):
                 limit=256,
                 offset=offset,
                 with_payload=["text_hash"],
-                with_vectors=[DENSE],
+                with_vectors=[name],
             )
             for record in records:
-                found[record.payload["text_hash"]] = list(record.vector[DENSE])
+                if name in (record.vector or {}):
+                    found[record.payload["text_hash"]] = list(record.vector[name])
             if offset is None:
                 return found
 
@@ -119,28 +140,33 @@ class QdrantIndex(PublishedVersions):
         candidates: int,
         where: SearchFilter | None = None,
         exact: SparseVector | None = None,
+        multilingual: list[float] | None = None,
     ) -> list[Hit]:
         published = self.snapshot()  # before the query: see PublishedVersions.publish
         selector = _filter(where)
-        searches = [(dense, DENSE), (_sparse(sparse), SPARSE)]
-        rrf = self.rrf
+        dense_weight, sparse_weight = self.weights
+        searches = [(dense, DENSE, dense_weight), (_sparse(sparse), SPARSE, sparse_weight)]
         if exact is not None and exact.indices:
-            searches.append((_sparse(exact), SPARSE))
-            rrf = models.Rrf(k=rrf.k, weights=[*rrf.weights, 1.0])
+            searches.append((_sparse(exact), SPARSE, 1.0))
+        space, question = DENSE, dense  # where relevance is measured
+        if multilingual is not None and self.multilingual_weight is not None:
+            searches.append((multilingual, MULTILINGUAL, self.multilingual_weight))
+            space, question = MULTILINGUAL, multilingual
         prefetch = [
             models.Prefetch(query=query, using=using, limit=candidates, filter=selector)
-            for query, using in searches
+            for query, using, _ in searches
         ]
+        rrf = models.Rrf(k=self.rrf_k, weights=[weight for _, _, weight in searches])
         response = self._client.query_points(
             self.collection,
             prefetch=prefetch,
             query=models.RrfQuery(rrf=rrf),
             limit=self.overfetch(limit),
             with_payload=True,
-            with_vectors=[DENSE],
+            with_vectors=[space],
         )
         hits = [
-            hit(point.payload or {}, point.score, (point.vector or {}).get(DENSE), dense)
+            hit(point.payload or {}, point.score, (point.vector or {}).get(space), question)
             for point in response.points
         ]
         return self.visible(ranked(hits), limit, published)

@@ -19,6 +19,7 @@ from qdrant_edge import SparseVector
 from appliance.index.identifiers import file_stem
 
 DENSE = "dense"
+MULTILINGUAL = "multilingual"  # the second embedder's vector (config.MultilingualSettings)
 SPARSE = "bm25"
 KEYWORD_FIELDS = ("source", "doc_hash", "text_hash", "folders", "ext")
 _IDS = uuid.UUID("6f1c2a52-8a9e-4c55-9a43-0d8f1f1e7a10")
@@ -38,6 +39,12 @@ class IndexedChunk:
     dense: list[float]
     sparse: SparseVector
     ocr: bool = False  # read by OCR from a scanned page: may hold misread characters
+    multilingual: list[float] | None = None  # the multilingual embedder's, when there is one
+
+    def dense_by_name(self) -> dict[str, list[float]]:
+        """The chunk's dense vectors, by the name the index stores them under."""
+        named = {DENSE: self.dense}
+        return named | ({MULTILINGUAL: self.multilingual} if self.multilingual else {})
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,8 @@ class Hit:
     score: float  # fused rank score (RRF): orders hits, means nothing across queries
     chunk: int
     doc_hash: str
-    relevance: float = 0.0  # cosine similarity of the query and the chunk: comparable
+    relevance: float = 0.0  # cosine of query and chunk (by the multilingual embedder for a
+    # question searched with it): comparable across queries, unlike the fused score
     ocr: bool = False
 
 
@@ -79,7 +87,9 @@ class VectorStore(Protocol):
     def upsert(self, chunks: Sequence[IndexedChunk]) -> None: ...
     def delete_document(self, source: str, keep_hash: str | None = None) -> None: ...
     def publish(self, source: str, doc_hash: str | None) -> None: ...
-    def dense_vectors(self, text_hashes: Sequence[str]) -> dict[str, list[float]]: ...
+    def dense_vectors(
+        self, text_hashes: Sequence[str], name: str = DENSE
+    ) -> dict[str, list[float]]: ...
     def search(
         self,
         dense: list[float],
@@ -88,10 +98,13 @@ class VectorStore(Protocol):
         candidates: int,
         where: SearchFilter | None = None,
         exact: SparseVector | None = None,
+        multilingual: list[float] | None = None,
     ) -> list[Hit]:
         """The best `limit` chunks by rank fusion of the dense and BM25 searches (each
         `candidates` deep); with `exact` (BM25 of the question's identifiers alone), a third
-        search that brings in the chunks holding them, however the other two rank them."""
+        search that brings in the chunks holding them, however the other two rank them; with
+        `multilingual` (the question's vector from the multilingual embedder), a search of
+        the chunks' multilingual vectors too, where the index has them."""
         ...
 
     def passages(self, source: str, chunks: Sequence[int]) -> list[Hit]: ...

@@ -40,7 +40,7 @@ from appliance.documents.isolated import (
     TooMuchText,
 )
 from appliance.documents.readers import SCANNED_SUFFIXES
-from appliance.index.store import IndexedChunk, VectorStore
+from appliance.index.store import MULTILINGUAL, IndexedChunk, VectorStore
 from appliance.models import sha256_of
 from appliance.sync import manifest as m
 from appliance.sync.ocr_pages import OcrPage, OcrPages
@@ -54,12 +54,13 @@ SPARSE_VERSION = 4  # 2: identifiers are terms of their own; 3: cut as the text'
 
 
 def embedding_version(settings: Settings) -> str:
-    """Changes when the same text would be embedded to another vector."""
-    e = settings.embedder
-    return (
+    """Changes when the same text would be embedded to other vectors."""
+    second = settings.multilingual_embedder
+    return "+".join(
         f"emb:{e.model_dir}/{e.model_file}:{e.format}:{e.dim}:{e.pooling}:{e.normalize}"
         f":{e.max_tokens}"
         f":{e.document_prefix!r}"
+        for e in [settings.embedder, *([second[0]] if second else [])]
     )
 
 
@@ -484,37 +485,56 @@ class Pipeline:
         title = _title(chunks)
         texts = [self._embedded_text(title, c) for c in chunks]
         text_hashes = [self._text_hash(t) for t in texts]
-        known = self.index.dense_vectors(text_hashes)
+        known = self._stored_vectors(text_hashes)
         missing = [t for t, h in zip(texts, text_hashes, strict=True) if h not in known]
         fresh = iter(self._embed_missing(rel, missing))
         language = self.embedder.language_of("\n".join(c.text for c in chunks[:LANGUAGE_SAMPLE]))
         modified = state.mtime_ns / 1e9
-        return [
-            IndexedChunk(
-                rel,
-                title or Path(rel).stem,
-                modified,
-                sha,
-                h,
-                c.index,
-                c.page,
-                c.heading,
-                c.text,
-                known[h] if h in known else next(fresh),
-                self.embedder.sparse_document(t, language),
-                c.ocr,
+        indexed = []
+        for c, t, h in zip(chunks, texts, text_hashes, strict=True):
+            dense, multilingual = known[h] if h in known else next(fresh)
+            sparse = self.embedder.sparse_document(t, language)
+            indexed.append(
+                IndexedChunk(
+                    rel,
+                    title or Path(rel).stem,
+                    modified,
+                    sha,
+                    h,
+                    c.index,
+                    c.page,
+                    c.heading,
+                    c.text,
+                    dense,
+                    sparse,
+                    c.ocr,
+                    multilingual,
+                )
             )
-            for c, t, h in zip(chunks, texts, text_hashes, strict=True)
-        ]
+        return indexed
 
-    def _embed_missing(self, rel: str, texts: list[str]) -> list[list[float]]:
-        """Embed in batches, reporting progress and stopping early on stop()."""
-        vectors: list[list[float]] = []
+    def _stored_vectors(self, text_hashes: list[str]) -> dict[str, tuple]:
+        """The dense vectors (the embedder's, the multilingual one's or None) the index
+        already holds for these texts, so a renamed, copied or partly edited document is not
+        embedded again."""
+        dense = self.index.dense_vectors(text_hashes)
+        if not self.embedder.multilingual_dim:
+            return {h: (v, None) for h, v in dense.items()}
+        second = self.index.dense_vectors(text_hashes, MULTILINGUAL)
+        return {h: (v, second[h]) for h, v in dense.items() if h in second}
+
+    def _embed_missing(self, rel: str, texts: list[str]) -> list[tuple]:
+        """Embed in batches, reporting progress and stopping early on stop(): each text's
+        dense vector and its multilingual one (None without a multilingual embedder)."""
+        vectors: list[tuple] = []
         for start in range(0, len(texts), EMBED_BATCH):
             self.on_progress(rel, start, len(texts))
             if self._stop.is_set():
                 raise Cancelled(rel)
-            vectors += self.embedder.embed_documents(texts[start : start + EMBED_BATCH])
+            batch = texts[start : start + EMBED_BATCH]
+            dense = self.embedder.embed_documents(batch)
+            second = self.embedder.embed_multilingual_documents(batch) or [None] * len(batch)
+            vectors += zip(dense, second, strict=True)
         self.on_progress(rel, len(texts), len(texts))
         return vectors
 

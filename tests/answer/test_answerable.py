@@ -3,6 +3,7 @@ and the threshold chosen for at most 5 % false refusals."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 from appliance.answer.answerable import Evidence, Gate, fit
@@ -48,7 +49,30 @@ def test_calibration_keeps_false_refusals_within_the_bound():
     fitted = calibrate(results, min_relevance=0.3)
     assert fitted["false_refusal_rate"] <= 0.05
     assert fitted["refusal_rate"] > 0.5
-    assert len(fitted["gate_weights"]) == 7  # the bias and one per signal
+    assert len(fitted["gate_weights"]) == 8  # the bias and one per signal
+
+
+def test_the_multilingual_signal_lets_the_gate_read_the_second_embedders_cosines():
+    """The multilingual embedder's cosines run lower than MiniLM's: one bar on relevance
+    refuses its answerable questions or passes English unanswerable ones. The signal moves
+    the bar for the questions it measured alone."""
+    rng = random.Random(5)
+    samples = []
+    for i in range(400):
+        answerable, multilingual = i % 2 == 0, i % 4 >= 2
+        centre = (0.55 if answerable else 0.42) - (0.15 if multilingual else 0.0)
+        relevance = rng.gauss(centre, 0.03)
+        samples.append(
+            (Evidence(relevance, 0.4, 0.5, multilingual=float(multilingual)), answerable)
+        )
+    one_bar = [(dataclasses.replace(e, multilingual=0.0), label) for e, label in samples]
+
+    def right(samples: list[tuple[Evidence, bool]]) -> float:
+        gate = Gate(fit(samples), 0.5)
+        return sum(gate.answerable(e) == label for e, label in samples) / len(samples)
+
+    assert right(samples) > 0.95
+    assert right(one_bar) < 0.8
 
 
 def test_weights_from_before_a_signal_still_gate_without_it():

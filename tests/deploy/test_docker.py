@@ -55,7 +55,7 @@ def image() -> str:
 
 def models_copy(dest: Path, models_dir: Path) -> None:
     """Real files (the container cannot follow links out of its mounts)."""
-    for name in ("embedder", "generator"):
+    for name in ("embedder", "embedder-multilingual", "generator"):
         shutil.copytree(models_dir / name, dest / name, symlinks=False)
     if (models_dir / "SHA256SUMS").is_file():
         shutil.copy(models_dir / "SHA256SUMS", dest / "SHA256SUMS")

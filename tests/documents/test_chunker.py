@@ -1,7 +1,7 @@
 import pytest
 
 from appliance.documents import Chunk, Section, chunk_sections
-from appliance.documents.chunker import rough_token_counts
+from appliance.documents.chunker import rough_prefix, rough_token_counts
 
 
 def one_each(pieces):
@@ -164,3 +164,11 @@ def _cjk_pieces(text: str) -> list[str]:
     from appliance.documents.chunker import _pieces
 
     return _pieces(text)[0]
+
+
+def test_a_rough_prefix_holds_about_so_many_tokens_in_any_script() -> None:
+    """What an embedder that tokenizes by itself is given: never the whole of a 5 MB line."""
+    assert rough_prefix("x" * (5 << 20), 512) == "x" * 2560
+    assert rough_prefix("中文" * 1000, 5) == "中文中文中"
+    assert rough_prefix("hello world 中文 more", 3) == "hello world "
+    assert rough_prefix("short text", 512) == "short text"

@@ -226,7 +226,8 @@ def test_serve_exits_non_zero_when_start_up_fails(tmp_path, models_dir):
     """A process that can never become ready must exit, so that compose restarts it."""
     models = tmp_path / "models"
     (models / "generator").mkdir(parents=True)
-    (models / "embedder").symlink_to(models_dir / "embedder")
+    for name in ("embedder", "embedder-multilingual"):
+        (models / name).symlink_to(models_dir / name)
     (models / "generator/broken.gguf").write_bytes(b"GGUF" + b"\0" * 64)
     result = subprocess.run(
         [

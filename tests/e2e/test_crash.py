@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from appliance.index.edge import EdgeIndex
+from appliance.app import open_store
+from appliance.config import load_settings
 from tests.corpus import make_pdf, write_text
 from tests.e2e.conftest import wait_for
 
@@ -33,8 +34,11 @@ def make_corpus(kb, rng):
     (kb / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
 
 
-def index_state(data, dim=384):
-    index = EdgeIndex(data / "index", dim)
+def index_state(data, models_dir):
+    settings = load_settings(
+        None, env={}, overrides={"paths.data": str(data), "paths.models": str(models_dir)}
+    )
+    index = open_store(settings)  # as the appliance opens it
     try:
         counts = index.chunks_per_source()
     finally:
@@ -95,8 +99,8 @@ def test_kill_9_during_ingest_never_corrupts_the_index(make_server, tmp_path, mo
     )
     assert "indexed" in result.stdout, result.stderr
 
-    crashed_counts, crashed_manifest = index_state(server.data)
-    fresh_counts, fresh_manifest = index_state(fresh)
+    crashed_counts, crashed_manifest = index_state(server.data, models_dir)
+    fresh_counts, fresh_manifest = index_state(fresh, models_dir)
     assert crashed_counts == fresh_counts
     assert crashed_manifest == fresh_manifest
     assert crashed_manifest["broken.pdf"][0] == "failed"

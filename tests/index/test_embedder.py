@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from appliance.config import EmbedderSettings
+from appliance.config import EmbedderSettings, MultilingualSettings
+from appliance.documents.chunker import rough_prefix
 from appliance.index.embedder import Embedder
 
 
@@ -84,11 +85,14 @@ def test_identifiers_are_search_terms_of_their_own(embedder):
     assert embedder.exact_query("how much annual leave") is None
 
 
+def multilingual_settings() -> MultilingualSettings:
+    return MultilingualSettings()  # the defaults: the Universal Sentence Encoder's
+
+
 @pytest.fixture(scope="module")
 def multilingual(models_dir):
-    """The multilingual set (`appliance models fetch --set multilingual`, as test.sh does)."""
-    settings = EmbedderSettings(model_dir="embedder-multilingual", format="text_graph", dim=512)
-    return Embedder(settings, models_dir / "embedder-multilingual")
+    """The multilingual embedder, as the only one."""
+    return Embedder(multilingual_settings(), models_dir / "embedder-multilingual")
 
 
 def test_the_multilingual_embedder_matches_questions_across_languages(multilingual):
@@ -112,6 +116,16 @@ def test_the_multilingual_embedder_matches_questions_across_languages(multilingu
         assert int(np.argmax(scores)) == wanted, (question, scores)
     # Its tokenizer is inside the graph: chunks are measured by the rough count.
     assert multilingual.count_tokens(["使", "directory"]) == [1, 2]
+
+
+def test_the_multilingual_embedder_reads_a_long_text_as_its_start(multilingual):
+    """A chunk of one endless line (kept whole by the chunker, for the embedder to cut) is
+    embedded as its first max_tokens by the rough count: given whole, 5 MB took 23 GB."""
+    endless = " ".join(["y" * 1023] * 50)
+    start = rough_prefix(endless, multilingual_settings().max_tokens)
+    assert len(start) < len(endless) // 10
+    whole, cut = multilingual.embed_documents([endless, start])
+    assert whole == pytest.approx(cut, abs=1e-6)
 
 
 def test_the_embedder_runs_where_onnx_runtime_can(models_dir):

@@ -3,12 +3,12 @@
 
 import pytest
 
-from appliance.config import EmbedderSettings
+from appliance.config import EmbedderSettings, load_settings
 from appliance.errors import IndexLocked
 from appliance.index.edge import EdgeIndex
 from appliance.index.embedder import Embedder
 from appliance.index.qdrant import QdrantIndex
-from appliance.index.store import Hit, IndexedChunk, SearchFilter, ranked
+from appliance.index.store import MULTILINGUAL, Hit, IndexedChunk, SearchFilter, ranked
 
 TEXTS = {
     "hr/leave.txt": "Full-time staff get 25 days of annual leave per year.",
@@ -18,8 +18,8 @@ TEXTS = {
 }
 
 BACKENDS = {
-    "edge": lambda path, dim: EdgeIndex(path / "edge", dim),
-    "qdrant": lambda path, dim: QdrantIndex(dim, path=path / "qdrant"),
+    "edge": lambda path, dim, second: EdgeIndex(path / "edge", dim, multilingual=second),
+    "qdrant": lambda path, dim, second: QdrantIndex(dim, path=path / "qdrant", multilingual=second),
 }
 
 
@@ -32,8 +32,8 @@ def embedder(models_dir):
 def open_store(request, tmp_path, embedder):
     opened = []
 
-    def open_():
-        store = BACKENDS[request.param](tmp_path, embedder.dim)
+    def open_(multilingual: tuple[int, float] | None = None):
+        store = BACKENDS[request.param](tmp_path, embedder.dim, multilingual)
         opened.append(store)
         return store
 
@@ -58,11 +58,15 @@ def chunk(embedder, source, text, doc_hash="v1", index=0):
         text,
         embedder.embed_documents([text])[0],
         embedder.sparse_document(text),
+        multilingual=(embedder.embed_multilingual_documents([text]) or [None])[0],
     )
 
 
 def search(store, embedder, query, k=3, where=None):
-    return store.search(embedder.embed_query(query), embedder.sparse_query(query), k, 10, where)
+    second = embedder.embed_multilingual_query(query)
+    return store.search(
+        embedder.embed_query(query), embedder.sparse_query(query), k, 10, where, None, second
+    )
 
 
 @pytest.fixture
@@ -202,6 +206,62 @@ def test_reopens_with_the_same_content_and_refuses_a_second_opener(open_store, e
     again = open_store()
     assert again.count() == 1
     assert search(again, embedder, "alpha", k=1)[0].source == "a.txt"
+
+
+@pytest.fixture(scope="module")
+def both(models_dir):
+    """The default embedders: MiniLM, and the multilingual one beside it."""
+    s = load_settings(None, env={}, overrides={"paths.models": str(models_dir)})
+    return Embedder(s.embedder, s.embedder_dir, s.multilingual_embedder)
+
+
+GUIDES = {
+    "cp.txt": "Use cp -r to copy a directory together with everything inside it.",
+    "printer.txt": "The office printer on floor 3 is an HP LaserJet.",
+    "leave.txt": "Full-time staff get 25 days of annual leave per year.",
+    "vpn.txt": "Connect to the VPN before opening the intranet from home.",
+    "backup.txt": "Backups of the file server run every night at 2 am.",
+    "mail.txt": "Mailboxes are limited to 50 GB; old mail is archived after two years.",
+}
+
+
+def test_a_question_not_in_english_is_searched_by_its_multilingual_vector_too(open_store, both):
+    """An English passage, a Chinese question: BM25 shares no word with it and the English
+    embedder reads the question as unknown tokens; the multilingual vectors match them."""
+    store = open_store(multilingual=(both.multilingual_dim, 1.0))
+    chunks = [chunk(both, source, text) for source, text in GUIDES.items()]
+    store.upsert(chunks)
+    question = "怎样把整个文件夹连同里面的东西一起拷贝？"
+    found = [h.source for h in search(store, both, question, k=6)]
+    alone = store.search(both.embed_query(question), both.sparse_query(question), 6, 10)
+    assert [h.source for h in alone].index("cp.txt") == 5  # MiniLM's last
+    assert found.index("cp.txt") < 3  # the multilingual vector's first
+    # In English the first embedder alone ranks better: no multilingual vector is asked for.
+    assert both.embed_multilingual_query("How do I copy a whole folder?") is None
+    stored = store.dense_vectors([chunks[0].text_hash], MULTILINGUAL)
+    assert stored[chunks[0].text_hash] == pytest.approx(chunks[0].multilingual, abs=1e-5)
+
+
+def test_an_index_of_other_vectors_is_made_anew_and_kept_otherwise(
+    open_store, embedder, both, caplog
+):
+    """The embedders changed (the multilingual one added, or another size): the index
+    cannot hold the new vectors, so it starts empty and kb/ is indexed again."""
+    first = open_store()
+    first.upsert([chunk(embedder, "a.txt", "alpha beta gamma")])
+    first.flush()
+    with pytest.raises(IndexLocked):  # in use: refused, and nothing is lost
+        open_store(multilingual=(both.multilingual_dim, 1.0))
+    assert first.count() == 1
+    first.close()
+    second = open_store(multilingual=(both.multilingual_dim, 1.0))
+    assert second.count() == 0
+    assert "indexed again" in caplog.text
+    second.upsert([chunk(both, "a.txt", "alpha beta gamma")])
+    second.close()
+    again = open_store(multilingual=(both.multilingual_dim, 1.0))
+    assert again.count() == 1
+    assert search(again, both, "alpha", k=1)[0].source == "a.txt"
 
 
 def test_hits_carry_a_comparable_relevance(store, embedder):

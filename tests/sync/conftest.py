@@ -1,7 +1,7 @@
 import pytest
 
+from appliance.app import open_store
 from appliance.config import load_settings
-from appliance.index.edge import EdgeIndex
 from appliance.index.embedder import Embedder
 from appliance.sync import manifest as m
 from appliance.sync.pipeline import Pipeline
@@ -9,8 +9,9 @@ from appliance.sync.pipeline import Pipeline
 
 @pytest.fixture(scope="module")
 def real_embedder(models_dir):
-    settings = load_settings(None, env={})
-    return Embedder(settings.embedder, models_dir / "embedder")
+    """The default embedders: MiniLM and the multilingual one."""
+    settings = load_settings(None, env={}, overrides={"paths.models": str(models_dir)})
+    return Embedder(settings.embedder, settings.embedder_dir, settings.multilingual_embedder)
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def make_pipeline(tmp_path, models_dir, real_embedder):
         }
         s = load_settings(None, env={}, overrides=overrides)
         s.paths.kb.mkdir(exist_ok=True)
-        index = EdgeIndex(s.paths.data / "index", s.embedder.dim)
+        index = open_store(s)
         manifest = m.Manifest(s.paths.data / "manifest.sqlite3")
         opened.append((index, manifest))
         return Pipeline(s, manifest, index, embedder or real_embedder)

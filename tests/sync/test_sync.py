@@ -15,16 +15,21 @@ from tests.corpus import make_pdf, write_text
 
 
 class CountingEmbedder:
-    """The real embedder, counting how many chunks it embeds."""
+    """The real embedders, counting how many chunks each embeds."""
 
     def __init__(self, real: Embedder):
         self.real = real
         self.dim = real.dim
         self.embedded = 0
+        self.embedded_multilingual = 0
 
     def embed_documents(self, texts):
         self.embedded += len(texts)
         return self.real.embed_documents(texts)
+
+    def embed_multilingual_documents(self, texts):
+        self.embedded_multilingual += len(texts)
+        return self.real.embed_multilingual_documents(texts)
 
     def __getattr__(self, name):
         return getattr(self.real, name)
@@ -162,12 +167,13 @@ def test_rename_copy_and_partial_edit_reuse_stored_vectors(env):
     sync(pipeline)
     chunks = pipeline.manifest.get("a.txt").chunks
     embedded = embedder.embedded
-    assert chunks >= 4
+    assert chunks >= 4 and embedder.embedded_multilingual == embedded
 
     (pipeline.kb / "a.txt").rename(pipeline.kb / "moved.txt")
     write_text(pipeline.kb / "copy/also.txt", "\n\n".join(paragraphs))
     sync(pipeline)
-    assert embedder.embedded == embedded  # nothing embedded again
+    assert embedder.embedded == embedded  # nothing embedded again, by either embedder
+    assert embedder.embedded_multilingual == embedded
     assert pipeline.index.chunks_per_source() == {"moved.txt": chunks, "copy/also.txt": chunks}
     assert set(statuses(pipeline)) == {"moved.txt", "copy/also.txt"}
 
@@ -175,6 +181,7 @@ def test_rename_copy_and_partial_edit_reuse_stored_vectors(env):
     write_text(pipeline.kb / "moved.txt", "\n\n".join(paragraphs))
     sync(pipeline)
     assert 0 < embedder.embedded - embedded < chunks  # only the changed chunks
+    assert embedder.embedded_multilingual == embedder.embedded
 
 
 def test_a_query_never_sees_a_document_missing_or_twice_during_updates(env):
@@ -346,3 +353,33 @@ def test_every_status_has_a_reason_code(env):
         "bad.docx": "unreadable",
         "empty.txt": "empty_file",
     }
+
+
+def test_turning_the_multilingual_embedder_on_indexes_kb_again(make_pipeline, models_dir):
+    """An index without the multilingual vectors cannot take them: opened with the second
+    embedder on, it is made anew and every file is indexed again, with both vectors."""
+    settings = load_settings(None, env={})
+    english_only = make_pipeline(
+        Embedder(settings.embedder, models_dir / "embedder"), multilingual__enabled=False
+    )
+    write_text(english_only.kb / "guide.txt", "Use cp -r to copy a directory and all in it.")
+    sync(english_only)
+    assert english_only.index.chunks_per_source() == {"guide.txt": 1}
+    english_only.index.close()
+    english_only.manifest.close()
+
+    both = make_pipeline()  # the defaults: MiniLM and the multilingual embedder
+    assert both.index.count() == 0
+    sync(both)
+    assert statuses(both) == {"guide.txt": (m.INDEXED, "")}
+    question = "怎样把整个目录连同里面的东西一起复制？"
+    multilingual = both.embedder.embed_multilingual_query(question)
+    hits = both.index.search(
+        both.embedder.embed_query(question),
+        both.embedder.sparse_query(question),
+        1,
+        10,
+        multilingual=multilingual,
+    )
+    assert hits[0].source == "guide.txt"
+    assert hits[0].relevance > 0.3  # the multilingual cosine (0.35; MiniLM's: -0.08)

@@ -123,6 +123,7 @@ def test_auto_mode_replaces_an_unbacked_answer_and_says_why(make_app):
         "names_missing",
         "versions_missing",
         "identifiers_held",
+        "multilingual",
     }
     assert logged["unknown_names"] == [] and logged["unmatched_versions"] == []
 

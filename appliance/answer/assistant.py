@@ -258,6 +258,7 @@ class Assistant:
             citations,
             lambda text: embedder.terms(text, language),
             self._following(citations),
+            lambda texts: embedder.multilingual_similarity(query, texts),
         )
         best = max(c.relevance for c in citations)
         trace.unknown_names = self.retriever.unknown_names(query, trace.request.where)

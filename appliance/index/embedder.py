@@ -46,6 +46,8 @@ class Embedder:
         self._multilingual = _Dense(*multilingual, providers) if multilingual else None
         self.multilingual_dim = multilingual[0].dim if multilingual else None
         self._analyzers = Analyzers()
+        # Searched with, then the quotes chosen by it: once a question.
+        self._multilingual_query = functools.lru_cache(maxsize=64)(self._embed_multilingual_query)
         # Read for the search, the named files, the quotes and the gate: once a question.
         self._question_languages = functools.lru_cache(maxsize=256)(
             self._analyzers.question_languages
@@ -66,9 +68,20 @@ class Embedder:
         otherwise, or without a multilingual embedder): in English the first embedder ranks
         better (python-docs MRR 0.892 alone, 0.847 with both), and "Generate a random unique
         identifier" leans Hungarian by its stopwords without saying so clearly."""
+        return self._multilingual_query(text)
+
+    def _embed_multilingual_query(self, text: str) -> list[float] | None:
         if self._multilingual is None or self.language_of(text) == ENGLISH:
             return None
         return self._multilingual.query(text)
+
+    def multilingual_similarity(self, question: str, texts: list[str]) -> list[float] | None:
+        """Each text's cosine with the question by the multilingual embedder, for choosing
+        what to quote; None where the question is not searched with it (English)."""
+        query = self._multilingual_query(question)
+        if query is None:
+            return None
+        return (np.array(self._multilingual.documents(texts)) @ np.array(query)).tolist()
 
     def count_tokens(self, pieces: Sequence[str]) -> list[int]:
         """The embedder's tokens in each piece of text (special tokens aside): chunks are

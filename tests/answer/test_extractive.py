@@ -285,3 +285,29 @@ def test_a_sentence_found_whole_and_from_its_middle_is_quoted_once_whole(terms):
         found = extract("How do I see the kernel boot messages?", passages, terms)
         assert found.text.count("to see the boot messages") == 1, found.text
         assert "“Remove quiet from the kernel command line to see the boot messages.”" in found.text
+
+
+def test_a_question_not_in_english_also_finds_a_unit_that_says_it_in_other_words(models_dir):
+    """No unit shares a term with the question: by its words alone nothing is quoted; by
+    meaning (the multilingual embedder's cosine) the one that answers comes first."""
+    settings = load_settings(None, env={}, overrides={"paths.models": str(models_dir)})
+    both = Embedder(settings.embedder, settings.embedder_dir, settings.multilingual_embedder)
+    question = "怎样把整个目录连同里面的东西一起复制？"
+    texts = [
+        "打印机在三楼，型号是 HP LaserJet。",
+        "年假每年二十五天，需要提前申请。",
+        "使用 cp -r 可以递归地拷贝文件夹及其全部内容。",
+    ]
+    passages = [passage(n, text) for n, text in enumerate(texts, 1)]
+    language = both.question_languages(question)[:1]
+
+    def words(text: str) -> set[int]:
+        return both.terms(text, language)
+
+    assert extract(question, passages, words).text == ""
+    by_meaning = extract(
+        question, passages, words, similarity=lambda t: both.multilingual_similarity(question, t)
+    )
+    assert by_meaning.quotes[0].unit.text == texts[2] and "[3]" in by_meaning.text
+    # In English the first embedder alone searches, and quotes go by words as before.
+    assert both.multilingual_similarity("How do I copy a folder?", texts) is None

@@ -51,6 +51,7 @@ from appliance.index.store import (
     payload,
     point_id,
     ranked,
+    rankings,
 )
 
 log = logging.getLogger("appliance.index")
@@ -133,28 +134,21 @@ class EdgeIndex(PublishedVersions):
     ) -> list[Hit]:
         published = self.snapshot()  # before the query: see PublishedVersions.publish
         selector = _filter(where)
-        dense_weight, sparse_weight = self.weights
-        searches = [(dense, DENSE, dense_weight), (sparse, SPARSE, sparse_weight)]
-        if exact is not None and exact.indices:
-            searches.append((exact, SPARSE, 1.0))
-        space, question = DENSE, dense  # where relevance is measured
-        if multilingual is not None and self.multilingual_weight is not None:
-            searches.append((multilingual, MULTILINGUAL, self.multilingual_weight))
-            space, question = MULTILINGUAL, multilingual
+        plan = rankings(dense, sparse, self.weights, exact, multilingual, self.multilingual_weight)
         prefetches = [
             Prefetch(limit=candidates, query=Query.Nearest(query, using=using), filter=selector)
-            for query, using, _ in searches
+            for query, using, _ in plan.searches
         ]
         request = QueryRequest(
             limit=self.overfetch(limit),
             prefetches=prefetches,
-            query=Fusion.Rrf(k=self.rrf_k, weights=[weight for _, _, weight in searches]),
+            query=Fusion.Rrf(k=self.rrf_k, weights=[weight for _, _, weight in plan.searches]),
             with_payload=True,
-            with_vector=[space],
+            with_vector=[plan.space],
         )
         hits = [
-            hit(point.payload or {}, point.score, (point.vector or {}).get(space), question)
-            for point in self._shard.query(request)
+            hit(p.payload or {}, p.score, (p.vector or {}).get(plan.space), plan.question)
+            for p in self._shard.query(request)
         ]
         return self.visible(ranked(hits), limit, published)
 

@@ -27,6 +27,7 @@ from appliance.index.store import (
     payload,
     point_id,
     ranked,
+    rankings,
 )
 
 COLLECTION = "appliance"
@@ -144,30 +145,28 @@ class QdrantIndex(PublishedVersions):
     ) -> list[Hit]:
         published = self.snapshot()  # before the query: see PublishedVersions.publish
         selector = _filter(where)
-        dense_weight, sparse_weight = self.weights
-        searches = [(dense, DENSE, dense_weight), (_sparse(sparse), SPARSE, sparse_weight)]
-        if exact is not None and exact.indices:
-            searches.append((_sparse(exact), SPARSE, 1.0))
-        space, question = DENSE, dense  # where relevance is measured
-        if multilingual is not None and self.multilingual_weight is not None:
-            searches.append((multilingual, MULTILINGUAL, self.multilingual_weight))
-            space, question = MULTILINGUAL, multilingual
+        plan = rankings(dense, sparse, self.weights, exact, multilingual, self.multilingual_weight)
         prefetch = [
-            models.Prefetch(query=query, using=using, limit=candidates, filter=selector)
-            for query, using, _ in searches
+            models.Prefetch(
+                query=_sparse(query) if using == SPARSE else query,
+                using=using,
+                limit=candidates,
+                filter=selector,
+            )
+            for query, using, _ in plan.searches
         ]
-        rrf = models.Rrf(k=self.rrf_k, weights=[weight for _, _, weight in searches])
+        rrf = models.Rrf(k=self.rrf_k, weights=[weight for _, _, weight in plan.searches])
         response = self._client.query_points(
             self.collection,
             prefetch=prefetch,
             query=models.RrfQuery(rrf=rrf),
             limit=self.overfetch(limit),
             with_payload=True,
-            with_vectors=[space],
+            with_vectors=[plan.space],
         )
         hits = [
-            hit(point.payload or {}, point.score, (point.vector or {}).get(space), question)
-            for point in response.points
+            hit(p.payload or {}, p.score, (p.vector or {}).get(plan.space), plan.question)
+            for p in response.points
         ]
         return self.visible(ranked(hits), limit, published)
 

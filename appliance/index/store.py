@@ -122,6 +122,41 @@ class VectorStore(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class Rankings:
+    """What a search fuses: each ranking as (query, vector name, weight), and the dense vector
+    relevance is measured in, with the question's vector there."""
+
+    searches: list[tuple[object, str, float]]
+    space: str
+    question: list[float]
+
+
+def rankings(
+    dense: list[float],
+    sparse: SparseVector,
+    weights: Sequence[float],
+    exact: SparseVector | None = None,
+    multilingual: list[float] | None = None,
+    multilingual_weight: float | None = None,
+) -> Rankings:
+    """The rankings of VectorStore.search, the same for every backend: dense and BM25 (at
+    `weights`), the identifiers' BM25 when the question has any, and the multilingual
+    vector's where the question and the index both have one (its cosine is then the
+    relevance)."""
+    dense_weight, sparse_weight = weights
+    searches: list[tuple[object, str, float]] = [
+        (dense, DENSE, dense_weight),
+        (sparse, SPARSE, sparse_weight),
+    ]
+    if exact is not None and exact.indices:
+        searches.append((exact, SPARSE, 1.0))
+    if multilingual is not None and multilingual_weight is not None:
+        searches.append((multilingual, MULTILINGUAL, multilingual_weight))
+        return Rankings(searches, MULTILINGUAL, multilingual)
+    return Rankings(searches, DENSE, dense)
+
+
 def ranked(hits: list[Hit]) -> list[Hit]:
     """Hits in fused order; of hits with the same fused score, the one BM25 ranked higher
     first, then by file and position. Rank fusion gives many ties (the 3rd of one list and

@@ -95,7 +95,7 @@ class Parts:
             self.history,
             self.metrics,
             k=s.retrieval.k,
-            min_relevance=s.retrieval.min_relevance,
+            floors=s.relevance_floors,
             max_question_chars=limits.max_question_chars,
             max_question_tokens=limits.max_question_tokens,
             mode=s.answers.mode,

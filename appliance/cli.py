@@ -254,7 +254,7 @@ def cmd_eval(args) -> int:
             report = evaluate(parts.retriever, questions, args.k, parts.assistant)
     print(format_table(report))
     if args.calibrate:
-        fitted = calibrate(report.questions, settings.retrieval.min_relevance)
+        fitted = calibrate(report.questions, settings.relevance_floors)
         print(
             f"\ncalibrated on {report.n} questions: refuses {fitted['refusal_rate']:.1%} of the "
             f"unanswerable ones and {fitted['false_refusal_rate']:.1%} of the answerable ones.\n"

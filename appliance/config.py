@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
+from appliance.answer.answerable import Floors
 from appliance.errors import ConfigError
 
 ENV_PREFIX = "APPLIANCE_"
@@ -58,6 +59,7 @@ class MultilingualSettings(EmbedderSettings):
     dim: int = 512
     max_tokens: int = 512  # a chunk is 200 of the embedder's tokens: about 250 by its count
     weight: float = 1.0  # its ranking's weight in the fusion
+    min_relevance: float = 0.2  # retrieval.min_relevance in this embedder's cosines
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,8 @@ class AnswerSettings:
     mode: Literal["auto", "generate", "extractive"] = "auto"
     passage_words: int = 60
     min_support: float = 0.75
-    gate_weights: tuple[float, ...] = (-2.252, 3.532, 2.458, 2.779, -3.753, -3.414, 1.005, 2.062)
-    min_answerable: float = 0.66
+    gate_weights: tuple[float, ...] = (-3.097, 5.186, 2.141, 2.841, -3.673, -3.575, 0.865, 1.912)
+    min_answerable: float = 0.64
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,10 @@ class Settings:
         ):
             return None
         return m, self.paths.models / m.model_dir
+
+    @property
+    def relevance_floors(self) -> Floors:
+        return Floors(self.retrieval.min_relevance, self.multilingual.min_relevance)
 
 
 SECTIONS: dict[str, type] = typing.get_type_hints(Settings)
@@ -550,6 +556,10 @@ def _check_ranges(s: Settings) -> None:
             "generator.api_base must be set when generator.backend is openai",
         ),
         (-1 <= s.retrieval.min_relevance <= 1, "retrieval.min_relevance must be from -1 to 1"),
+        (
+            -1 <= s.multilingual.min_relevance <= 1,
+            "multilingual.min_relevance must be from -1 to 1",
+        ),
         (0 <= s.answers.min_support <= 1, "answers.min_support must be from 0 to 1"),
         (0 <= s.answers.min_answerable <= 1, "answers.min_answerable must be from 0 to 1"),
         (

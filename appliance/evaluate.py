@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from appliance.answer.answerable import Evidence, Floors, Gate, fit
 from appliance.answer.assistant import Assistant
 from appliance.answer.retrieve import Retriever
 from appliance.errors import ConfigError
@@ -59,7 +60,7 @@ class Result:
     answer_ms: float | None = None
     answer_tokens: int | None = None
     probability: float | None = None  # the gate's P(answerable)
-    evidence: dict | None = None  # what the gate saw (None: refused below min_relevance)
+    evidence: dict | None = None  # what the gate saw (None: nothing retrieved)
 
 
 @dataclass
@@ -271,19 +272,16 @@ def format_table(report: Report) -> str:
     return "\n".join(lines)
 
 
-def calibrate(
-    results: list[Result], min_relevance: float, max_false_refusals: float = 0.05
-) -> dict:
+def calibrate(results: list[Result], floors: Floors, max_false_refusals: float = 0.05) -> dict:
     """Gate weights fitted on labelled results (answerable or not), and the probability
     threshold that refuses the most unanswerable questions while refusing at most
     `max_false_refusals` of the answerable ones. Questions refused before the gate (nothing
-    above retrieval.min_relevance and no identifier held, or nothing retrieved) count as
+    above its floor (answerable.Floors) and no identifier held, or nothing retrieved) count as
     refused at every threshold, and the weights are fitted on all that were looked at."""
-    from appliance.answer.answerable import Evidence, Gate, fit
 
     judged = [(r, Evidence(**r.evidence)) for r in results if r.evidence]
-    seen = [(e, r.answerable) for r, e in judged if e.close_enough(min_relevance)]
-    gated = {id(r) for r, e in judged if e.close_enough(min_relevance)}
+    seen = [(e, r.answerable) for r, e in judged if e.close_enough(floors)]
+    gated = {id(r) for r, e in judged if e.close_enough(floors)}
     floor = [r for r in results if id(r) not in gated]
     fitting = [(e, r.answerable) for r, e in judged]
     if len({label for _, label in fitting}) < 2:

@@ -135,10 +135,8 @@ def fit_gate(sets: list[str], reports: list[Report], config: Path | None) -> Non
     (pooled, one large set could hide a small one's false refusals)."""
     from appliance.answer.answerable import Evidence, Gate
 
-    min_relevance = load_settings(config, env={}).retrieval.min_relevance
-    weights = calibrate([r for report in reports for r in report.questions], min_relevance)[
-        "gate_weights"
-    ]
+    floors = load_settings(config, env={}).relevance_floors
+    weights = calibrate([r for report in reports for r in report.questions], floors)["gate_weights"]
 
     def refused(threshold: float) -> list[dict[bool, list[bool]]]:
         gate = Gate(weights, threshold)
@@ -147,7 +145,7 @@ def fit_gate(sets: list[str], reports: list[Report], config: Path | None) -> Non
             marks: dict[bool, list[bool]] = {True: [], False: []}
             for r in report.questions:
                 evidence = Evidence(**r.evidence) if r.evidence else None
-                low = evidence is None or not evidence.close_enough(min_relevance)  # as served
+                low = evidence is None or not evidence.close_enough(floors)  # as served
                 marks[r.answerable].append(low or not gate.answerable(evidence))
             per_set.append(marks)
         return per_set

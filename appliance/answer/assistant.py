@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from appliance.answer.admission import Admission
-from appliance.answer.answerable import Evidence, Gate
+from appliance.answer.answerable import Evidence, Floors, Gate
 from appliance.answer.conversations import Conversations, conversation_key
 from appliance.answer.extractive import Extract, extract
 from appliance.answer.generators import Generator
@@ -79,7 +79,7 @@ class Assistant:
         history: QueryHistory,
         metrics: Metrics,
         k: int,
-        min_relevance: float,
+        floors: Floors,
         max_question_chars: int,
         max_question_tokens: int,
         mode: str = "auto",
@@ -94,7 +94,7 @@ class Assistant:
         self.history = history
         self.metrics = metrics
         self.k = k
-        self.min_relevance = min_relevance
+        self.floors = floors
         self.mode = mode
         self.gate = gate
         self.min_support = min_support
@@ -275,7 +275,7 @@ class Assistant:
             float(trace.retrieval.multilingual),
         )
         trace.timings["extract_ms"] = round((time.perf_counter() - started) * 1000, 2)
-        if not trace.evidence.close_enough(self.min_relevance):
+        if not trace.evidence.close_enough(self.floors):
             return None  # nothing even close
         if self.gate is not None:
             trace.answerable = round(self.gate.probability(trace.evidence), 4)
@@ -388,7 +388,8 @@ class Assistant:
         request = trace.request
         trace.mode = mode
         gap = mode == REFUSED
-        trust = assess(answer, trace.sent, self.min_relevance)
+        multilingual = bool(trace.retrieval and trace.retrieval.multilingual)
+        trust = assess(answer, trace.sent, self.floors.of(multilingual))
         if gap:
             searchable = bool(trace.retrieval and trace.retrieval.citations)
             where = request.where.access() if request.where else None
@@ -455,6 +456,7 @@ class Assistant:
             unknown_names=trace.unknown_names,
             unmatched_versions=trace.unmatched_versions,
             languages=trace.languages,
+            across_languages=bool(trace.retrieval and trace.retrieval.across_languages),
             answerable=trace.answerable,
             model=self.generator.name,
             retrieved=[

@@ -71,6 +71,7 @@ class Retrieval:
     citations: list[Citation]
     timings: dict[str, float]
     multilingual: bool = False  # searched with the multilingual vector too (its relevance)
+    across_languages: bool = False  # its best passages are in another language than it
 
 
 class Retriever:
@@ -99,14 +100,19 @@ class Retriever:
         # is not among them is searched on its own, which costs less than a deeper pool
         # (the engine reads each candidate's text and vector).
         size = depth if held else POOL * k if named or words else k
-        pool = self.index.search(dense, sparse, size, depth, where, exact, multilingual)
-        named += about_their_file(words, pool, lambda h: h.source, lambda h: h.text)
         language = self.embedder.question_languages(question)[0]
 
         @functools.cache
         def in_language(text: str) -> bool:
             return self.embedder.language_of(text) == language
 
+        pool = self.index.search(dense, sparse, size, depth, where, exact, multilingual)
+        across = multilingual is not None and not any(in_language(h.text) for h in pool[:k])
+        if across:  # a Chinese question about English documents: the meaning must bridge
+            pool = self.index.search(
+                dense, sparse, size, depth, where, exact, multilingual, across_languages=True
+            )
+        named += about_their_file(words, pool, lambda h: h.source, lambda h: h.text)
         vectors = Vectors(dense, sparse, multilingual)
         pool += self._named_but_missed(named, pool, in_language, vectors, depth, where)
         hits = exact_first(pool, held, lambda h: h.text)
@@ -131,7 +137,7 @@ class Retriever:
             "embed_ms": round((embedded - started) * 1000, 1),
             "search_ms": round((searched - embedded) * 1000, 1),
         }
-        return Retrieval(citations, timings, multilingual is not None)
+        return Retrieval(citations, timings, multilingual is not None, across)
 
     def _named_but_missed(
         self,

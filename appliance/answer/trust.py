@@ -7,7 +7,7 @@
 - citations: the share of [n] markers that name a passage the model was given, and 0 when
   the answer cites nothing (an uncited answer cannot be checked by the reader);
 - relevance: how close the passages are to the question: the best cosine similarity,
-  mapped from retrieval.min_relevance (0) to 0.7 (1).
+  mapped from the relevance floor of its embedder (answerable.Floors: 0) to 0.7 (1).
 A sentence stating a number or amount its passages do not hold is not supported ("EUR 10"
 where the passage says EUR 220), however many of its words they share.
 An answer saying nothing was found scores 0: there is nothing to trust, and it is logged as
@@ -61,7 +61,7 @@ def cited_numbers(answer: str) -> list[int]:
     return sorted({int(n) for n in _CITE.findall(answer)})
 
 
-def assess(answer: str, passages: Sequence[Citation], min_relevance: float) -> Trust:
+def assess(answer: str, passages: Sequence[Citation], floor: float) -> Trust:
     numbers = cited_numbers(answer)
     given = {c.number: c for c in passages}
     valid = [n for n in numbers if n in given]
@@ -70,8 +70,8 @@ def assess(answer: str, passages: Sequence[Citation], min_relevance: float) -> T
     basis = [given[n] for n in valid] or list(passages)
     support = _support(answer, basis)
     best = max((c.relevance for c in passages), default=0.0)
-    span = max(FULL_RELEVANCE - min_relevance, 1e-6)
-    relevance = min(1.0, max(0.0, (best - min_relevance) / span))
+    span = max(FULL_RELEVANCE - floor, 1e-6)
+    relevance = min(1.0, max(0.0, (best - floor) / span))
     score = 0.4 * support + 0.3 * citations + 0.3 * relevance
     cited_support = _support(answer, [given[n] for n in valid]) if valid else 0.0
     if cited_support >= BACKED_SUPPORT and not invalid:

@@ -131,10 +131,19 @@ class EdgeIndex(PublishedVersions):
         where: SearchFilter | None = None,
         exact: SparseVector | None = None,
         multilingual: list[float] | None = None,
+        across_languages: bool = False,
     ) -> list[Hit]:
         published = self.snapshot()  # before the query: see PublishedVersions.publish
         selector = _filter(where)
-        plan = rankings(dense, sparse, self.weights, exact, multilingual, self.multilingual_weight)
+        plan = rankings(
+            dense,
+            sparse,
+            self.weights,
+            exact,
+            multilingual,
+            self.multilingual_weight,
+            across_languages,
+        )
         prefetches = [
             Prefetch(limit=candidates, query=Query.Nearest(query, using=using), filter=selector)
             for query, using, _ in plan.searches

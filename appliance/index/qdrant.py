@@ -142,10 +142,19 @@ class QdrantIndex(PublishedVersions):
         where: SearchFilter | None = None,
         exact: SparseVector | None = None,
         multilingual: list[float] | None = None,
+        across_languages: bool = False,
     ) -> list[Hit]:
         published = self.snapshot()  # before the query: see PublishedVersions.publish
         selector = _filter(where)
-        plan = rankings(dense, sparse, self.weights, exact, multilingual, self.multilingual_weight)
+        plan = rankings(
+            dense,
+            sparse,
+            self.weights,
+            exact,
+            multilingual,
+            self.multilingual_weight,
+            across_languages,
+        )
         prefetch = [
             models.Prefetch(
                 query=_sparse(query) if using == SPARSE else query,

@@ -99,12 +99,15 @@ class VectorStore(Protocol):
         where: SearchFilter | None = None,
         exact: SparseVector | None = None,
         multilingual: list[float] | None = None,
+        across_languages: bool = False,
     ) -> list[Hit]:
         """The best `limit` chunks by rank fusion of the dense and BM25 searches (each
         `candidates` deep); with `exact` (BM25 of the question's identifiers alone), a third
         search that brings in the chunks holding them, however the other two rank them; with
         `multilingual` (the question's vector from the multilingual embedder), a search of
-        the chunks' multilingual vectors too, where the index has them."""
+        the chunks' multilingual vectors too, where the index has them. `across_languages`:
+        the answer is looked for in other languages than the question's, by the multilingual
+        vectors and the identifiers alone (`rankings`)."""
         ...
 
     def passages(self, source: str, chunks: Sequence[int]) -> list[Hit]: ...
@@ -139,19 +142,23 @@ def rankings(
     exact: SparseVector | None = None,
     multilingual: list[float] | None = None,
     multilingual_weight: float | None = None,
+    across_languages: bool = False,
 ) -> Rankings:
     """The rankings of VectorStore.search, the same for every backend: dense and BM25 (at
     `weights`), the identifiers' BM25 when the question has any, and the multilingual
     vector's where the question and the index both have one (its cosine is then the
-    relevance)."""
+    relevance). `across_languages`, the multilingual vector's and the identifiers' alone:
+    the question's words and MiniLM's reading of a question not in English say little of
+    passages in another language (a Chinese question about English pages: MRR 0.60 with
+    them, 0.73 without)."""
+    bridged = multilingual is not None and multilingual_weight is not None
     dense_weight, sparse_weight = weights
-    searches: list[tuple[object, str, float]] = [
-        (dense, DENSE, dense_weight),
-        (sparse, SPARSE, sparse_weight),
-    ]
+    searches: list[tuple[object, str, float]] = []
+    if not (across_languages and bridged):
+        searches += [(dense, DENSE, dense_weight), (sparse, SPARSE, sparse_weight)]
     if exact is not None and exact.indices:
         searches.append((exact, SPARSE, 1.0))
-    if multilingual is not None and multilingual_weight is not None:
+    if bridged:
         searches.append((multilingual, MULTILINGUAL, multilingual_weight))
         return Rankings(searches, MULTILINGUAL, multilingual)
     return Rankings(searches, DENSE, dense)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import random
 
-from appliance.answer.answerable import Evidence, Gate, fit
+from appliance.answer.answerable import Evidence, Floors, Gate, fit
 from appliance.evaluate import Result, calibrate
 
 
@@ -46,7 +46,7 @@ def test_calibration_keeps_false_refusals_within_the_bound():
         )
         for n, (evidence, label) in enumerate(labelled(200, seed=3))
     ]
-    fitted = calibrate(results, min_relevance=0.3)
+    fitted = calibrate(results, Floors(0.3, 0.2))
     assert fitted["false_refusal_rate"] <= 0.05
     assert fitted["refusal_rate"] > 0.5
     assert len(fitted["gate_weights"]) == 8  # the bias and one per signal
@@ -84,5 +84,13 @@ def test_weights_from_before_a_signal_still_gate_without_it():
 
 
 def test_a_passage_holding_the_identifiers_is_judged_however_low_its_relevance():
-    assert not Evidence(0.2, 0.3, 0.3).close_enough(min_relevance=0.3)
-    assert Evidence(0.2, 0.3, 0.3, identifiers_held=1.0).close_enough(min_relevance=0.3)
+    floors = Floors(dense=0.3, multilingual=0.2)
+    assert not Evidence(0.2, 0.3, 0.3).close_enough(floors)
+    assert Evidence(0.2, 0.3, 0.3, identifiers_held=1.0).close_enough(floors)
+
+
+def test_each_embedder_has_a_relevance_floor_of_its_own():
+    floors = Floors(dense=0.3, multilingual=0.2)
+    assert not Evidence(0.25, 0.0, 0.0).close_enough(floors)
+    assert Evidence(0.2, 0.0, 0.0, multilingual=1.0).close_enough(floors)
+    assert not Evidence(0.19, 0.0, 0.0, multilingual=1.0).close_enough(floors)

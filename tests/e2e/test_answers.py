@@ -71,6 +71,33 @@ def test_a_knowledge_gap_is_answered_without_the_llm_and_logged(make_server):
     assert logged[-1]["query"] == "Who won the football world cup?"
 
 
+GUIDES = {
+    "it/printer.txt": "The office printer on floor 3 is an HP LaserJet. Toner is in the cupboard.",
+    "it/vpn.txt": "Connect to the VPN before you open the intranet from home.",
+    "it/backup.txt": "Backups of the file server run every night at 2 am and are kept 30 days.",
+}
+
+
+def test_a_question_in_another_language_is_answered_from_english_documents(make_server):
+    """No passage is in Chinese: the multilingual embedder alone bridges the languages, and
+    the answer quotes the English passage. A Chinese question they do not answer (when the
+    company party is) is refused by the gate: above the multilingual floor, it is judged."""
+    server = make_server(extra_config="answers:\n  mode: extractive\n")
+    write_text(server.kb / "hr/leave.txt", LEAVE)
+    for name, text in GUIDES.items():
+        write_text(server.kb / name, text)
+    server.start()
+    status, body = server.post("/api/ask", {"question": "全职员工每年有多少天年假？"})
+    assert status == 200 and body["mode"] == "extractive"
+    assert body["citations"][0]["source"] == "hr/leave.txt" and "25 days" in body["answer"]
+    status, refused = server.post("/api/ask", {"question": "公司的年会在哪一天举行？"})
+    assert status == 200 and refused["refusal"] == "not_in_documents"
+    assert refused["evidence"]["relevance"] >= 0.2 and refused["answerable"] < 0.64  # judged
+    logged = [json.loads(line) for line in (server.data / "queries.jsonl").read_text().splitlines()]
+    assert [r["across_languages"] for r in logged] == [True, True]
+    assert logged[0]["evidence"]["multilingual"] == 1.0
+
+
 def test_answers_cite_and_follow_ups_are_made_standalone(make_server):
     server = leave_server(make_server)
     status, first = server.post("/api/ask", {"question": QUESTION})

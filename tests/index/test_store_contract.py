@@ -242,6 +242,21 @@ def test_a_question_not_in_english_is_searched_by_its_multilingual_vector_too(op
     assert stored[chunks[0].text_hash] == pytest.approx(chunks[0].multilingual, abs=1e-5)
 
 
+def test_a_search_across_languages_leans_on_the_multilingual_ranking(open_store, both):
+    """No passage is in the question's language: MiniLM's and BM25's rankings are left out,
+    and the passage that says it in other words comes first."""
+    store = open_store(multilingual=(both.multilingual_dim, 1.0))
+    store.upsert([chunk(both, source, text) for source, text in GUIDES.items()])
+    question = "办公室的打印机是什么型号？"
+    vectors = (both.embed_query(question), both.sparse_query(question), 6, 10)
+    second = both.embed_multilingual_query(question)
+    fused = [h.source for h in store.search(*vectors, multilingual=second)]
+    across = [h.source for h in store.search(*vectors, multilingual=second, across_languages=True)]
+    assert fused[0] == "leave.txt"  # MiniLM's first: it reads the question as unknown tokens
+    assert across[0] == "printer.txt"
+    assert set(across) == set(fused)  # the same candidates, ranked otherwise
+
+
 def test_an_index_of_other_vectors_is_made_anew_and_kept_otherwise(
     open_store, embedder, both, caplog
 ):

@@ -111,7 +111,7 @@ class AnswerSettings:
     mode: Literal["auto", "generate", "extractive"] = "auto"
     passage_words: int = 60
     min_support: float = 0.75
-    gate_weights: tuple[float, ...] = (-3.097, 5.186, 2.141, 2.841, -3.673, -3.575, 0.865, 1.912)
+    gate_weights: tuple[float, ...] = (-3.087, 5.201, 2.091, 2.726, -3.692, -3.547, 1.106, 1.933)
     min_answerable: float = 0.64
 
 

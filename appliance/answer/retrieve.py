@@ -71,7 +71,7 @@ class Retrieval:
     citations: list[Citation]
     timings: dict[str, float]
     multilingual: bool = False  # searched with the multilingual vector too (its relevance)
-    across_languages: bool = False  # its best passages are in another language than it
+    across_languages: bool = False  # its first passage is in another language than it
 
 
 class Retriever:
@@ -103,20 +103,21 @@ class Retriever:
         language = self.embedder.question_languages(question)[0]
 
         @functools.cache
-        def in_language(text: str) -> bool:
-            return self.embedder.language_of(text) == language
+        def read(text: str) -> str | None:
+            return self.embedder.language_of(text)
 
-        pool = self.index.search(dense, sparse, size, depth, where, exact, multilingual)
-        across = multilingual is not None and not any(in_language(h.text) for h in pool[:k])
-        if across:  # a Chinese question about English documents: the meaning must bridge
-            pool = self.index.search(
-                dense, sparse, size, depth, where, exact, multilingual, across_languages=True
-            )
-        named += about_their_file(words, pool, lambda h: h.source, lambda h: h.text)
+        def in_language(h: Hit) -> bool:
+            return (h.language or read(h.text)) == language
+
         vectors = Vectors(dense, sparse, multilingual)
-        pool += self._named_but_missed(named, pool, in_language, vectors, depth, where)
+        if multilingual is None:
+            pool = self.index.search(dense, sparse, size, depth, where, exact)
+        else:
+            pool = self._in_all_languages(vectors, language, size, depth, where, exact)
+        named += about_their_file(words, pool, lambda h: h.source, lambda h: h.text)
+        pool += self._named_but_missed(named, pool, in_language, vectors, language, depth, where)
         hits = exact_first(pool, held, lambda h: h.text)
-        hits = named_first(hits, named, lambda h: h.source, lambda h: in_language(h.text))[:k]
+        hits = named_first(hits, named, lambda h: h.source, in_language)[:k]
         searched = time.perf_counter()
         citations = [
             Citation(
@@ -137,14 +138,42 @@ class Retriever:
             "embed_ms": round((embedded - started) * 1000, 1),
             "search_ms": round((searched - embedded) * 1000, 1),
         }
+        across = multilingual is not None and bool(hits) and not in_language(hits[0])
         return Retrieval(citations, timings, multilingual is not None, across)
+
+    def _in_all_languages(
+        self,
+        question: Vectors,
+        language: str,
+        size: int,
+        depth: int,
+        where: SearchFilter | None,
+        exact: SparseVector | None,
+    ) -> list[Hit]:
+        """A question not in English, searched in its language and by meaning in all
+        (store.rankings). The files in other languages that a file in its language has the
+        name of (ja/cp.1 and fr/cp.1 where de/cp.1 is there, for a German question) are
+        translations: they are not ranked a second time by meaning, so that they do not push
+        the question's own version down."""
+        return self.index.search(
+            question.dense,
+            question.sparse,
+            size,
+            depth,
+            where,
+            exact,
+            question.multilingual,
+            language=language,
+            translated=self.index.translations(language),
+        )
 
     def _named_but_missed(
         self,
         named: list[str],
         pool: list[Hit],
-        in_language: Callable[[str], bool],
+        in_language: Callable[[Hit], bool],
         question: Vectors,
+        language: str,
         depth: int,
         where: SearchFilter | None,
     ) -> list[Hit]:
@@ -161,14 +190,20 @@ class Retriever:
                 continue
             present = [h for h in pool if file_stem(h.source) == stem]
             if present:
-                if any(in_language(h.text) for h in present):
+                if any(in_language(h) for h in present):
                     continue
                 files = [f for f in files if f not in {h.source for h in present}]
                 if not files:
                     continue
             only = replace(where or SearchFilter(), files=files)
             found += self.index.search(
-                question.dense, question.sparse, 1, depth, only, multilingual=question.multilingual
+                question.dense,
+                question.sparse,
+                1,
+                depth,
+                only,
+                multilingual=question.multilingual,
+                language=language,
             )
         return found
 

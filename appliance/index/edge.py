@@ -131,27 +131,29 @@ class EdgeIndex(PublishedVersions):
         where: SearchFilter | None = None,
         exact: SparseVector | None = None,
         multilingual: list[float] | None = None,
-        across_languages: bool = False,
+        language: str | None = None,
+        translated: tuple[str, ...] | None = None,
     ) -> list[Hit]:
         published = self.snapshot()  # before the query: see PublishedVersions.publish
-        selector = _filter(where)
         plan = rankings(
             dense,
             sparse,
             self.weights,
+            where,
             exact,
             multilingual,
             self.multilingual_weight,
-            across_languages,
+            language,
+            translated,
         )
         prefetches = [
-            Prefetch(limit=candidates, query=Query.Nearest(query, using=using), filter=selector)
-            for query, using, _ in plan.searches
+            Prefetch(limit=candidates, query=Query.Nearest(query, using=using), filter=_filter(f))
+            for query, using, _, f in plan.searches
         ]
         request = QueryRequest(
             limit=self.overfetch(limit),
             prefetches=prefetches,
-            query=Fusion.Rrf(k=self.rrf_k, weights=[weight for _, _, weight in plan.searches]),
+            query=Fusion.Rrf(k=self.rrf_k, weights=[weight for _, _, weight, _ in plan.searches]),
             with_payload=True,
             with_vector=[plan.space],
         )
@@ -195,8 +197,10 @@ class EdgeIndex(PublishedVersions):
             selector = Filter(must=[_match("source", source), *([selector] if selector else [])])
         return self._shard.count(CountRequest(filter=selector, exact=True))
 
-    def chunks_per_source(self) -> dict[str, int]:
-        facets = self._shard.facet(FacetRequest(key="source", limit=1_000_000, exact=True))
+    def chunks_per_source(self, where: SearchFilter | None = None) -> dict[str, int]:
+        facets = self._shard.facet(
+            FacetRequest(key="source", limit=1_000_000, exact=True, filter=_filter(where))
+        )
         return {f.value: f.count for f in facets if f.count > 0}
 
     def flush(self) -> None:
@@ -232,6 +236,7 @@ def _open(path: Path, sizes: dict[str, int]) -> EdgeShard:
         shard = EdgeShard.load(str(path))  # takes its lock first: in use elsewhere, it fails
         vectors = json.loads(saved.read_text())["vectors"]
         if {name: v["size"] for name, v in vectors.items()} == sizes:
+            _index_fields(shard)  # a field added since it was made (language)
             return shard
         shard.close()
         log.warning(
@@ -247,9 +252,13 @@ def _open(path: Path, sizes: dict[str, int]) -> EdgeShard:
         sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
     )
     shard = EdgeShard.create(str(path), config)
-    for field in KEYWORD_FIELDS:
-        shard.update(UpdateOperation.create_field_index(field, PayloadSchemaType.Keyword))
+    _index_fields(shard)
     return shard
+
+
+def _index_fields(shard: EdgeShard) -> None:
+    for field in KEYWORD_FIELDS:  # a field indexed already stays as it is
+        shard.update(UpdateOperation.create_field_index(field, PayloadSchemaType.Keyword))
 
 
 def _match(key: str, value: str) -> FieldCondition:
@@ -259,7 +268,13 @@ def _match(key: str, value: str) -> FieldCondition:
 def _filter(where: SearchFilter | None) -> Filter | None:
     if where is None or where.empty:
         return None
-    must = []
+    must, must_not = [], []
+    if where.language:
+        must.append(_match("language", where.language))
+    if where.not_language:
+        must_not.append(_match("language", where.not_language))
+    if where.except_files:
+        must_not.append(FieldCondition(key="source", match=MatchAny(list(where.except_files))))
     if where.folder:
         must.append(_match("folders", normalise_folder(where.folder)))
     if where.types:
@@ -271,4 +286,4 @@ def _filter(where: SearchFilter | None) -> Filter | None:
         if where.within:
             allowed.append(FieldCondition(key="folders", match=MatchAny(list(where.within))))
         must.append(Filter(should=allowed))
-    return Filter(must=must)
+    return Filter(must=must, must_not=must_not or None)

@@ -97,13 +97,13 @@ class Embedder:
         """The languages the question is cut in, its own (or the likeliest) first."""
         return self._question_languages(question)
 
-    def sparse_document(self, text: str, language: str = ENGLISH) -> SparseVector:
-        """BM25 of the text, cut as its own language or else as `language` (its document's),
-        with its identifiers as terms of their own (weighted as BM25 weighs a word: by its
-        count, less in a long text)."""
+    def sparse_document(self, text: str, language: str | None = None) -> SparseVector:
+        """BM25 of the text, cut as `language`, the text's own (`language_of`; read from the
+        text when not given), with its identifiers as terms of their own (weighted as BM25
+        weighs a word: by its count, less in a long text)."""
         length = len(text.split()) / BM25_AVERAGE_LENGTH
         saturation = BM25_K * (1 - BM25_B + BM25_B * length)
-        weights = self._analyzers.document(text, self.language_of(text, language))
+        weights = self._analyzers.document(text, language or self.language_of(text))
         for term, count in identifier_terms(text).items():
             weights[term] = weights.get(term, 0.0) + count * (BM25_K + 1) / (count + saturation)
         return SparseVector(list(weights), list(weights.values()))

@@ -68,6 +68,7 @@ class QdrantIndex(PublishedVersions):
         if self._client.collection_exists(collection):
             vectors = self._client.get_collection(collection).config.params.vectors
             if {name: v.size for name, v in vectors.items()} == sizes:
+                self._index_fields(bool(url))  # a field added since it was made (language)
                 return
             log.warning(
                 "the collection %s holds other embedders' vectors: it is made anew, and "
@@ -85,8 +86,11 @@ class QdrantIndex(PublishedVersions):
             vectors_config=vectors,
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
         )
+        self._index_fields(payload_indexes)
+
+    def _index_fields(self, payload_indexes: bool) -> None:
         for field in KEYWORD_FIELDS if payload_indexes else ():  # local mode has none
-            self._client.create_payload_index(
+            self._client.create_payload_index(  # a field indexed already stays as it is
                 self.collection, field, models.PayloadSchemaType.KEYWORD
             )
 
@@ -142,29 +146,31 @@ class QdrantIndex(PublishedVersions):
         where: SearchFilter | None = None,
         exact: SparseVector | None = None,
         multilingual: list[float] | None = None,
-        across_languages: bool = False,
+        language: str | None = None,
+        translated: tuple[str, ...] | None = None,
     ) -> list[Hit]:
         published = self.snapshot()  # before the query: see PublishedVersions.publish
-        selector = _filter(where)
         plan = rankings(
             dense,
             sparse,
             self.weights,
+            where,
             exact,
             multilingual,
             self.multilingual_weight,
-            across_languages,
+            language,
+            translated,
         )
         prefetch = [
             models.Prefetch(
                 query=_sparse(query) if using == SPARSE else query,
                 using=using,
                 limit=candidates,
-                filter=selector,
+                filter=_filter(f),
             )
-            for query, using, _ in plan.searches
+            for query, using, _, f in plan.searches
         ]
-        rrf = models.Rrf(k=self.rrf_k, weights=[weight for _, _, weight in plan.searches])
+        rrf = models.Rrf(k=self.rrf_k, weights=[weight for _, _, weight, _ in plan.searches])
         response = self._client.query_points(
             self.collection,
             prefetch=prefetch,
@@ -214,8 +220,10 @@ class QdrantIndex(PublishedVersions):
             )
         return self._client.count(self.collection, count_filter=selector, exact=True).count
 
-    def chunks_per_source(self) -> dict[str, int]:
-        response = self._client.facet(self.collection, "source", limit=1_000_000, exact=True)
+    def chunks_per_source(self, where: SearchFilter | None = None) -> dict[str, int]:
+        response = self._client.facet(
+            self.collection, "source", _filter(where), limit=1_000_000, exact=True
+        )
         return {f.value: f.count for f in response.hits if f.count > 0}
 
     def flush(self) -> None:
@@ -242,7 +250,15 @@ def _match(key: str, value: str) -> models.FieldCondition:
 def _filter(where: SearchFilter | None) -> models.Filter | None:
     if where is None or where.empty:
         return None
-    must = []
+    must, must_not = [], []
+    if where.language:
+        must.append(_match("language", where.language))
+    if where.not_language:
+        must_not.append(_match("language", where.not_language))
+    if where.except_files:
+        must_not.append(
+            models.FieldCondition(key="source", match=models.MatchAny(any=list(where.except_files)))
+        )
     if where.folder:
         must.append(_match("folders", normalise_folder(where.folder)))
     if where.types:
@@ -258,4 +274,4 @@ def _filter(where: SearchFilter | None) -> models.Filter | None:
                 models.FieldCondition(key="folders", match=models.MatchAny(any=list(where.within)))
             )
         must.append(models.Filter(should=allowed))
-    return models.Filter(must=must)
+    return models.Filter(must=must, must_not=must_not or None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Protocol
 
@@ -21,7 +21,7 @@ from appliance.index.identifiers import file_stem
 DENSE = "dense"
 MULTILINGUAL = "multilingual"  # the second embedder's vector (config.MultilingualSettings)
 SPARSE = "bm25"
-KEYWORD_FIELDS = ("source", "doc_hash", "text_hash", "folders", "ext")
+KEYWORD_FIELDS = ("source", "doc_hash", "text_hash", "folders", "ext", "language")
 _IDS = uuid.UUID("6f1c2a52-8a9e-4c55-9a43-0d8f1f1e7a10")
 
 
@@ -40,6 +40,7 @@ class IndexedChunk:
     sparse: SparseVector
     ocr: bool = False  # read by OCR from a scanned page: may hold misread characters
     multilingual: list[float] | None = None  # the multilingual embedder's, when there is one
+    language: str = ""  # the language BM25 cut it as (index/languages.py)
 
     def dense_by_name(self) -> dict[str, list[float]]:
         """The chunk's dense vectors, by the name the index stores them under."""
@@ -60,6 +61,7 @@ class Hit:
     relevance: float = 0.0  # cosine of query and chunk (by the multilingual embedder for a
     # question searched with it): comparable across queries, unlike the fused score
     ocr: bool = False
+    language: str = ""  # "" in an index made before chunks kept their language
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,13 @@ class SearchFilter:
     types: tuple[str, ...] = ()
     within: tuple[str, ...] | None = None
     files: tuple[str, ...] = ()  # only these files (kb-relative paths)
+    language: str | None = None  # only passages in this language
+    not_language: str | None = None  # only passages in another language than this
+    except_files: tuple[str, ...] = ()  # not these files
 
     @property
     def empty(self) -> bool:
-        return not self.folder and not self.types and self.within is None and not self.files
+        return self == SearchFilter()
 
     def access(self) -> SearchFilter | None:
         """Only the caller's restriction (for totals over what they may see)."""
@@ -99,15 +104,16 @@ class VectorStore(Protocol):
         where: SearchFilter | None = None,
         exact: SparseVector | None = None,
         multilingual: list[float] | None = None,
-        across_languages: bool = False,
+        language: str | None = None,
+        translated: tuple[str, ...] | None = None,
     ) -> list[Hit]:
         """The best `limit` chunks by rank fusion of the dense and BM25 searches (each
         `candidates` deep); with `exact` (BM25 of the question's identifiers alone), a third
         search that brings in the chunks holding them, however the other two rank them; with
         `multilingual` (the question's vector from the multilingual embedder), a search of
-        the chunks' multilingual vectors too, where the index has them. `across_languages`:
-        the answer is looked for in other languages than the question's, by the multilingual
-        vectors and the identifiers alone (`rankings`)."""
+        the chunks' multilingual vectors too, where the index has them. With the question's
+        `language` too, the question is searched as `rankings` says; `translated`: the files
+        whose passages in other languages are not ranked a second time."""
         ...
 
     def passages(self, source: str, chunks: Sequence[int]) -> list[Hit]: ...
@@ -118,7 +124,11 @@ class VectorStore(Protocol):
     def count(self, source: str | None = None, where: SearchFilter | None = None) -> int: ...
     def file_stems(self) -> Collection[str]: ...
     def files_named(self, stem: str) -> tuple[str, ...]: ...
-    def chunks_per_source(self) -> dict[str, int]: ...
+    def translations(self, language: str) -> tuple[str, ...]: ...
+    def chunks_per_source(self, where: SearchFilter | None = None) -> dict[str, int]:
+        """Every file's chunks (superseded versions too), where the filter allows."""
+        ...
+
     def flush(self) -> None: ...
     def optimize(self) -> None: ...
     def unindexed(self) -> int: ...
@@ -127,10 +137,10 @@ class VectorStore(Protocol):
 
 @dataclass(frozen=True)
 class Rankings:
-    """What a search fuses: each ranking as (query, vector name, weight), and the dense vector
-    relevance is measured in, with the question's vector there."""
+    """What a search fuses: each ranking as (query, vector name, weight, filter), and the
+    dense vector relevance is measured in, with the question's vector there."""
 
-    searches: list[tuple[object, str, float]]
+    searches: list[tuple[object, str, float, SearchFilter | None]]
     space: str
     question: list[float]
 
@@ -139,29 +149,43 @@ def rankings(
     dense: list[float],
     sparse: SparseVector,
     weights: Sequence[float],
+    where: SearchFilter | None = None,
     exact: SparseVector | None = None,
     multilingual: list[float] | None = None,
     multilingual_weight: float | None = None,
-    across_languages: bool = False,
+    language: str | None = None,
+    translated: tuple[str, ...] | None = None,
 ) -> Rankings:
     """The rankings of VectorStore.search, the same for every backend: dense and BM25 (at
     `weights`), the identifiers' BM25 when the question has any, and the multilingual
     vector's where the question and the index both have one (its cosine is then the
-    relevance). `across_languages`, the multilingual vector's and the identifiers' alone:
-    the question's words and MiniLM's reading of a question not in English say little of
-    passages in another language (a Chinese question about English pages: MRR 0.60 with
-    them, 0.73 without)."""
+    relevance).
+
+    With the question's `language` as well, dense and BM25 rank only the passages in it:
+    MiniLM reads a Chinese question as unknown tokens, and the question's words are not an
+    English passage's, so against passages in other languages their rankings are noise.
+    The multilingual vector ranks them all, and, given `translated`, ranks again those in
+    other languages, but for the files `translated` names (where the question's language
+    has a version of the same file, `PublishedVersions.translations`: ja/cp.1 for a German
+    question where kb/ has de/cp.1). A passage only meaning can find then weighs as much as
+    one the rankings in the question's language agree on. Chinese questions about English
+    pages beside a Chinese book: recall@5 0.27 → 0.91."""
     bridged = multilingual is not None and multilingual_weight is not None
+    native = replace(where or SearchFilter(), language=language) if bridged and language else where
     dense_weight, sparse_weight = weights
-    searches: list[tuple[object, str, float]] = []
-    if not (across_languages and bridged):
-        searches += [(dense, DENSE, dense_weight), (sparse, SPARSE, sparse_weight)]
+    searches: list[tuple[object, str, float, SearchFilter | None]] = [
+        (dense, DENSE, dense_weight, native),
+        (sparse, SPARSE, sparse_weight, native),
+    ]
     if exact is not None and exact.indices:
-        searches.append((exact, SPARSE, 1.0))
-    if bridged:
-        searches.append((multilingual, MULTILINGUAL, multilingual_weight))
-        return Rankings(searches, MULTILINGUAL, multilingual)
-    return Rankings(searches, DENSE, dense)
+        searches.append((exact, SPARSE, 1.0, where))
+    if not bridged:
+        return Rankings(searches, DENSE, dense)
+    searches.append((multilingual, MULTILINGUAL, multilingual_weight, where))
+    if language and translated is not None:
+        foreign = replace(where or SearchFilter(), not_language=language, except_files=translated)
+        searches.append((multilingual, MULTILINGUAL, multilingual_weight, foreign))
+    return Rankings(searches, MULTILINGUAL, multilingual)
 
 
 def ranked(hits: list[Hit]) -> list[Hit]:
@@ -182,10 +206,14 @@ class PublishedVersions:
     def __init__(self) -> None:
         self._published: dict[str, str] = {}
         self._stems: dict[str, tuple[str, ...]] = {}  # file stem → published files of it
+        self._changes = 0  # documents published or withdrawn so far
+        self._translations: dict[str, tuple[str, ...]] = {}  # by language, until a change
 
     def publish(self, source: str, doc_hash: str | None) -> None:
         """Searches return `source` only from its `doc_hash` version (None: any version).
         Copy-on-write, so that a search can hold on to the map it started with."""
+        self._changes += 1
+        self._translations = {}
         published = dict(self._published)
         was = source in published
         if doc_hash is None:
@@ -212,6 +240,25 @@ class PublishedVersions:
         """The searchable files whose name before the first dot is `stem` (de/cp.1.txt and
         ja/cp.1.txt for cp)."""
         return self._stems.get(stem, ())
+
+    def translations(self, language: str) -> tuple[str, ...]:
+        """The searchable files in other languages that have the name of a file with
+        passages in `language` (ja/cp.1 and fr/cp.1 where de/cp.1 is, for German): what
+        store.rankings does not rank twice. Kept until a document is published or withdrawn
+        (finding a language's files takes 30 ms at 100,000 chunks)."""
+        changes, known = self._changes, self._translations
+        if language in known:
+            return known[language]
+        native = set(self.chunks_per_source(SearchFilter(language=language)))
+        found = tuple(
+            f
+            for stem in sorted({file_stem(f) for f in native})
+            for f in self._stems.get(stem, ())
+            if f not in native
+        )
+        if changes == self._changes:  # else the map it was read from is gone already
+            known[language] = found
+        return found
 
     def snapshot(self) -> dict[str, str]:
         """Take this before querying the engine, and give it to `visible` after."""
@@ -258,6 +305,7 @@ def payload(c: IndexedChunk) -> dict:
         "heading": c.heading,
         "text": c.text,
         "ocr": c.ocr,
+        "language": c.language,
     }
 
 
@@ -273,6 +321,7 @@ def hit(p: dict, score: float, vector=None, query=None) -> Hit:
         chunk=int(p.get("chunk", 0)),
         doc_hash=p.get("doc_hash", ""),
         ocr=bool(p.get("ocr", False)),
+        language=p.get("language", ""),
     )
 
 

@@ -49,8 +49,8 @@ log = logging.getLogger("appliance.sync")
 
 CHUNKER_VERSION = 3  # 2: chunks keep their line breaks; 3: sized in the embedder's tokens
 LANGUAGE_SAMPLE = 8  # a document's language is read from its first chunks
-SPARSE_VERSION = 4  # 2: identifiers are terms of their own; 3: cut as the text's language;
-# 4: Japanese cut apart from the Latin letters around it
+SPARSE_VERSION = 5  # 2: identifiers are terms of their own; 3: cut as the text's language;
+# 4: Japanese cut apart from the Latin letters around it; 5: each chunk keeps its language
 
 
 def embedding_version(settings: Settings) -> str:
@@ -493,7 +493,8 @@ class Pipeline:
         indexed = []
         for c, t, h in zip(chunks, texts, text_hashes, strict=True):
             dense, multilingual = known[h] if h in known else next(fresh)
-            sparse = self.embedder.sparse_document(t, language)
+            own = self.embedder.language_of(t, language)  # a chunk too short to tell: its file's
+            sparse = self.embedder.sparse_document(t, own)
             indexed.append(
                 IndexedChunk(
                     rel,
@@ -509,6 +510,7 @@ class Pipeline:
                     sparse,
                     c.ocr,
                     multilingual,
+                    own or "",
                 )
             )
         return indexed

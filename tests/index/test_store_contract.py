@@ -59,6 +59,7 @@ def chunk(embedder, source, text, doc_hash="v1", index=0):
         embedder.embed_documents([text])[0],
         embedder.sparse_document(text),
         multilingual=(embedder.embed_multilingual_documents([text]) or [None])[0],
+        language=embedder.language_of(text) or "",
     )
 
 
@@ -242,19 +243,48 @@ def test_a_question_not_in_english_is_searched_by_its_multilingual_vector_too(op
     assert stored[chunks[0].text_hash] == pytest.approx(chunks[0].multilingual, abs=1e-5)
 
 
-def test_a_search_across_languages_leans_on_the_multilingual_ranking(open_store, both):
-    """No passage is in the question's language: MiniLM's and BM25's rankings are left out,
-    and the passage that says it in other words comes first."""
+def test_in_the_questions_language_words_rank_elsewhere_meaning_does(open_store, both):
+    """Given the question's language, dense and BM25 rank only the passages in it, and the
+    multilingual vectors rank all: a Chinese question about English guides finds the one
+    that says it in other words, which MiniLM (unknown tokens) would put second."""
     store = open_store(multilingual=(both.multilingual_dim, 1.0))
     store.upsert([chunk(both, source, text) for source, text in GUIDES.items()])
     question = "办公室的打印机是什么型号？"
-    vectors = (both.embed_query(question), both.sparse_query(question), 6, 10)
+    plain = (both.embed_query(question), both.sparse_query(question), 6, 10)
     second = both.embed_multilingual_query(question)
-    fused = [h.source for h in store.search(*vectors, multilingual=second)]
-    across = [h.source for h in store.search(*vectors, multilingual=second, across_languages=True)]
-    assert fused[0] == "leave.txt"  # MiniLM's first: it reads the question as unknown tokens
-    assert across[0] == "printer.txt"
-    assert set(across) == set(fused)  # the same candidates, ranked otherwise
+    fused = [h.source for h in store.search(*plain, multilingual=second)]
+    assert fused[0] == "leave.txt"
+    found = store.search(*plain, multilingual=second, language="chinese", translated=())
+    assert found[0].source == "printer.txt" and found[0].language == "english"
+    assert {h.source for h in found} == set(fused)  # the same passages, ranked otherwise
+
+
+def test_a_translation_of_a_file_in_the_questions_language_is_not_ranked_twice(open_store, both):
+    """de/cp.txt and ja/cp.txt say the same: ranked twice by meaning, the Japanese version
+    comes before the German passages a German question should get first. Named as
+    `translated`, it is ranked once, as every passage is."""
+    store = open_store(multilingual=(both.multilingual_dim, 1.0))
+    texts = {
+        "de/cp.txt": "Mit cp -r kopieren Sie ein Verzeichnis samt allen Dateien darin.",
+        "ja/cp.txt": "cp -r でディレクトリを中身ごとコピーします。",
+        "de/mv.txt": "Mit mv verschieben oder benennen Sie Dateien um.",
+        "ja/mv.txt": "mv でファイルを移動または名前を変更します。",
+    }
+    store.upsert([chunk(both, source, text) for source, text in texts.items()])
+    question = "Wie kopiere ich einen Ordner mit seinem ganzen Inhalt?"
+    plain = (both.embed_query(question), both.sparse_query(question), 4, 10)
+    second = both.embed_multilingual_query(question)
+    twice = store.search(*plain, multilingual=second, language="german", translated=())
+    assert [h.source for h in twice][:2] == ["de/cp.txt", "ja/cp.txt"]
+    once = store.search(*plain, multilingual=second, language="german", translated=tuple(texts))
+    assert [h.source for h in once] == ["de/cp.txt", "de/mv.txt", "ja/cp.txt", "ja/mv.txt"]
+    german = store.chunks_per_source(SearchFilter(language="german"))
+    assert german == {"de/cp.txt": 1, "de/mv.txt": 1}
+    for source in texts:
+        store.publish(source, "v1")
+    assert store.translations("german") == ("ja/cp.txt", "ja/mv.txt")  # what the retriever
+    store.publish("ja/mv.txt", None)  # names `translated`; kept until a file comes or goes
+    assert store.translations("german") == ("ja/cp.txt",)
 
 
 def test_an_index_of_other_vectors_is_made_anew_and_kept_otherwise(

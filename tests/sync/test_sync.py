@@ -383,3 +383,19 @@ def test_turning_the_multilingual_embedder_on_indexes_kb_again(make_pipeline, mo
     )
     assert hits[0].source == "guide.txt"
     assert hits[0].relevance > 0.3  # the multilingual cosine (0.35; MiniLM's: -0.08)
+
+
+def test_each_passage_keeps_the_language_it_was_read_as(env):
+    """Stored with it, so that a question in another language can be searched by it
+    (store.rankings) without reading every candidate's language again."""
+    pipeline, _ = env
+    write_text(pipeline.kb / "en.txt", "Use cp -r to copy a directory and all that is in it.")
+    write_text(pipeline.kb / "zh.txt", "用 cp -r 复制整个目录以及其中的所有文件。")
+    write_text(pipeline.kb / "de.txt", "Mit cp -r kopieren Sie ein Verzeichnis und alles darin.")
+    sync(pipeline)
+    embedder = pipeline.embedder
+    hits = pipeline.index.search(
+        embedder.embed_query("cp -r"), embedder.sparse_query("cp -r"), 3, 10
+    )
+    languages = {h.source: h.language for h in hits}
+    assert languages == {"en.txt": "english", "zh.txt": "chinese", "de.txt": "german"}

@@ -383,4 +383,8 @@ def _size(text: str) -> int:
 def _where(c: Citation, language: str) -> str:
     if not c.page:
         return c.source
-    return f"{c.source}，第 {c.page} 页" if language == "zh" else f"{c.source}, page {c.page}"
+    if language == "zh":
+        return f"{c.source}，第 {c.page} 页"
+    if language == "ja":
+        return f"{c.source}、{c.page} ページ"
+    return f"{c.source}, page {c.page}"

@@ -98,3 +98,7 @@ def test_the_appliances_own_sentences_follow_the_language_of_the_question():
     assert language_of("What does 年假 mean here?") == "en"
     assert phrase("not_found", "年假有多少天？").startswith("在已索引的文档中没有找到")
     assert phrase("not_found", "How many days?").startswith("I could not find")
+    # A Japanese question is often a third kanji or more: its kana tell it from Chinese.
+    assert language_of("東京から大阪まで新幹線で何時間かかりますか？") == "ja"
+    assert phrase("not_found", "有給休暇は何日ありますか？").startswith("インデックス済みの文書")
+    assert language_of("ls の一覧で、サイズを読みやすい形で出したい") == "ja"

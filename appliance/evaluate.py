@@ -19,9 +19,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from appliance.answer.answerable import Evidence, Floors, Gate, fit
+from appliance.answer.answerable import Evidence, Gate, fit
 from appliance.answer.assistant import Assistant
 from appliance.answer.retrieve import Retriever
+from appliance.config import Floors
 from appliance.errors import ConfigError
 
 REQUIRED = ("id", "question")
@@ -276,7 +277,7 @@ def calibrate(results: list[Result], floors: Floors, max_false_refusals: float =
     """Gate weights fitted on labelled results (answerable or not), and the probability
     threshold that refuses the most unanswerable questions while refusing at most
     `max_false_refusals` of the answerable ones. Questions refused before the gate (nothing
-    above its floor (answerable.Floors) and no identifier held, or nothing retrieved) count as
+    above its floor (config.Floors) and no identifier held, or nothing retrieved) count as
     refused at every threshold, and the weights are fitted on all that were looked at."""
 
     judged = [(r, Evidence(**r.evidence)) for r in results if r.evidence]

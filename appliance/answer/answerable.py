@@ -18,7 +18,7 @@ Signals, each from 0 to 1:
   a part number, a version: INC-2024-00417, ZX-339563) and the best passage holds them all
   exactly, else 0. Such a question is answered by that passage however little its words
   resemble the question's ("Summarise INC-2023-02684"), so it is also judged when its
-  relevance is below its floor (Floors);
+  relevance is below its floor (config.Floors);
 - multilingual: 1 when the question was searched with the multilingual embedder (it is not
   in English), whose cosine is then the relevance, else 0. Each embedder spreads its
   similarities differently: this is the gate's allowance for the second one's.
@@ -39,20 +39,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-
-@dataclass(frozen=True)
-class Floors:
-    """The relevance below which nothing retrieved is even close, and the question is refused
-    unjudged: retrieval.min_relevance in the embedder's cosines, multilingual.min_relevance
-    in the multilingual one's. That one's are closer together: a Chinese question and the
-    English passage that answers it score 0.19 to 0.65, and questions about cooking or the
-    weather 0.16 to 0.31 there, so the gate judges more of its questions."""
-
-    dense: float = 0.3
-    multilingual: float = 0.2
-
-    def of(self, multilingual: bool) -> float:
-        return self.multilingual if multilingual else self.dense
+from appliance.config import Floors
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from appliance.answer.admission import Admission
-from appliance.answer.answerable import Evidence, Floors, Gate
+from appliance.answer.answerable import Evidence, Gate
 from appliance.answer.conversations import Conversations, conversation_key
 from appliance.answer.extractive import Extract, extract
 from appliance.answer.generators import Generator
@@ -33,6 +33,7 @@ from appliance.answer.repetition import Guard
 from appliance.answer.retrieve import Citation, Retrieval, Retriever
 from appliance.answer.trust import NO_CITATION, assess, citation_problem, unsupported_reason
 from appliance.answer.wording import phrase
+from appliance.config import Floors
 from appliance.errors import BadQuestion, Busy
 from appliance.index.identifiers import versions
 from appliance.index.store import SearchFilter

@@ -7,7 +7,7 @@
 - citations: the share of [n] markers that name a passage the model was given, and 0 when
   the answer cites nothing (an uncited answer cannot be checked by the reader);
 - relevance: how close the passages are to the question: the best cosine similarity,
-  mapped from the relevance floor of its embedder (answerable.Floors: 0) to 0.7 (1).
+  mapped from the relevance floor of its embedder (config.Floors: 0) to 0.7 (1).
 A sentence stating a number or amount its passages do not hold is not supported ("EUR 10"
 where the passage says EUR 220), however many of its words they share.
 An answer saying nothing was found scores 0: there is nothing to trust, and it is logged as

@@ -42,22 +42,21 @@ from appliance.index.store import (
     KEYWORD_FIELDS,
     MULTILINGUAL,
     SPARSE,
+    FusedIndex,
     Hit,
     IndexedChunk,
-    PublishedVersions,
+    Rankings,
     SearchFilter,
     hit,
     normalise_folder,
     payload,
     point_id,
-    ranked,
-    rankings,
 )
 
 log = logging.getLogger("appliance.index")
 
 
-class EdgeIndex(PublishedVersions):
+class EdgeIndex(FusedIndex):
     """Chunks of every indexed document. Queries and updates may come from several threads."""
 
     def __init__(
@@ -68,11 +67,8 @@ class EdgeIndex(PublishedVersions):
         weights=(1.0, 1.0),
         multilingual: tuple[int, float] | None = None,  # its vectors' size and its weight
     ):
-        super().__init__()
+        super().__init__(rrf_k, weights, multilingual[1] if multilingual else None)
         self.path = path
-        self.rrf_k = rrf_k
-        self.weights = list(weights)
-        self.multilingual_weight = multilingual[1] if multilingual else None
         self._closed = False
         sizes = {DENSE: dim} | ({MULTILINGUAL: multilingual[0]} if multilingual else {})
         try:
@@ -122,46 +118,21 @@ class EdgeIndex(PublishedVersions):
         selector = Filter(must=[_match("source", source)], must_not=must_not)
         self._shard.update(UpdateOperation.delete_points_by_filter(selector))
 
-    def search(
-        self,
-        dense: list[float],
-        sparse: SparseVector,
-        limit: int,
-        candidates: int,
-        where: SearchFilter | None = None,
-        exact: SparseVector | None = None,
-        multilingual: list[float] | None = None,
-        language: str | None = None,
-        translated: tuple[str, ...] | None = None,
-    ) -> list[Hit]:
-        published = self.snapshot()  # before the query: see PublishedVersions.publish
-        plan = rankings(
-            dense,
-            sparse,
-            self.weights,
-            where,
-            exact,
-            multilingual,
-            self.multilingual_weight,
-            language,
-            translated,
-        )
-        prefetches = [
-            Prefetch(limit=candidates, query=Query.Nearest(query, using=using), filter=_filter(f))
-            for query, using, _, f in plan.searches
-        ]
+    def _fused(self, plan: Rankings, candidates: int, limit: int):
         request = QueryRequest(
-            limit=self.overfetch(limit),
-            prefetches=prefetches,
+            limit=limit,
+            prefetches=[
+                Prefetch(
+                    limit=candidates, query=Query.Nearest(query, using=using), filter=_filter(f)
+                )
+                for query, using, _, f in plan.searches
+            ],
             query=Fusion.Rrf(k=self.rrf_k, weights=[weight for _, _, weight, _ in plan.searches]),
             with_payload=True,
             with_vector=[plan.space],
         )
-        hits = [
-            hit(p.payload or {}, p.score, (p.vector or {}).get(plan.space), plan.question)
-            for p in self._shard.query(request)
-        ]
-        return self.visible(ranked(hits), limit, published)
+        for p in self._shard.query(request):
+            yield p.payload or {}, p.score, (p.vector or {}).get(plan.space)
 
     def held(self, terms: Sequence[int], where: SearchFilter | None = None) -> set[int]:
         selector = _filter(where)

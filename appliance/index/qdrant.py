@@ -18,23 +18,22 @@ from appliance.index.store import (
     KEYWORD_FIELDS,
     MULTILINGUAL,
     SPARSE,
+    FusedIndex,
     Hit,
     IndexedChunk,
-    PublishedVersions,
+    Rankings,
     SearchFilter,
     hit,
     normalise_folder,
     payload,
     point_id,
-    ranked,
-    rankings,
 )
 
 COLLECTION = "appliance"
 log = logging.getLogger("appliance.index")
 
 
-class QdrantIndex(PublishedVersions):
+class QdrantIndex(FusedIndex):
     def __init__(
         self,
         dim: int,
@@ -46,11 +45,8 @@ class QdrantIndex(PublishedVersions):
         weights=(1.0, 1.0),
         multilingual: tuple[int, float] | None = None,  # its vectors' size and its weight
     ):
-        super().__init__()
+        super().__init__(rrf_k, weights, multilingual[1] if multilingual else None)
         self.collection = collection
-        self.rrf_k = rrf_k
-        self.weights = list(weights)
-        self.multilingual_weight = multilingual[1] if multilingual else None
         if url:
             self._client = QdrantClient(url=url, api_key=api_key or None, timeout=30)
         else:
@@ -137,30 +133,7 @@ class QdrantIndex(PublishedVersions):
         selector = models.Filter(must=[_match("source", source)], must_not=must_not)
         self._client.delete(self.collection, models.FilterSelector(filter=selector), wait=True)
 
-    def search(
-        self,
-        dense: list[float],
-        sparse: SparseVector,
-        limit: int,
-        candidates: int,
-        where: SearchFilter | None = None,
-        exact: SparseVector | None = None,
-        multilingual: list[float] | None = None,
-        language: str | None = None,
-        translated: tuple[str, ...] | None = None,
-    ) -> list[Hit]:
-        published = self.snapshot()  # before the query: see PublishedVersions.publish
-        plan = rankings(
-            dense,
-            sparse,
-            self.weights,
-            where,
-            exact,
-            multilingual,
-            self.multilingual_weight,
-            language,
-            translated,
-        )
+    def _fused(self, plan: Rankings, candidates: int, limit: int):
         prefetch = [
             models.Prefetch(
                 query=_sparse(query) if using == SPARSE else query,
@@ -175,15 +148,12 @@ class QdrantIndex(PublishedVersions):
             self.collection,
             prefetch=prefetch,
             query=models.RrfQuery(rrf=rrf),
-            limit=self.overfetch(limit),
+            limit=limit,
             with_payload=True,
             with_vectors=[plan.space],
         )
-        hits = [
-            hit(p.payload or {}, p.score, (p.vector or {}).get(plan.space), plan.question)
-            for p in response.points
-        ]
-        return self.visible(ranked(hits), limit, published)
+        for p in response.points:
+            yield p.payload or {}, p.score, (p.vector or {}).get(plan.space)
 
     def held(self, terms: Sequence[int], where: SearchFilter | None = None) -> set[int]:
         selector = _filter(where)

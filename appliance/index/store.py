@@ -8,7 +8,7 @@ contract tests (tests/index/test_store_contract.py).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Protocol
@@ -287,6 +287,56 @@ class PublishedVersions:
     def overfetch(limit: int) -> int:
         """Results to ask the engine for, leaving room for superseded versions."""
         return 2 * limit + 4
+
+
+class FusedIndex(PublishedVersions):
+    """What both backends share: the search (`rankings`, fused by weighted RRF, one version
+    of each document, ties in a stable order); each runs the fused query its own way."""
+
+    def __init__(
+        self, rrf_k: int, weights: Sequence[float], multilingual_weight: float | None
+    ) -> None:
+        super().__init__()
+        self.rrf_k = rrf_k
+        self.weights = list(weights)
+        self.multilingual_weight = multilingual_weight
+
+    def search(
+        self,
+        dense: list[float],
+        sparse: SparseVector,
+        limit: int,
+        candidates: int,
+        where: SearchFilter | None = None,
+        exact: SparseVector | None = None,
+        multilingual: list[float] | None = None,
+        language: str | None = None,
+        translated: tuple[str, ...] | None = None,
+    ) -> list[Hit]:
+        published = self.snapshot()  # before the query: see PublishedVersions.publish
+        plan = rankings(
+            dense,
+            sparse,
+            self.weights,
+            where,
+            exact,
+            multilingual,
+            self.multilingual_weight,
+            language,
+            translated,
+        )
+        hits = [
+            hit(p, score, vector, plan.question)
+            for p, score, vector in self._fused(plan, candidates, self.overfetch(limit))
+        ]
+        return self.visible(ranked(hits), limit, published)
+
+    def _fused(
+        self, plan: Rankings, candidates: int, limit: int
+    ) -> Iterable[tuple[dict, float, list[float] | None]]:
+        """The engine's RRF of `plan.searches` (each `candidates` deep, weighted), `limit`
+        points: each as its payload, fused score and vector in `plan.space`."""
+        raise NotImplementedError
 
 
 def payload(c: IndexedChunk) -> dict:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import dataclasses
 import random
 
-from appliance.answer.answerable import Evidence, Floors, Gate, fit
+from appliance.answer.answerable import Evidence, Gate, fit
+from appliance.config import Floors
 from appliance.evaluate import Result, calibrate
 
 

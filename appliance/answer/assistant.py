@@ -32,7 +32,7 @@ from appliance.answer.prompt import Turn, build_prompt, rewrite_messages
 from appliance.answer.repetition import Guard
 from appliance.answer.retrieve import Citation, Retrieval, Retriever
 from appliance.answer.trust import NO_CITATION, assess, citation_problem, unsupported_reason
-from appliance.answer.wording import phrase
+from appliance.answer.wording import language_of, phrase
 from appliance.config import Floors
 from appliance.errors import BadQuestion, Busy
 from appliance.index.identifiers import versions
@@ -187,6 +187,7 @@ class Assistant:
             query = trace.standalone or request.question
             trace.retrieval = self.retriever.retrieve(query, request.k, request.where)
             trace.languages = list(self.retriever.embedder.question_languages(query))
+            trace.wording = language_of(query, self.retriever.embedder.language_of(query))
             found = self._judge(query, trace)
             if found is None:
                 yield self._finish(trace, "", remember, REFUSED)
@@ -260,6 +261,7 @@ class Assistant:
             lambda text: embedder.terms(text, language),
             self._following(citations),
             lambda texts: embedder.multilingual_similarity(query, texts),
+            trace.wording,
         )
         best = max(c.relevance for c in citations)
         trace.unknown_names = self.retriever.unknown_names(query, trace.request.where)
@@ -396,10 +398,10 @@ class Assistant:
             where = request.where.access() if request.where else None
             if not searchable and self.retriever.index.count(where=where) == 0:
                 trace.refusal = NOTHING_SEARCHABLE
-                answer = phrase("nothing_indexed", request.question)
+                answer = phrase("nothing_indexed", trace.wording)
             else:
                 trace.refusal = NOT_IN_DOCUMENTS
-                answer = phrase("not_found", request.question)
+                answer = phrase("not_found", trace.wording)
             trust = type(trust)(0.0, 0.0, 0.0, trust.relevance, [], [])
         citations = [{**c.public(), "cited": c.number in trust.cited} for c in trace.sent]
         related = (
@@ -503,6 +505,7 @@ class Trace:
         self.evidence: Evidence | None = None
         self.unknown_names: list[str] = []  # names in the question no passage holds
         self.languages: list[str] = []  # how BM25 read the question: its language, English
+        self.wording = "en"  # the language of the appliance's own sentences (answer/wording.py)
         self.unmatched_versions: list[str] = []  # versions it names the passages do not
         self.answerable: float | None = None  # the gate's probability
         self.replaced_because = ""  # why a generated answer was replaced by quotes

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 
 from appliance.answer.retrieve import Citation
 from appliance.answer.sentences import ITEM, SENTENCE, Unit, units
-from appliance.answer.wording import language_of
+from appliance.answer.wording import PHRASES, language_of
 from appliance.index.identifiers import identifiers, is_numbered, numbered_identifiers
 
 MAX_QUOTES = 4
@@ -118,12 +118,14 @@ def extract(
     terms: Callable[[str], set[int]],
     following: Mapping[int, str] | None = None,
     similarity: Callable[[list[str]], list[float] | None] | None = None,
+    wording: str | None = None,
 ) -> Extract:
     """`terms(text)`: the text's terms as BM25 token ids and its identifiers (Embedder.terms).
     `following`: the text of the chunk after each passage ([n] → text), where the document
     goes on: a quote at a passage's end brings what it needs from there. `similarity(texts)`:
     each text's cosine with the question by the multilingual embedder, None for a question
-    in English (Embedder.multilingual_similarity)."""
+    in English (Embedder.multilingual_similarity). `wording`: the language to say where
+    each quote is from in (wording.language_of; by default read from the question's script)."""
     asked = terms(question)
     candidates = [
         (c, position, unit)
@@ -164,7 +166,7 @@ def extract(
     onward = [Quote(unit, c.number, position, 0.0) for c, position, unit in after]
     quotes = _choose(scored, holding or None, onward)
     return Extract(
-        _format(quotes, passages, language_of(question)),
+        _format(quotes, passages, wording or language_of(question)),
         quotes,
         round(coverage, 4),
         round(passage_coverage, 4),
@@ -383,8 +385,4 @@ def _size(text: str) -> int:
 def _where(c: Citation, language: str) -> str:
     if not c.page:
         return c.source
-    if language == "zh":
-        return f"{c.source}，第 {c.page} 页"
-    if language == "ja":
-        return f"{c.source}、{c.page} ページ"
-    return f"{c.source}, page {c.page}"
+    return PHRASES["page"][language].format(source=c.source, page=c.page)

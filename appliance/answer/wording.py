@@ -1,7 +1,8 @@
-"""The appliance's own sentences in an answer (a refusal, not the documents' words), in the
-language of the question: Japanese or Chinese for a question written mostly in their
-characters (Japanese when it has kana: a Japanese question is often a third kanji), else
-English."""
+"""The appliance's own sentences in an answer (a refusal, where a quote is from: not the
+documents' words), in the language of the question: Japanese or Chinese for a question
+written mostly in their characters (Japanese when it has kana: a Japanese question is often
+a third kanji), else the language BM25 read it in (Embedder.question_languages) where there
+are sentences for it, else English."""
 
 from __future__ import annotations
 
@@ -11,11 +12,29 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _LETTER = re.compile(r"[^\W\d_]")
 
+# The languages BM25 reads (index/languages.py) that have sentences here, by their code.
+CODES = {
+    "german": "de",
+    "french": "fr",
+    "spanish": "es",
+    "italian": "it",
+    "portuguese": "pt",
+    "dutch": "nl",
+    "russian": "ru",
+}
+
 PHRASES = {
     "not_found": {
         "en": "I could not find anything about that in the indexed documents.",
         "zh": "在已索引的文档中没有找到与此相关的内容。",
         "ja": "インデックス済みの文書には、これに関する内容が見つかりませんでした。",
+        "de": "In den indexierten Dokumenten habe ich dazu nichts gefunden.",
+        "fr": "Je n’ai rien trouvé à ce sujet dans les documents indexés.",
+        "es": "No encontré nada sobre eso en los documentos indexados.",
+        "it": "Non ho trovato nulla al riguardo nei documenti indicizzati.",
+        "pt": "Não encontrei nada sobre isso nos documentos indexados.",
+        "nl": "Ik heb daarover niets gevonden in de geïndexeerde documenten.",
+        "ru": "В проиндексированных документах об этом ничего не найдено.",
     },
     "nothing_indexed": {
         "en": (
@@ -29,19 +48,62 @@ PHRASES = {
             "まだ検索できる内容がありません。文書が一つもインデックスされていません。"
             "ナレッジフォルダにファイルを入れ、インデックスが終わってから、もう一度質問してください。"
         ),
+        "de": (
+            "Noch ist nichts durchsuchbar: Es wurde noch kein Dokument indexiert. Legen Sie "
+            "Dateien in den Wissensordner und fragen Sie erneut, sobald sie indexiert sind."
+        ),
+        "fr": (
+            "Rien n’est encore consultable : aucun document n’a été indexé. Ajoutez des "
+            "fichiers au dossier de connaissances, puis reposez la question une fois indexés."
+        ),
+        "es": (
+            "Todavía no hay nada que buscar: no se ha indexado ningún documento. Añada "
+            "archivos a la carpeta de conocimiento y vuelva a preguntar cuando estén indexados."
+        ),
+        "it": (
+            "Non c’è ancora nulla da cercare: nessun documento è stato indicizzato. Aggiungi "
+            "dei file alla cartella della conoscenza e chiedi di nuovo quando sono indicizzati."
+        ),
+        "pt": (
+            "Ainda não há nada pesquisável: nenhum documento foi indexado. Adicione arquivos "
+            "à pasta de conhecimento e pergunte novamente quando estiverem indexados."
+        ),
+        "nl": (
+            "Er is nog niets doorzoekbaar: er is nog geen document geïndexeerd. Zet bestanden "
+            "in de kennismap en vraag het opnieuw zodra ze geïndexeerd zijn."
+        ),
+        "ru": (
+            "Искать пока негде: ни один документ ещё не проиндексирован. Положите файлы в "
+            "папку знаний и спросите снова, когда они будут проиндексированы."
+        ),
+    },
+    # Where a quote is from, when its file has pages.
+    "page": {
+        "en": "{source}, page {page}",
+        "zh": "{source}，第 {page} 页",
+        "ja": "{source}、{page} ページ",
+        "de": "{source}, Seite {page}",
+        "fr": "{source}, page {page}",
+        "es": "{source}, página {page}",
+        "it": "{source}, pagina {page}",
+        "pt": "{source}, página {page}",
+        "nl": "{source}, pagina {page}",
+        "ru": "{source}, стр. {page}",
     },
 }
 
 
-def language_of(text: str) -> str:
+def language_of(text: str, read: str | None = None) -> str:
     """ "ja" or "zh" when at least a third of the letters are kanji or kana ("ja" with any
-    kana), else "en"."""
+    kana); else the code of `read`, the language BM25 read the text in, when it has
+    sentences here; else "en"."""
     letters = len(_LETTER.findall(text))
     kana = len(_KANA.findall(text))
     if not letters or (len(_HAN.findall(text)) + kana) * 3 < letters:
-        return "en"
+        return CODES.get(read or "", "en")
     return "ja" if kana else "zh"
 
 
-def phrase(key: str, question: str) -> str:
-    return PHRASES[key][language_of(question)]
+def phrase(key: str, language: str) -> str:
+    """The sentence `key` in `language` (a code, as language_of gives)."""
+    return PHRASES[key][language]

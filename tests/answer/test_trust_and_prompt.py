@@ -91,14 +91,25 @@ def test_a_document_cannot_break_out_of_its_quotation():
 
 
 def test_the_appliances_own_sentences_follow_the_language_of_the_question():
-    from appliance.answer.wording import language_of, phrase
+    from appliance.answer.wording import PHRASES, language_of, phrase
 
     assert language_of("年假有多少天？") == "zh" and language_of("How many days?") == "en"
     assert language_of("nginx 的日志在哪里？") == "zh"  # a command name among Chinese words
     assert language_of("What does 年假 mean here?") == "en"
-    assert phrase("not_found", "年假有多少天？").startswith("在已索引的文档中没有找到")
-    assert phrase("not_found", "How many days?").startswith("I could not find")
+    assert phrase("not_found", language_of("年假有多少天？")).startswith("在已索引的文档中没有")
+    assert phrase("not_found", language_of("How many days?")).startswith("I could not find")
     # A Japanese question is often a third kanji or more: its kana tell it from Chinese.
     assert language_of("東京から大阪まで新幹線で何時間かかりますか？") == "ja"
-    assert phrase("not_found", "有給休暇は何日ありますか？").startswith("インデックス済みの文書")
+    assert phrase("not_found", language_of("有給休暇は何日ありますか？")).startswith("インデックス")
     assert language_of("ls の一覧で、サイズを読みやすい形で出したい") == "ja"
+    # Other scripts take the language BM25 read the question in, where there are sentences
+    # for it; a language without them, or none, is English.
+    assert language_of("Wie backe ich einen Apfelkuchen?", "german") == "de"
+    assert phrase("not_found", "de").startswith("In den indexierten Dokumenten")
+    assert phrase("not_found", language_of("Comment réparer un pneu ?", "french")).startswith(
+        "Je n’ai rien trouvé"
+    )
+    assert language_of("Hvordan bager jeg en kage?", "danish") == "en"
+    assert language_of("年假有多少天？", "german") == "zh"  # the script says it first
+    for key, sentences in PHRASES.items():  # every language has every sentence
+        assert set(sentences) == set(PHRASES["not_found"]), key

@@ -83,7 +83,8 @@ def test_a_question_in_another_language_is_answered_from_english_documents(make_
     English passage by meaning (MiniLM and BM25 rank the Chinese page alone, which does not
     push it down), and the answer quotes it. A Chinese question they do not answer (when
     the company party is) is refused by the gate: above the multilingual floor, it is
-    judged. One about the Chinese page is answered from it."""
+    judged. One about the Chinese page is answered from it. A German question they do not
+    answer is refused in German."""
     server = make_server(extra_config="answers:\n  mode: extractive\n")
     write_text(server.kb / "hr/leave.txt", LEAVE)
     for name, text in GUIDES.items():
@@ -98,6 +99,11 @@ def test_a_question_in_another_language_is_answered_from_english_documents(make_
     assert refused["evidence"]["relevance"] >= 0.2 and refused["answerable"] < 0.64  # judged
     status, native = server.post("/api/ask", {"question": "出差的发票要在几天内提交？"})
     assert native["citations"][0]["source"] == "hr/travel.txt"
+    status, german = server.post(
+        "/api/ask", {"question": "Wann ist die Weihnachtsfeier der Firma?"}
+    )
+    assert german["refusal"] == "not_in_documents"  # and said in the question's language
+    assert german["answer"].startswith("In den indexierten Dokumenten habe ich dazu nichts")
     logged = [json.loads(line) for line in (server.data / "queries.jsonl").read_text().splitlines()]
     assert logged[0]["across_languages"] and not logged[2]["across_languages"]  # first passage
     assert logged[0]["evidence"]["multilingual"] == 1.0

@@ -12,9 +12,10 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import TypeVar
 
 # A run of ASCII letters, digits and _ joined by - . / : (a path may start with / or ~).
-# ASCII only: in "零件ZX-339563适用" the identifier ends where the Chinese begins.
+# ASCII only: in "零件ZX-339563适用" the identifier ends where the Chinese begins. Not the
+# end of a word with accents ("WM" of "Fußball-WM", not "ball-WM").
 _WORD = "A-Za-z0-9_"
-_CANDIDATE = re.compile(rf"[/~]?[{_WORD}]+(?:[-./:][{_WORD}]+)*")
+_CANDIDATE = re.compile(rf"(?<![{_WORD}\u00c0-\u024f])[/~]?[{_WORD}]+(?:[-./:][{_WORD}]+)*")
 _LETTER = re.compile(r"[^\W\d_]")
 _CAMEL = re.compile(r"[a-z][A-Z]")
 _PARTS = re.compile(r"[-./:_]")

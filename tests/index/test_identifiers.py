@@ -25,6 +25,8 @@ from appliance.index.identifiers import (
         ("edit /etc/sudoers safely", ["/etc/sudoers"]),
         ("why a TypeError here", ["TypeError"]),
         ("零件ZX-339563适用于哪台设备？", ["ZX-339563"]),  # ends where the Chinese begins
+        ("Wer hat die Fußball-WM gewonnen? Größe XL0815?", ["XL0815"]),  # not ball-WM
+        ("Fehler E0x7F3A in Straße-7", ["E0x7F3A"]),
         # Plain words, hyphenated words, small numbers and abbreviations are not identifiers.
         ("How many days of annual leave, e.g. 25?", []),
         ("Is it a built-in, read-only setting?", []),

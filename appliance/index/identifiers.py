@@ -141,20 +141,23 @@ def exact_first(hits: Sequence[T], names: Sequence[str], text_of) -> list[T]:
 def file_words(question: str, stems: Collection[str]) -> list[str]:
     """The question's plain words that are the name of an indexed file (`stems`: the part of
     each file's name before its first dot), lowercase: ps and cp in "Avec ps, comment …" or
-    "Wie kopiere ich mit cp …", where ps.1 and cp.1 are in kb/."""
+    "Wie kopiere ich mit cp …", where ps.1 and cp.1 are in kb/; and a part of a word joined
+    by hyphens (ssh of "Welche ssh-Option …": German joins a name to a noun so)."""
     words = (w.lower() for w in _LATIN_WORD.findall(question))
-    return [w for w in dict.fromkeys(words) if w in stems]
+    parts = (part for w in words for part in (w, *w.split("-")))
+    return [w for w in dict.fromkeys(parts) if w in stems]
 
 
 def about_their_file(words: Sequence[str], hits: Sequence[T], source_of, text_of) -> list[str]:
     """Those of `words` (file_words) that the hits use largely in the file named after them
-    (OWN_SHARE of the hits that hold the word, or more), or not at all. Many of the passages
+    (OWN_SHARE of the hits that hold the word, or more, counting every hit from that file:
+    a page of options seldom repeats its own name), or not at all. Many of the passages
     that mention cp are cp.1's, so "mit cp" asks about cp.1, and so does "avec ps" when no
     passage found says ps; few of those that say "copy" are copy.html's, so "copy a folder
     with all its contents" names no file."""
     named = []
     for word in words:
-        having = [h for h in hits if holds(text_of(h), word)]
+        having = [h for h in hits if file_stem(source_of(h)) == word or holds(text_of(h), word)]
         own = sum(file_stem(source_of(h)) == word for h in having)
         if own >= OWN_SHARE * len(having):
             named.append(word)

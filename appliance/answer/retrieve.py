@@ -19,6 +19,7 @@ from appliance.index.identifiers import (
     file_words,
     holds,
     identifiers,
+    in_question_order,
     named_first,
     names,
 )
@@ -117,6 +118,7 @@ class Retriever:
         named += about_their_file(words, pool, lambda h: h.source, lambda h: h.text)
         pool += self._named_but_missed(named, pool, in_language, vectors, language, depth, where)
         hits = exact_first(pool, held, lambda h: h.text)
+        named = in_question_order(question, named)
         hits = named_first(hits, named, lambda h: h.source, in_language)[:k]
         searched = time.perf_counter()
         citations = [

@@ -168,12 +168,13 @@ def named_first(
     hits: Sequence[T], question_names: Sequence[str], source_of, preferred=None
 ) -> list[T]:
     """`hits` with the best one from each file the question names first (`question_names`:
-    names() of the question): "cp にはどのオプション" asks about cp.1, "nginx 的日志" about
-    nginx.conf. A file is named when the part of its name before the first dot is one of
-    the names. One passage a name: a question may name a tool in passing (scp and an SSH
-    server), and the other passages keep their places. Of files sharing a name (fr/tr.1 and
-    de/tr.1), the best hit for which `preferred(hit)` holds goes first (the question's
-    language), else the best."""
+    names() of the question, in the order it says them): "cp にはどのオプション" asks about
+    cp.1, "nginx 的日志" about nginx.conf. A file is named when the part of its name before
+    the first dot is one of the names. One passage a name: a question may name a tool in
+    passing (scp and an SSH server), and the other passages keep their places; the file
+    named first comes first ("scp soll sich mit einem SSH-Server verbinden": scp.1, then
+    ssh.1). Of files sharing a name (fr/tr.1 and de/tr.1), the best hit for which
+    `preferred(hit)` holds goes first (the question's language), else the best."""
     wanted = {n.lower() for n in question_names}
     first: dict[str, int] = {}
     chosen: set[str] = set()
@@ -186,8 +187,20 @@ def named_first(
             chosen.add(stem)
         else:
             first.setdefault(stem, i)
-    ahead = sorted(first.values())
+    said = list(dict.fromkeys(n.lower() for n in question_names))
+    ahead = sorted(first.values(), key=lambda i: said.index(file_stem(source_of(hits[i]))))
     return [hits[i] for i in ahead] + [h for i, h in enumerate(hits) if i not in ahead]
+
+
+def in_question_order(question: str, found: Sequence[str]) -> list[str]:
+    """`found` (names in the question, each once) in the order the question says them."""
+    lower = question.lower()
+
+    def at(name: str) -> int:
+        place = lower.find(name.lower())
+        return place if place >= 0 else len(lower)
+
+    return sorted(dict.fromkeys(found), key=at)
 
 
 def file_stem(source: str) -> str:

@@ -6,6 +6,7 @@ from appliance.index.identifiers import (
     file_words,
     holds,
     identifiers,
+    in_question_order,
     named_first,
     names,
     versions,
@@ -131,6 +132,16 @@ def test_the_best_passage_of_a_file_the_question_names_comes_first():
     assert ordered == ["ja/cp.1.txt#1", "ja/ls.1.txt#3", "ja/mv.1.txt#0", "ja/cp.1.txt#4"]
     # A plain English question names nothing: the order stays.
     assert named_first(hits, names("How do I copy a folder with cp?"), lambda h: h) == hits
+
+
+def test_of_two_named_files_the_one_named_first_comes_first():
+    """The question's subject comes first, wherever the search ranked its file."""
+    question = "scp soll sich mit einem SSH-Server verbinden. Wie gebe ich den Port an?"
+    said = in_question_order(question, ["SSH", "scp"])
+    assert said == ["scp", "SSH"]
+    hits = ["de/ssh.1.txt#4", "de/scp.1.txt#2", "de/ssh.1.txt#9", "de/cp.1.txt#0"]
+    ordered = named_first(hits, said, lambda h: h.split("#")[0])
+    assert ordered == ["de/scp.1.txt#2", "de/ssh.1.txt#4", "de/ssh.1.txt#9", "de/cp.1.txt#0"]
 
 
 STEMS = {"cp", "ps", "copy", "string", "tr", "ssh"}

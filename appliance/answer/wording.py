@@ -1,8 +1,9 @@
 """The appliance's own sentences in an answer (a refusal, where a quote is from: not the
 documents' words), in the language of the question: Japanese or Chinese for a question
 written mostly in their characters (Japanese when it has kana: a Japanese question is often
-a third kanji), else the language BM25 read it in (Embedder.question_languages) where there
-are sentences for it, else English."""
+a third kanji), else the language BM25 reads it in when that is clear (Embedder.language_of;
+a short English question can lean Dutch by its stopwords) and there are sentences for it,
+else English."""
 
 from __future__ import annotations
 

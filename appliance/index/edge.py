@@ -48,7 +48,6 @@ from appliance.index.store import (
     Rankings,
     SearchFilter,
     hit,
-    normalise_folder,
     payload,
     point_id,
 )
@@ -236,22 +235,18 @@ def _match(key: str, value: str) -> FieldCondition:
     return FieldCondition(key=key, match=MatchValue(value))
 
 
+def _condition(key: str, value: str | tuple[str, ...]) -> FieldCondition:
+    if isinstance(value, tuple):
+        return FieldCondition(key=key, match=MatchAny(list(value)))
+    return _match(key, value)
+
+
 def _filter(where: SearchFilter | None) -> Filter | None:
     if where is None or where.empty:
         return None
-    must, must_not = [], []
-    if where.language:
-        must.append(_match("language", where.language))
-    if where.not_language:
-        must_not.append(_match("language", where.not_language))
-    if where.except_files:
-        must_not.append(FieldCondition(key="source", match=MatchAny(list(where.except_files))))
-    if where.folder:
-        must.append(_match("folders", normalise_folder(where.folder)))
-    if where.types:
-        must.append(FieldCondition(key="ext", match=MatchAny(list(where.types))))
-    if where.files:
-        must.append(FieldCondition(key="source", match=MatchAny(list(where.files))))
+    wanted, unwanted = where.conditions()
+    must: list = [_condition(*c) for c in wanted]
+    must_not = [_condition(*c) for c in unwanted]
     if where.within is not None:  # kb/'s top level (no folders), or a granted folder
         allowed: list = [IsEmptyCondition("folders")]
         if where.within:

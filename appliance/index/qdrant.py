@@ -24,7 +24,6 @@ from appliance.index.store import (
     Rankings,
     SearchFilter,
     hit,
-    normalise_folder,
     payload,
     point_id,
 )
@@ -217,26 +216,18 @@ def _match(key: str, value: str) -> models.FieldCondition:
     return models.FieldCondition(key=key, match=models.MatchValue(value=value))
 
 
+def _condition(key: str, value: str | tuple[str, ...]) -> models.FieldCondition:
+    if isinstance(value, tuple):
+        return models.FieldCondition(key=key, match=models.MatchAny(any=list(value)))
+    return _match(key, value)
+
+
 def _filter(where: SearchFilter | None) -> models.Filter | None:
     if where is None or where.empty:
         return None
-    must, must_not = [], []
-    if where.language:
-        must.append(_match("language", where.language))
-    if where.not_language:
-        must_not.append(_match("language", where.not_language))
-    if where.except_files:
-        must_not.append(
-            models.FieldCondition(key="source", match=models.MatchAny(any=list(where.except_files)))
-        )
-    if where.folder:
-        must.append(_match("folders", normalise_folder(where.folder)))
-    if where.types:
-        must.append(models.FieldCondition(key="ext", match=models.MatchAny(any=list(where.types))))
-    if where.files:
-        must.append(
-            models.FieldCondition(key="source", match=models.MatchAny(any=list(where.files)))
-        )
+    wanted, unwanted = where.conditions()
+    must: list = [_condition(*c) for c in wanted]
+    must_not = [_condition(*c) for c in unwanted]
     if where.within is not None:  # kb/'s top level (no folders), or a granted folder
         allowed: list = [models.IsEmptyCondition(is_empty=models.PayloadField(key="folders"))]
         if where.within:

@@ -64,6 +64,10 @@ class Hit:
     language: str = ""  # "" in an index made before chunks kept their language
 
 
+# A payload key and the value it must have, or (a tuple) the values it may have one of.
+Condition = tuple[str, str | tuple[str, ...]]
+
+
 @dataclass(frozen=True)
 class SearchFilter:
     """Restrict a search to a sub-folder of kb/ and/or to file types (extensions, no dot);
@@ -86,6 +90,25 @@ class SearchFilter:
     def access(self) -> SearchFilter | None:
         """Only the caller's restriction (for totals over what they may see)."""
         return SearchFilter(within=self.within) if self.within is not None else None
+
+    def conditions(self) -> tuple[list[Condition], list[Condition]]:
+        """What the filter asks of a passage's payload, (must, must not), for each backend
+        to put in its engine's terms; `within` apart (kb/'s top level, or a granted folder)."""
+        must: list[Condition] = []
+        must_not: list[Condition] = []
+        if self.language:
+            must.append(("language", self.language))
+        if self.not_language:
+            must_not.append(("language", self.not_language))
+        if self.except_files:
+            must_not.append(("source", tuple(self.except_files)))
+        if self.folder:
+            must.append(("folders", normalise_folder(self.folder)))
+        if self.types:
+            must.append(("ext", tuple(self.types)))
+        if self.files:
+            must.append(("source", tuple(self.files)))
+        return must, must_not
 
 
 class VectorStore(Protocol):

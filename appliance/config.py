@@ -82,7 +82,7 @@ class IndexSettings:
     qdrant_path: str = ""
     qdrant_url: str = ""
     qdrant_api_key: str = ""
-    rrf_k: int = 60
+    rrf_k: int = 20
     dense_weight: float = 1.0
     sparse_weight: float = 1.0
     candidates: int = 30

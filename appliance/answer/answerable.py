@@ -18,7 +18,8 @@ Signals, each from 0 to 1:
   a part number, a version: INC-2024-00417, ZX-339563) and the best passage holds them all
   exactly, else 0. Such a question is answered by that passage however little its words
   resemble the question's ("Summarise INC-2023-02684"), so it is also judged when its
-  relevance is below its floor (config.Floors);
+  relevance is below its floor (config.Floors), unless all it names are plain numbers:
+  many passages hold a 2014 or a 4025, whatever they are about ("2014 年世界杯冠军…");
 - multilingual: 1 when the question was searched with the multilingual embedder (it is not
   in English), whose cosine is then the relevance, else 0. Each embedder spreads its
   similarities differently: this is the gate's allowance for the second one's.
@@ -51,11 +52,14 @@ class Evidence:
     versions_missing: float = 0.0
     identifiers_held: float = 0.0
     multilingual: float = 0.0
+    plain_numbers: float = 0.0  # 1: the identifiers held are only numbers (not a feature)
 
     def close_enough(self, floors: Floors) -> bool:
-        """Worth judging at all: a passage close in meaning, or one holding the identifiers."""
+        """Worth judging at all: a passage close in meaning, or one holding the identifiers
+        (more than plain numbers)."""
         floor = floors.of(bool(self.multilingual))
-        return self.relevance >= floor or self.identifiers_held == 1.0
+        held = self.identifiers_held == 1.0 and not self.plain_numbers
+        return self.relevance >= floor or held
 
     def features(self) -> list[float]:
         return [

@@ -35,7 +35,7 @@ from appliance.answer.trust import NO_CITATION, assess, citation_problem, unsupp
 from appliance.answer.wording import language_of, phrase
 from appliance.config import Floors
 from appliance.errors import BadQuestion, Busy
-from appliance.index.identifiers import versions
+from appliance.index.identifiers import numbered_identifiers, versions
 from appliance.index.store import SearchFilter
 from appliance.observe import Metrics, QueryHistory, QueryRecord
 
@@ -268,6 +268,7 @@ class Assistant:
         trace.unmatched_versions = [
             v for v in versions(query) if not any(c.holds(v) for c in citations)
         ]
+        numbered = numbered_identifiers(query)
         trace.evidence = Evidence(
             best,
             found.coverage,
@@ -276,6 +277,7 @@ class Assistant:
             float(bool(trace.unmatched_versions)),
             float(citations[0].number in found.holding),
             float(trace.retrieval.multilingual),
+            float(bool(numbered) and all(i.isdigit() for i in numbered)),
         )
         trace.timings["extract_ms"] = round((time.perf_counter() - started) * 1000, 2)
         if not trace.evidence.close_enough(self.floors):

@@ -88,6 +88,8 @@ def test_a_passage_holding_the_identifiers_is_judged_however_low_its_relevance()
     floors = Floors(dense=0.3, multilingual=0.2)
     assert not Evidence(0.2, 0.3, 0.3).close_enough(floors)
     assert Evidence(0.2, 0.3, 0.3, identifiers_held=1.0).close_enough(floors)
+    only_a_year = Evidence(0.2, 0.3, 0.3, identifiers_held=1.0, plain_numbers=1.0)
+    assert not only_a_year.close_enough(floors)  # "Who won the 2014 world cup?"
 
 
 def test_each_embedder_has_a_relevance_floor_of_its_own():

@@ -98,6 +98,10 @@ def test_a_ticket_held_by_a_passage_is_answered_however_unlike_the_question_it_r
     assert [c["source"] for c in held["citations"] if c["cited"]] == ["tickets/INC-2023-02684.txt"]
     unheld = ask(client, "Summarise INC-2023-09999")
     assert unheld["evidence"]["identifiers_held"] == 0.0 and unheld["mode"] == "none"
+    year = ask(client, "Which country won the football world cup in 2684?")  # shop 2684's
+    assert year["evidence"]["identifiers_held"] == 1.0 and year["evidence"]["plain_numbers"] == 1.0
+    assert year["mode"] == "none" and year["answerable"] is None  # not even judged: it is
+    # far from every passage in meaning, and many passages hold a number
 
 
 def test_auto_mode_replaces_an_unbacked_answer_and_says_why(make_app):
@@ -124,6 +128,7 @@ def test_auto_mode_replaces_an_unbacked_answer_and_says_why(make_app):
         "versions_missing",
         "identifiers_held",
         "multilingual",
+        "plain_numbers",
     }
     assert logged["unknown_names"] == [] and logged["unmatched_versions"] == []
 

@@ -143,3 +143,17 @@ def test_the_embedder_runs_where_onnx_runtime_can(models_dir):
     if not has_cuda:
         with pytest.raises(ConfigError, match="install onnxruntime-gpu"):
             execution_providers("cuda")
+
+
+def test_neither_embedders_threads_spin_after_a_run(models_dir):
+    """A question is embedded by both models, then searched: ONNX Runtime's threads, left
+    spin-waiting after one run, would hold the cores the next steps need."""
+    both = Embedder(
+        EmbedderSettings(),
+        models_dir / "embedder",
+        (multilingual_settings(), models_dir / "embedder-multilingual"),
+    )
+    sessions = [both._dense.model._model.model.model, both._multilingual.model._session]
+    for session in sessions:
+        options = session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"

@@ -28,10 +28,14 @@ def write_text(path: Path, text: str) -> Path:
     return path
 
 
-def make_pdf(path: Path, pages: list[str]) -> Path:
-    """Write a PDF with one page per string; long text is wrapped, "\\n" starts a new line."""
+def make_pdf(
+    path: Path, pages: list[str], outline: list[tuple[int, str, int, int | None]] = ()
+) -> Path:
+    """Write a PDF with one page per string; long text is wrapped, "\\n" starts a new line.
+    `outline`: bookmarks as (level, title, page index, line on the page or None for the
+    page's top), in order; a level-1 entry is a child of the level-0 entry before it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_pdf_bytes([_content_stream(text) for text in pages]))
+    path.write_bytes(_pdf_bytes([_content_stream(text) for text in pages], outline=outline))
     return path
 
 
@@ -137,7 +141,11 @@ def make_pptx(
     return path
 
 
-def _pdf_bytes(content_streams: list[bytes], encrypt: str | None = None) -> bytes:
+def _pdf_bytes(
+    content_streams: list[bytes],
+    encrypt: str | None = None,
+    outline: list[tuple[int, str, int, int | None]] = (),
+) -> bytes:
     # Objects 1-3 are fixed; each page then takes two: the page and its content stream.
     page_ids = [4 + 2 * n for n in range(len(content_streams))]
     width, height = _PDF_PAGE_SIZE
@@ -153,6 +161,9 @@ def _pdf_bytes(content_streams: list[bytes], encrypt: str | None = None) -> byte
             f"/Resources << /Font << /F1 3 0 R >> >> /Contents {page_id + 1} 0 R >>".encode()
         )
         objects.append(f"<< /Length {len(stream)} >>\nstream\n".encode() + stream + b"\nendstream")
+    if outline:
+        objects[0] = f"<< /Type /Catalog /Pages 2 0 R /Outlines {len(objects) + 1} 0 R >>".encode()
+        objects += _outline_objects(outline, len(objects) + 1, page_ids)
     if encrypt is not None:
         objects.append(encrypt.encode())
 
@@ -171,6 +182,38 @@ def _pdf_bytes(content_streams: list[bytes], encrypt: str | None = None) -> byte
         trailer += f" /Encrypt {len(objects)} 0 R /ID [<{'ab' * 16}> <{'ab' * 16}>]"
     out += f"trailer\n<< {trailer} >>\nstartxref\n{xref_at}\n%%EOF\n".encode()
     return bytes(out)
+
+
+def _outline_objects(
+    entries: list[tuple[int, str, int, int | None]], root: int, page_ids: list[int]
+) -> list[bytes]:
+    """The /Outlines dictionary (object `root`) and one object per entry after it."""
+    ids = [root + 1 + n for n in range(len(entries))]
+    parents, chapter = [], root
+    for item, (level, *_rest) in zip(ids, entries, strict=True):
+        parents.append(root if level == 0 else chapter)
+        chapter = item if level == 0 else chapter
+    children: dict[int, list[int]] = {}
+    for item, parent in zip(ids, parents, strict=True):
+        children.setdefault(parent, []).append(item)
+
+    def links(item: int) -> str:
+        kids = children.get(item, [])
+        return f"/First {kids[0]} 0 R /Last {kids[-1]} 0 R /Count {len(kids)}" if kids else ""
+
+    objects = [f"<< /Type /Outlines {links(root)} >>".encode()]
+    for item, parent, (_level, title, page, line) in zip(ids, parents, entries, strict=True):
+        siblings = children[parent]
+        at = siblings.index(item)
+        near = (f"/Prev {siblings[at - 1]} 0 R " if at else "") + (
+            f"/Next {siblings[at + 1]} 0 R " if at + 1 < len(siblings) else ""
+        )
+        top = "null" if line is None else _PDF_TOP - line * _PDF_LEADING + _PDF_FONT_SIZE
+        objects.append(
+            f"<< /Title ({_pdf_string(title)}) /Parent {parent} 0 R {near}{links(item)} "
+            f"/Dest [{page_ids[page]} 0 R /XYZ 0 {top} 0] >>".encode()
+        )
+    return objects
 
 
 def _content_stream(text: str) -> bytes:

@@ -9,9 +9,11 @@ wherever the glyph geometry shows a jump that pdfium did not mark.
 from __future__ import annotations
 
 import ctypes
+import math
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -75,7 +77,39 @@ def render_page(document: pdfium.PdfDocument, index: int, dpi: int) -> Image.Ima
         page.close()
 
 
-def page_text(document: pdfium.PdfDocument, index: int) -> str:
+@dataclass(frozen=True)
+class OutlineEntry:
+    """A heading of the PDF's outline (its bookmarks): where it starts, and its path."""
+
+    path: str  # "6 Add-on packages > Installing packages", its ancestors first
+    page: int  # 0-based page index
+    top: float | None  # its height on the page (PDF points, from the bottom); None: the top
+
+
+def outline(document: pdfium.PdfDocument) -> list[OutlineEntry]:
+    """The outline's headings in page order, each with its path; [] when the PDF has none or
+    it cannot be read (a broken outline never stops the text from being read)."""
+    entries: list[OutlineEntry] = []
+    path: list[str] = []
+    try:
+        for bookmark in document.get_toc(max_depth=8):
+            title = " ".join((bookmark.get_title() or "").split())
+            destination = bookmark.get_dest()
+            index = destination.get_index() if destination is not None else None
+            if not title or index is None or not 0 <= index < len(document):
+                continue
+            path = [*path[: bookmark.level], title]
+            mode, view = destination.get_view()
+            top = view[1] if mode == pdfium_c.PDFDEST_VIEW_XYZ and len(view) > 1 else None
+            entries.append(OutlineEntry(" > ".join(path), index, top or None))
+    except Exception:  # pdfium on a malformed outline: read the pages without it
+        return []
+    return sorted(entries, key=lambda e: (e.page, -(e.top or math.inf)))
+
+
+def page_text(document: pdfium.PdfDocument, index: int, cuts: Sequence[float] = ()) -> list[str]:
+    """The page's text, cut where its characters first go below each height in `cuts`
+    (descending, PDF points from the bottom): len(cuts) + 1 parts, the first above them all."""
     page = document[index]
     try:
         textpage = page.get_textpage()
@@ -86,18 +120,19 @@ def page_text(document: pdfium.PdfDocument, index: int) -> str:
                     f"page {index + 1} holds {count:,} characters, far more than any real page "
                     f"({MAX_PAGE_CHARS:,}); the PDF looks crafted and was not indexed"
                 )
-            return _spaced_text(textpage)
+            return _spaced_text(textpage, cuts)
         finally:
             textpage.close()
     finally:
         page.close()
 
 
-def _spaced_text(textpage: pdfium.PdfTextPage) -> str:
+def _spaced_text(textpage: pdfium.PdfTextPage, cuts: Sequence[float] = ()) -> list[str]:
     box = pdfium_c.FS_RECTF()
     origin_x, origin_y = ctypes.c_double(), ctypes.c_double()
+    parts: list[str] = []
     pieces: list[str] = []
-    previous: tuple[float, float, float] | None = None  # right edge, baseline, font size
+    previous: tuple[float, float, float, float] | None = None  # left, right, baseline, size
     for index in range(textpage.count_chars()):
         char = _char_at(textpage, index)
         if not char:
@@ -119,14 +154,18 @@ def _spaced_text(textpage: pdfium.PdfTextPage) -> str:
             pieces.append(char)
             continue
         pdfium_c.FPDFText_GetCharOrigin(textpage, index, origin_x, origin_y)
+        while len(parts) < len(cuts) and origin_y.value < cuts[len(parts)]:
+            parts.append("".join(pieces))  # a heading of the outline starts here
+            pieces, previous = [], None
         size = pdfium_c.FPDFText_GetFontSize(textpage, index) or _DEFAULT_FONT_SIZE
         upright = abs(pdfium_c.FPDFText_GetCharAngle(textpage, index)) < 0.01
         if upright and previous is not None and pieces and pieces[-1] != " ":
-            if _is_unmarked_gap(previous, box.left, origin_y.value, size):
+            if _is_unmarked_gap(previous, box.left, box.right, origin_y.value, size):
                 pieces.append(" ")
         pieces.append(char)
-        previous = (box.right, origin_y.value, size) if upright else None
-    return "".join(pieces)
+        previous = (box.left, box.right, origin_y.value, size) if upright else None
+    parts.append("".join(pieces))
+    return parts + [""] * (len(cuts) + 1 - len(parts))
 
 
 def _char_at(textpage: pdfium.PdfTextPage, index: int) -> str:
@@ -140,9 +179,15 @@ def _char_at(textpage: pdfium.PdfTextPage, index: int) -> str:
 
 
 def _is_unmarked_gap(
-    previous: tuple[float, float, float], left: float, baseline: float, size: float
+    previous: tuple[float, float, float, float],
+    left: float,
+    right_edge: float,
+    baseline: float,
+    size: float,
 ) -> bool:
-    right, previous_baseline, previous_size = previous
+    previous_left, right, previous_baseline, previous_size = previous
+    if (left, right_edge) == (previous_left, right):
+        return False  # the letters of one ligature glyph ("fi" of "configure") share its box
     em = max(size, previous_size)
     jumped_right = left - right > _WORD_GAP_EM * em
     # Going backwards or changing baseline means a new cell or wrapped line pdfium kept on one line.

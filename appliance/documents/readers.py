@@ -7,7 +7,7 @@ at all yields [] and the caller decides how to report it.
 from __future__ import annotations
 
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from appliance.documents.csv_text import csv_sections
@@ -19,7 +19,7 @@ from appliance.documents.model import DocumentError, Section, UnreadableDocument
 from appliance.documents.ocr import OcrJob
 from appliance.documents.office_package import check_office_package
 from appliance.documents.outline import tidy_text
-from appliance.documents.pdf_text import is_scanned, open_pdf, page_text, render_page
+from appliance.documents.pdf_text import is_scanned, open_pdf, outline, page_text, render_page
 from appliance.documents.pptx_text import pptx_sections
 from appliance.documents.scans import image_sections, ocr_pages
 from appliance.documents.text_decoding import check_not_binary, read_text
@@ -42,15 +42,17 @@ def read_html(path: Path) -> list[Section]:
 
 
 def read_pdf(path: Path, ocr: OcrJob | None = None) -> list[Section]:
-    """Every page's text layer; with `ocr`, the pages that are scans are read by OCR."""
+    """Every page's text layer; with `ocr`, the pages that are scans are read by OCR.
+    Where the PDF has an outline (bookmarks), each part of a page is under the heading path
+    it belongs to, as in HTML: a page where "Installing packages" starts halfway is two
+    sections, and the passages know which section they are from."""
     with open_pdf(path) as document:
-        texts = [page_text(document, index) for index in range(len(document))]
-        sections = [
-            Section(text=tidy_text(text), page=number, heading="")
-            for number, text in enumerate(texts, start=1)
-        ]
+        sections = list(_outlined_pages(document))
+        texts = {s.page: "" for s in sections}
+        for s in sections:
+            texts[s.page] += s.text
         if ocr is not None:
-            scanned = [i for i, text in enumerate(texts) if is_scanned(document, i, text)]
+            scanned = [i for i in range(len(document)) if is_scanned(document, i, texts[i + 1])]
             pictures = [
                 (i + 1, lambda i=i: render_page(document, i, ocr.options.dpi)) for i in scanned
             ]
@@ -204,6 +206,37 @@ def _reason(error: Exception) -> str:
     if isinstance(error, OSError) and error.strerror:
         message = error.strerror
     return message or type(error).__name__
+
+
+def _outlined_pages(document) -> Iterator[Section]:
+    """Each page's text, in parts under the outline's headings, each path led by the
+    document's title (its metadata's, or the first line of its first page), as HTML's are."""
+    entries = outline(document)
+    heading = ""
+    title = ""
+    for index in range(len(document)):
+        here = [e for e in entries if e.page == index]
+        for e in here:
+            if e.top is None:
+                heading = e.path  # starts at the top of the page
+        placed = [e for e in here if e.top is not None]
+        parts = page_text(document, index, [e.top for e in placed])
+        if entries and index == 0:
+            title = _pdf_title(document, parts)
+        headings = [heading] + [e.path for e in placed]
+        for text, path in zip(parts, headings, strict=True):
+            full = " > ".join(filter(None, [title, path])) if path else ""
+            yield Section(text=tidy_text(text), page=index + 1, heading=full)
+        heading = headings[-1]
+
+
+def _pdf_title(document, first_page: list[str]) -> str:
+    """The title in the PDF's metadata, else the first line of its first page."""
+    title = (document.get_metadata_value("Title") or "").strip()
+    if not title:
+        lines = "".join(first_page).strip().splitlines()
+        title = lines[0].strip() if lines else ""
+    return " ".join(title.split())[:200]
 
 
 def _non_empty(sections: list[Section]) -> list[Section]:

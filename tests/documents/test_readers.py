@@ -184,6 +184,43 @@ def test_pdf_has_one_section_per_page_with_the_right_words(tmp_path: Path) -> No
     assert sections[2].text == "Charlie page"
 
 
+def test_pdf_pages_are_cut_at_their_outlines_headings_and_kept_under_them(tmp_path: Path) -> None:
+    """As in HTML, a passage knows its section: the outline (bookmarks) gives the headings,
+    each path led by the document's title (here the first line of its first page)."""
+    path = make_pdf(
+        tmp_path / "admin.pdf",
+        [
+            "Appliance Administration\nVersion 2",
+            "1 Installing\nRun the installer.\n1.1 On Debian\nUse apt to install it.",
+            "It needs 2 GB of disk.\n2 Backups\nCopy the data folder nightly.",
+        ],
+        outline=[
+            (0, "1 Installing", 1, None),
+            (1, "On Debian", 1, 2),
+            (0, "2 Backups", 2, 1),
+        ],
+    )
+    sections = [(s.page, s.heading, s.text) for s in read_document(path)]
+    title = "Appliance Administration"
+    assert sections == [
+        (1, "", "Appliance Administration\nVersion 2"),
+        (2, f"{title} > 1 Installing", "1 Installing\nRun the installer."),
+        (2, f"{title} > 1 Installing > On Debian", "1.1 On Debian\nUse apt to install it."),
+        (3, f"{title} > 1 Installing > On Debian", "It needs 2 GB of disk."),
+        (3, f"{title} > 2 Backups", "2 Backups\nCopy the data folder nightly."),
+    ]
+
+
+def test_pdf_letters_of_one_ligature_glyph_stay_one_word() -> None:
+    """TeX sets "fi" of "configure" as one glyph; pdfium gives its two letters the same box,
+    which read as a step back (a new table cell) gave "conf igure" everywhere."""
+    from appliance.documents.pdf_text import _is_unmarked_gap
+
+    f_letter = (140.28, 146.33, 657.78, 10.0)  # left, right, baseline, font size
+    assert not _is_unmarked_gap(f_letter, 140.28, 146.33, 657.78, 10.0)  # its "i"
+    assert _is_unmarked_gap(f_letter, 120.0, 125.0, 657.78, 10.0)  # a real step back
+
+
 def test_pdf_blank_pages_are_skipped_but_numbering_stays_physical(tmp_path: Path) -> None:
     path = make_pdf(tmp_path / "gaps.pdf", ["first", "", "third"])
     assert [(s.page, s.text) for s in read_document(path)] == [(1, "first"), (3, "third")]

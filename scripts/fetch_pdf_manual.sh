@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Fetch the corpus of the pdf-manual retrieval benchmark (benchmarks/pdf-manual/).
+#
+#   scripts/fetch_pdf_manual.sh [DEST]
+#
+# Downloads Debian's r-doc-pdf package with `apt-get download` (running `apt-get update` first
+# only when the download fails), extracts it with `dpkg -x`, and copies the manual listed in
+# FILES below ("R Installation and Administration", R-admin.pdf, 85 pages) into DEST (default:
+# benchmarks/pdf-manual/kb, which is git-ignored).
+#
+# Safe to run again: the .deb and its extraction are cached in $PDFMANUAL_CACHE
+# (default /tmp/appliance-pdf-manual), and a file is copied only when it differs, so an
+# unchanged DEST keeps its files (and mtimes) and an existing index needs no work. DEST is
+# marked with a .pdf-manual-kb file; PDF files in a marked DEST that are not in FILES are
+# removed. A non-empty DEST without that marker is refused rather than overwritten.
+#
+# Environment: PDFMANUAL_DEB=path/to/r-doc-pdf_*.deb uses that file instead of downloading;
+# PDFMANUAL_CACHE=dir for the download and extraction.
+set -euo pipefail
+
+die() { echo "fetch_pdf_manual: error: $*" >&2; exit 1; }
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+DEST=${1:-$REPO/benchmarks/pdf-manual/kb}
+CACHE=${PDFMANUAL_CACHE:-/tmp/appliance-pdf-manual}
+PACKAGE=r-doc-pdf
+# /usr/share/doc/r-doc-pdf/manual/*.pdf are symlinks to these files.
+PDF_IN_PACKAGE=usr/share/R/doc/manual
+
+# The corpus: one manual, kept under its own name at the top of DEST. Changing this list
+# changes the benchmark: update questions.jsonl (gold_file, gold_page) and the README with it.
+FILES=(
+    R-admin.pdf
+)
+
+command -v dpkg >/dev/null || die "dpkg is not installed (this script needs a Debian-based system)"
+mkdir -p "$CACHE" || die "cannot create the cache folder $CACHE"
+
+# 1. the .deb
+newest_deb() {
+    find "$CACHE" -maxdepth 1 -name "${PACKAGE}_*.deb" -printf '%T@ %p\n' 2>/dev/null \
+        | sort -rn | head -n 1 | cut -d' ' -f2-
+}
+deb=${PDFMANUAL_DEB:-}
+if [ -n "$deb" ]; then
+    [ -f "$deb" ] || die "PDFMANUAL_DEB=$deb is not a file"
+else
+    deb=$(newest_deb)
+    if [ -z "$deb" ]; then
+        command -v apt-get >/dev/null || die "apt-get is not installed; set PDFMANUAL_DEB to a downloaded ${PACKAGE}_*.deb"
+        echo "downloading $PACKAGE into $CACHE"
+        if ! (cd "$CACHE" && apt-get download "$PACKAGE"); then
+            echo "apt-get download failed; running apt-get update and trying again" >&2
+            apt-get update || die "apt-get update failed (no network, or not root?)"
+            (cd "$CACHE" && apt-get download "$PACKAGE") || die "apt-get download $PACKAGE failed"
+        fi
+        deb=$(newest_deb)
+        [ -n "$deb" ] || die "apt-get download reported success but no ${PACKAGE}_*.deb is in $CACHE"
+    fi
+fi
+echo "package: $(basename "$deb")"
+
+# 2. the extraction, redone when the .deb changes
+extract=$CACHE/extract
+stamp=$extract/.from-$(sha256sum "$deb" | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+    rm -rf "$extract"
+    mkdir -p "$extract"
+    dpkg -x "$deb" "$extract" || die "dpkg -x $deb failed"
+    touch "$stamp"
+fi
+manuals=$extract/$PDF_IN_PACKAGE
+[ -d "$manuals" ] || die "$deb has no $PDF_IN_PACKAGE folder"
+
+# 3. the corpus
+if [ -d "$DEST" ] && [ -n "$(ls -A "$DEST")" ] && [ ! -f "$DEST/.pdf-manual-kb" ]; then
+    die "$DEST is not empty and was not made by this script (no .pdf-manual-kb marker); choose another DEST"
+fi
+mkdir -p "$DEST" || die "cannot create $DEST"
+touch "$DEST/.pdf-manual-kb"
+
+declare -A wanted=()
+copied=0
+for file in "${FILES[@]}"; do
+    [ -n "${wanted[$file]:-}" ] && continue
+    wanted[$file]=1
+    [ -f "$manuals/$file" ] || die "$file is not in $(basename "$deb")"
+    if ! cmp -s "$manuals/$file" "$DEST/$file"; then
+        mkdir -p "$DEST/$(dirname "$file")"
+        cp "$manuals/$file" "$DEST/$file"
+        copied=$((copied + 1))
+    fi
+done
+
+removed=0
+while IFS= read -r -d '' path; do
+    rel=${path#"$DEST"/}
+    if [ -z "${wanted[$rel]:-}" ]; then
+        rm -f "$path"
+        removed=$((removed + 1))
+    fi
+done < <(find "$DEST" -type f -name '*.pdf' -print0)
+find "$DEST" -mindepth 1 -type d -empty -delete
+
+echo "$DEST: ${#wanted[@]} file(s) ($copied copied, $removed stale removed)"

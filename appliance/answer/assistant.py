@@ -266,7 +266,7 @@ class Assistant:
         best = max(c.relevance for c in citations)
         trace.unknown_names = self.retriever.unknown_names(query, trace.request.where)
         trace.unmatched_versions = [
-            v for v in versions(query) if not any(c.holds(v) for c in citations)
+            v for v in versions(query) if not any(c.names_version(v) for c in citations)
         ]
         numbered = numbered_identifiers(query)
         trace.evidence = Evidence(

@@ -18,6 +18,7 @@ from appliance.index.identifiers import (
     file_stem,
     file_words,
     holds,
+    holds_version,
     identifiers,
     in_question_order,
     named_first,
@@ -48,6 +49,10 @@ class Citation:
         "INC-2023-02684: sso-bridge outage" hold the ticket their title names (the index
         has them under it too)."""
         return holds(f"{self.heading}\n{self.text}", identifier)
+
+    def names_version(self, version: str) -> bool:
+        """Whether the passage, under its heading, names `version` or a release of it."""
+        return holds_version(f"{self.heading}\n{self.text}", version)
 
     def public(self) -> dict:
         """What the API shows: everything but the full chunk text. The heading is shown with

@@ -123,6 +123,15 @@ def holds(text: str, identifier: str) -> bool:
     return re.search(pattern, text, re.IGNORECASE) is not None
 
 
+def holds_version(text: str, version: str) -> bool:
+    """Whether `text` names `version` or a release of it, any case: 4.2 is in "R 4.2.2",
+    "4.2.x", "R-4.2.2patched" and "v4.2", not in 4.20 or 14.2; Debian 12 in "Debian 12.4".
+    (`holds` is exact, as a ticket or part number must be.)"""
+    lead = "" if version[:1] in "vV" else "v?"
+    pattern = rf"(?<![\w.]){lead}{re.escape(version)}(?:\.(?:\d+|x))*(?!\d)"
+    return re.search(pattern, text, re.IGNORECASE) is not None
+
+
 def exact_first(hits: Sequence[T], names: Sequence[str], text_of) -> list[T]:
     """`hits` with those that hold the question's identifiers first (most identifiers first,
     then in their order). An identifier held by more than half of the hits tells nothing

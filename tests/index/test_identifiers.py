@@ -5,6 +5,7 @@ from appliance.index.identifiers import (
     exact_first,
     file_words,
     holds,
+    holds_version,
     identifiers,
     in_question_order,
     named_first,
@@ -48,6 +49,17 @@ def test_an_identifier_is_held_only_whole():
     assert not holds("see ZX-3395630", "ZX-339563")
     assert not holds("release v2.14.30", "v2.14.3")
     assert not holds("xunit0250", "unit0250")
+
+
+def test_a_version_is_named_by_any_release_of_it():
+    """A question about R 4.2 is answered by the manual of R 4.2.2; not by 4.20 or 14.2."""
+    for text in ["R 4.2.2", "releases 4.2.x", "R-4.2.2patched-win.exe", "v4.2", "R 4.2."]:
+        assert holds_version(text, "4.2"), text
+    for text in ["R 4.20", "R 14.2", "R 4.3.1"]:
+        assert not holds_version(text, "4.2"), text
+    assert holds_version("Debian 12.4 (bookworm)", "Debian 12")
+    assert not holds_version("Debian 123", "Debian 12")
+    assert not holds_version("release v2.14.30", "v2.14.3")
 
 
 def test_passages_holding_the_identifier_come_first_in_their_order():

@@ -6,8 +6,11 @@ at all yields [] and the caller decides how to report it.
 
 from __future__ import annotations
 
+import re
 import stat
+from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from appliance.documents.csv_text import csv_sections
@@ -51,6 +54,7 @@ def read_pdf(path: Path, ocr: OcrJob | None = None) -> list[Section]:
         texts = {s.page: "" for s in sections}
         for s in sections:
             texts[s.page] += s.text
+        sections = _without_running_lines(sections)
         if ocr is not None:
             scanned = [i for i in range(len(document)) if is_scanned(document, i, texts[i + 1])]
             pictures = [
@@ -228,6 +232,51 @@ def _outlined_pages(document) -> Iterator[Section]:
             full = " > ".join(filter(None, [title, path])) if path else ""
             yield Section(text=tidy_text(text), page=index + 1, heading=full)
         heading = headings[-1]
+
+
+RUNNING_LINE_PAGES = 3  # a page's first or last line that this many pages share: a running head
+
+
+def _without_running_lines(sections: list[Section]) -> list[Section]:
+    """The sections without the running heads and feet of their pages: a page's first or last
+    line that RUNNING_LINE_PAGES pages or more begin or end with, numbers aside ("Chapter 6:
+    Add-on packages 26", a lone page number). They say nothing a passage needs, and would
+    stand first in quotes and in the passage's words."""
+    ends: dict[int, list[int]] = {}  # page → positions of its first and last section
+    for position, s in enumerate(sections):
+        if s.text.strip():
+            ends.setdefault(s.page, []).append(position)
+    lines = Counter()
+    for first, *rest in ends.values():
+        last = rest[-1] if rest else first
+        lines.update(
+            {
+                _masked(_edge_line(sections[first].text)),
+                _masked(_edge_line(sections[last].text, -1)),
+            }
+        )
+    running = {line for line, pages in lines.items() if line and pages >= RUNNING_LINE_PAGES}
+    if not running:
+        return sections
+    out = list(sections)
+    for first, *rest in ends.values():
+        last = rest[-1] if rest else first
+        for position, at in ((first, 0), (last, -1)):
+            text = out[position].text.strip().split("\n")
+            if text and _masked(text[at]) in running:
+                del text[at]
+                out[position] = replace(out[position], text="\n".join(text))
+    return out
+
+
+def _edge_line(text: str, at: int = 0) -> str:
+    lines = text.strip().split("\n")
+    return lines[at] if lines else ""
+
+
+def _masked(line: str) -> str:
+    """The line with its numbers (page numbers, chapter numbers) as #, spaces as one."""
+    return " ".join(re.sub(r"\d+|\b[ivxlc]+\b", "#", line).split())
 
 
 def _pdf_title(document, first_page: list[str]) -> str:

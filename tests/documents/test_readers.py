@@ -214,9 +214,7 @@ def test_pdf_pages_are_cut_at_their_outlines_headings_and_kept_under_them(tmp_pa
 def test_pdf_running_heads_and_page_numbers_are_left_out(tmp_path: Path) -> None:
     """A line that begins or ends three pages or more, numbers aside, is the page's running
     head or foot: not part of what any passage says."""
-    pages = [
-        f"Chapter 2: Backups {n}\nBody of page {n} about backups.\n{n}" for n in range(1, 5)
-    ]
+    pages = [f"Chapter 2: Backups {n}\nBody of page {n} about backups.\n{n}" for n in range(1, 5)]
     pages.append("Chapter 2: Backups 5\nA last page of body.")
     sections = read_document(make_pdf(tmp_path / "running.pdf", pages))
     assert [s.text for s in sections] == [

@@ -29,6 +29,8 @@
 set -euo pipefail
 
 die() { echo "fetch_manpages_multilingual: error: $*" >&2; exit 1; }
+# shellcheck source=scripts/debian_package.sh
+. "$(dirname "$0")/debian_package.sh"
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 DEST=${1:-$REPO/benchmarks/manpages-multilingual/kb}
@@ -71,10 +73,6 @@ locale -a 2>/dev/null | grep -qiE '^c\.utf-?8$' || die "the C.UTF-8 locale is mi
 mkdir -p "$CACHE" || die "cannot create the cache folder $CACHE"
 
 # 1. the .debs
-newest_deb() {
-    find "$1" -maxdepth 1 -name "${2}_*.deb" -printf '%T@ %p\n' 2>/dev/null \
-        | sort -rn | head -n 1 | cut -d' ' -f2-
-}
 declare -A DEB
 for lang in "${LANGS[@]}"; do
     package=${PACKAGE[$lang]}
@@ -82,18 +80,7 @@ for lang in "${LANGS[@]}"; do
         deb=$(newest_deb "$MANML_DEB_DIR" "$package")
         [ -n "$deb" ] || die "MANML_DEB_DIR=$MANML_DEB_DIR has no ${package}_*.deb"
     else
-        deb=$(newest_deb "$CACHE" "$package")
-        if [ -z "$deb" ]; then
-            command -v apt-get >/dev/null || die "apt-get is not installed; set MANML_DEB_DIR to a folder with the .debs"
-            echo "downloading $package into $CACHE"
-            if ! (cd "$CACHE" && apt-get download "$package"); then
-                echo "apt-get download failed; running apt-get update and trying again" >&2
-                apt-get update || die "apt-get update failed (no network, or not root?)"
-                (cd "$CACHE" && apt-get download "$package") || die "apt-get download $package failed"
-            fi
-            deb=$(newest_deb "$CACHE" "$package")
-            [ -n "$deb" ] || die "apt-get download reported success but no ${package}_*.deb is in $CACHE"
-        fi
+        deb=$(cached_deb "$package" "$CACHE" "set MANML_DEB_DIR to a folder with the .debs")
     fi
     DEB[$lang]=$deb
     echo "$lang: $(basename "$deb")"
@@ -104,13 +91,7 @@ declare -A ROOT
 for lang in "${LANGS[@]}"; do
     deb=${DEB[$lang]}
     extract=$CACHE/extract-$lang
-    stamp=$extract/.from-$(sha256sum "$deb" | cut -c1-16)
-    if [ ! -f "$stamp" ]; then
-        rm -rf "$extract"
-        mkdir -p "$extract"
-        dpkg -x "$deb" "$extract" || die "dpkg -x $deb failed"
-        touch "$stamp"
-    fi
+    extract_deb "$deb" "$extract"
     ROOT[$lang]=$extract/${MANDIR[$lang]}
     [ -d "${ROOT[$lang]}" ] || die "$deb has no ${MANDIR[$lang]} folder"
 done

@@ -19,6 +19,8 @@
 set -euo pipefail
 
 die() { echo "fetch_pdf_manual: error: $*" >&2; exit 1; }
+# shellcheck source=scripts/debian_package.sh
+. "$(dirname "$0")/debian_package.sh"
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 DEST=${1:-$REPO/benchmarks/pdf-manual/kb}
@@ -37,38 +39,17 @@ command -v dpkg >/dev/null || die "dpkg is not installed (this script needs a De
 mkdir -p "$CACHE" || die "cannot create the cache folder $CACHE"
 
 # 1. the .deb
-newest_deb() {
-    find "$CACHE" -maxdepth 1 -name "${PACKAGE}_*.deb" -printf '%T@ %p\n' 2>/dev/null \
-        | sort -rn | head -n 1 | cut -d' ' -f2-
-}
 deb=${PDFMANUAL_DEB:-}
 if [ -n "$deb" ]; then
     [ -f "$deb" ] || die "PDFMANUAL_DEB=$deb is not a file"
 else
-    deb=$(newest_deb)
-    if [ -z "$deb" ]; then
-        command -v apt-get >/dev/null || die "apt-get is not installed; set PDFMANUAL_DEB to a downloaded ${PACKAGE}_*.deb"
-        echo "downloading $PACKAGE into $CACHE"
-        if ! (cd "$CACHE" && apt-get download "$PACKAGE"); then
-            echo "apt-get download failed; running apt-get update and trying again" >&2
-            apt-get update || die "apt-get update failed (no network, or not root?)"
-            (cd "$CACHE" && apt-get download "$PACKAGE") || die "apt-get download $PACKAGE failed"
-        fi
-        deb=$(newest_deb)
-        [ -n "$deb" ] || die "apt-get download reported success but no ${PACKAGE}_*.deb is in $CACHE"
-    fi
+    deb=$(cached_deb "$PACKAGE" "$CACHE" "set PDFMANUAL_DEB to a downloaded ${PACKAGE}_*.deb")
 fi
 echo "package: $(basename "$deb")"
 
 # 2. the extraction, redone when the .deb changes
 extract=$CACHE/extract
-stamp=$extract/.from-$(sha256sum "$deb" | cut -c1-16)
-if [ ! -f "$stamp" ]; then
-    rm -rf "$extract"
-    mkdir -p "$extract"
-    dpkg -x "$deb" "$extract" || die "dpkg -x $deb failed"
-    touch "$stamp"
-fi
+extract_deb "$deb" "$extract"
 manuals=$extract/$PDF_IN_PACKAGE
 [ -d "$manuals" ] || die "$deb has no $PDF_IN_PACKAGE folder"
 

@@ -216,10 +216,13 @@ def _outlined_pages(document) -> Iterator[Section]:
     """Each page's text, in parts under the outline's headings, each path led by the
     document's title (its metadata's, or the first line of its first page), as HTML's are."""
     entries = outline(document)
+    on_page: dict[int, list] = {}
+    for e in entries:
+        on_page.setdefault(e.page, []).append(e)
     heading = ""
     title = ""
     for index in range(len(document)):
-        here = [e for e in entries if e.page == index]
+        here = on_page.get(index, [])
         for e in here:
             if e.top is None:
                 heading = e.path  # starts at the top of the page
@@ -242,36 +245,27 @@ def _without_running_lines(sections: list[Section]) -> list[Section]:
     line that RUNNING_LINE_PAGES pages or more begin or end with, numbers aside ("Chapter 6:
     Add-on packages 26", a lone page number). They say nothing a passage needs, and would
     stand first in quotes and in the passage's words."""
-    ends: dict[int, list[int]] = {}  # page → positions of its first and last section
+    pages: dict[int, list[int]] = {}  # page → positions of its sections with text
     for position, s in enumerate(sections):
         if s.text.strip():
-            ends.setdefault(s.page, []).append(position)
-    lines = Counter()
-    for first, *rest in ends.values():
-        last = rest[-1] if rest else first
-        lines.update(
-            {
-                _masked(_edge_line(sections[first].text)),
-                _masked(_edge_line(sections[last].text, -1)),
-            }
-        )
-    running = {line for line, pages in lines.items() if line and pages >= RUNNING_LINE_PAGES}
+            pages.setdefault(s.page, []).append(position)
+    ends = [(positions[0], positions[-1]) for positions in pages.values()]
+
+    def edge(position: int, at: int) -> str:
+        return _masked(sections[position].text.strip().split("\n")[at])
+
+    shared = Counter(line for first, last in ends for line in {edge(first, 0), edge(last, -1)})
+    running = {line for line, pages in shared.items() if line and pages >= RUNNING_LINE_PAGES}
     if not running:
         return sections
     out = list(sections)
-    for first, *rest in ends.values():
-        last = rest[-1] if rest else first
+    for first, last in ends:
         for position, at in ((first, 0), (last, -1)):
-            text = out[position].text.strip().split("\n")
-            if text and _masked(text[at]) in running:
-                del text[at]
-                out[position] = replace(out[position], text="\n".join(text))
+            lines = out[position].text.strip().split("\n")
+            if _masked(lines[at]) in running:
+                del lines[at]
+                out[position] = replace(out[position], text="\n".join(lines))
     return out
-
-
-def _edge_line(text: str, at: int = 0) -> str:
-    lines = text.strip().split("\n")
-    return lines[at] if lines else ""
 
 
 def _masked(line: str) -> str:

@@ -41,3 +41,38 @@ extract_deb() {
         touch "$stamp"
     fi
 }
+
+# mirror_files SOURCE DEST MARKER GLOB FILE...: makes DEST hold exactly the FILEs of SOURCE
+# (paths relative to it) among its GLOB files: each copied only when it differs, so an
+# unchanged DEST keeps its mtimes and an index of it needs no work; a GLOB file not among
+# them is removed. DEST must be empty or carry the MARKER file this leaves in it, so that a
+# folder of someone's own is never overwritten. Prints what it did.
+mirror_files() {
+    local source=$1 dest=$2 marker=$3 glob=$4 file rel copied=0 removed=0
+    shift 4
+    if [ -d "$dest" ] && [ -n "$(ls -A "$dest")" ] && [ ! -f "$dest/$marker" ]; then
+        die "$dest is not empty and was not made by this script (no $marker marker); choose another DEST"
+    fi
+    mkdir -p "$dest" || die "cannot create $dest"
+    touch "$dest/$marker"
+    local -A wanted=()
+    for file in "$@"; do
+        [ -n "${wanted[$file]:-}" ] && continue
+        wanted[$file]=1
+        [ -f "$source/$file" ] || die "$file is not in $source"
+        if ! cmp -s "$source/$file" "$dest/$file"; then
+            mkdir -p "$dest/$(dirname "$file")"
+            cp "$source/$file" "$dest/$file"
+            copied=$((copied + 1))
+        fi
+    done
+    while IFS= read -r -d '' file; do
+        rel=${file#"$dest"/}
+        if [ -z "${wanted[$rel]:-}" ]; then
+            rm -f "$file"
+            removed=$((removed + 1))
+        fi
+    done < <(find "$dest" -type f -name "$glob" -print0)
+    find "$dest" -mindepth 1 -type d -empty -delete
+    echo "$dest: ${#wanted[@]} files ($copied copied, $removed stale removed)"
+}

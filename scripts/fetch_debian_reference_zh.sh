@@ -64,30 +64,4 @@ done < <(find "$html" -maxdepth 1 -type f -name "$PAGE_GLOB" -print0 | sort -z)
 [ "${#pages[@]}" -gt 0 ] || die "$deb has no $PAGE_GLOB pages in $HTML_IN_PACKAGE"
 
 # 3. the copy
-if [ -d "$DEST" ] && [ -n "$(ls -A "$DEST")" ] && [ ! -f "$DEST/$MARKER" ]; then
-    die "$DEST is not empty and was not made by this script (no $MARKER marker); choose another DEST"
-fi
-mkdir -p "$DEST" || die "cannot create $DEST"
-touch "$DEST/$MARKER"
-
-declare -A wanted=()
-copied=0
-for page in "${pages[@]}"; do
-    wanted[$page]=1
-    if ! cmp -s "$html/$page" "$DEST/$page"; then
-        cp "$html/$page" "$DEST/$page"
-        copied=$((copied + 1))
-    fi
-done
-
-removed=0
-while IFS= read -r -d '' file; do
-    rel=${file#"$DEST"/}
-    if [ -z "${wanted[$rel]:-}" ]; then
-        rm -f "$file"
-        removed=$((removed + 1))
-    fi
-done < <(find "$DEST" -type f -name '*.html' -print0)
-find "$DEST" -mindepth 1 -type d -empty -delete
-
-echo "$DEST: ${#wanted[@]} pages ($copied copied, $removed stale removed)"
+mirror_files "$html" "$DEST" "$MARKER" "*.html" "${pages[@]}"

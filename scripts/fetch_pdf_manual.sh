@@ -54,33 +54,4 @@ manuals=$extract/$PDF_IN_PACKAGE
 [ -d "$manuals" ] || die "$deb has no $PDF_IN_PACKAGE folder"
 
 # 3. the corpus
-if [ -d "$DEST" ] && [ -n "$(ls -A "$DEST")" ] && [ ! -f "$DEST/.pdf-manual-kb" ]; then
-    die "$DEST is not empty and was not made by this script (no .pdf-manual-kb marker); choose another DEST"
-fi
-mkdir -p "$DEST" || die "cannot create $DEST"
-touch "$DEST/.pdf-manual-kb"
-
-declare -A wanted=()
-copied=0
-for file in "${FILES[@]}"; do
-    [ -n "${wanted[$file]:-}" ] && continue
-    wanted[$file]=1
-    [ -f "$manuals/$file" ] || die "$file is not in $(basename "$deb")"
-    if ! cmp -s "$manuals/$file" "$DEST/$file"; then
-        mkdir -p "$DEST/$(dirname "$file")"
-        cp "$manuals/$file" "$DEST/$file"
-        copied=$((copied + 1))
-    fi
-done
-
-removed=0
-while IFS= read -r -d '' path; do
-    rel=${path#"$DEST"/}
-    if [ -z "${wanted[$rel]:-}" ]; then
-        rm -f "$path"
-        removed=$((removed + 1))
-    fi
-done < <(find "$DEST" -type f -name '*.pdf' -print0)
-find "$DEST" -mindepth 1 -type d -empty -delete
-
-echo "$DEST: ${#wanted[@]} file(s) ($copied copied, $removed stale removed)"
+mirror_files "$manuals" "$DEST" .pdf-manual-kb "*.pdf" "${FILES[@]}"

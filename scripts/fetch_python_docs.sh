@@ -83,33 +83,4 @@ html=$extract/$HTML_IN_PACKAGE
 [ -d "$html" ] || die "$deb has no $HTML_IN_PACKAGE folder"
 
 # 3. the subset
-if [ -d "$DEST" ] && [ -n "$(ls -A "$DEST")" ] && [ ! -f "$DEST/.python-docs-kb" ]; then
-    die "$DEST is not empty and was not made by this script (no .python-docs-kb marker); choose another DEST"
-fi
-mkdir -p "$DEST" || die "cannot create $DEST"
-touch "$DEST/.python-docs-kb"
-
-declare -A wanted=()
-copied=0
-for page in "${PAGES[@]}"; do
-    [ -n "${wanted[$page]:-}" ] && continue
-    wanted[$page]=1
-    [ -f "$html/$page" ] || die "$page is not in $(basename "$deb")"
-    if ! cmp -s "$html/$page" "$DEST/$page"; then
-        mkdir -p "$DEST/$(dirname "$page")"
-        cp "$html/$page" "$DEST/$page"
-        copied=$((copied + 1))
-    fi
-done
-
-removed=0
-while IFS= read -r -d '' file; do
-    rel=${file#"$DEST"/}
-    if [ -z "${wanted[$rel]:-}" ]; then
-        rm -f "$file"
-        removed=$((removed + 1))
-    fi
-done < <(find "$DEST" -type f -name '*.html' -print0)
-find "$DEST" -mindepth 1 -type d -empty -delete
-
-echo "$DEST: ${#wanted[@]} pages ($copied copied, $removed stale removed)"
+mirror_files "$html" "$DEST" .python-docs-kb "*.html" "${PAGES[@]}"

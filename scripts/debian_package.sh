@@ -1,5 +1,6 @@
-# shellcheck shell=bash
-# Sourced by the benchmark corpus fetchers (scripts/fetch_*.sh): a Debian package's .deb,
+#!/usr/bin/env bash
+# Sourced by the benchmark corpus fetchers (scripts/fetch_*.sh), not run (running it only
+# defines functions): a Debian package's .deb,
 # downloaded once into a cache folder, and its extraction, redone only when the .deb changes.
 # The script that sources it defines `die MESSAGE`.
 

@@ -255,6 +255,7 @@ class Assistant:
         started = time.perf_counter()
         embedder = self.retriever.embedder
         language = trace.languages[:1]  # the question's own: quotes are chosen by its terms
+        searched = trace.retrieval.searched  # what the gate judges
         found = extract(
             query,
             citations,
@@ -262,8 +263,9 @@ class Assistant:
             self._following(citations),
             lambda texts: embedder.multilingual_similarity(query, texts),
             trace.wording,
+            len(searched),
         )
-        best = max(c.relevance for c in citations)
+        best = max(c.relevance for c in searched)
         trace.unknown_names = self.retriever.unknown_names(query, trace.request.where)
         trace.unmatched_versions = [
             v for v in versions(query) if not any(c.names_version(v) for c in citations)
@@ -288,12 +290,20 @@ class Assistant:
                 return None
         return found if found.text or self.mode != EXTRACTIVE else None
 
+    @staticmethod
+    def _for_the_model(retrieval: Retrieval, found: Extract) -> list[Citation]:
+        """The passages the model reads: the search's own, and those of the further passages
+        of a named file that the quotes use (each passage costs prompt time on a CPU)."""
+        searched = retrieval.searched
+        quoted = {q.number for q in found.quotes}
+        return searched + [c for c in retrieval.citations[len(searched) :] if c.number in quoted]
+
     def _generate(self, request: Request, history: list[Turn], trace: Trace, found: Extract):
         """The model's answer, streamed as "token" events; returns its text. It stops where
         it starts to loop (the loop cut off), or at generator.max_tokens."""
         prompt = build_prompt(
             request.question,
-            found.focused(trace.retrieval.citations, self.passage_words),
+            found.focused(self._for_the_model(trace.retrieval, found), self.passage_words),
             history,
             self.generator.prompt_budget,
             self.generator.count_tokens,
@@ -462,6 +472,7 @@ class Assistant:
             unmatched_versions=trace.unmatched_versions,
             languages=trace.languages,
             across_languages=bool(trace.retrieval and trace.retrieval.across_languages),
+            more_of_named=trace.retrieval.more_of_named if trace.retrieval else 0,
             answerable=trace.answerable,
             model=self.generator.name,
             retrieved=[

@@ -119,13 +119,17 @@ def extract(
     following: Mapping[int, str] | None = None,
     similarity: Callable[[list[str]], list[float] | None] | None = None,
     wording: str | None = None,
+    judged: int | None = None,
 ) -> Extract:
     """`terms(text)`: the text's terms as BM25 token ids and its identifiers (Embedder.terms).
     `following`: the text of the chunk after each passage ([n] → text), where the document
     goes on: a quote at a passage's end brings what it needs from there. `similarity(texts)`:
     each text's cosine with the question by the multilingual embedder, None for a question
     in English (Embedder.multilingual_similarity). `wording`: the language to say where
-    each quote is from in (wording.language_of; by default read from the question's script)."""
+    each quote is from in (wording.language_of; by default read from the question's script).
+    `judged`: the coverage signals are measured on the first `judged` passages alone (the
+    search's own; the further passages of a file the question names are quoted from, not
+    judged by), by default on all."""
     asked = terms(question)
     candidates = [
         (c, position, unit)
@@ -141,21 +145,27 @@ def extract(
         for position, unit in _continuation(c.text, (following or {}).get(c.number))
     ]
     unit_terms = [terms(unit.text) for _, _, unit in candidates]
-    weight = _idf(asked, unit_terms)
+    judging = [judged is None or c.number <= judged for c, _, _ in candidates]
+    weight = _idf(asked, [found for found, j in zip(unit_terms, judging, strict=True) if j])
     total = sum(weight.values()) or 1.0
-    best_relevance = max((c.relevance for c in passages), default=0.0) or 1.0
+    best_relevance = max((c.relevance for c in passages[:judged]), default=0.0) or 1.0
     texts = [unit.text for _, _, unit in candidates]
     close = (similarity(texts) if similarity else None) or [0.0] * len(candidates)
     scored, coverage = [], 0.0
-    for (c, position, unit), found, cosine in zip(candidates, unit_terms, close, strict=True):
+    for (c, position, unit), found, cosine, judge in zip(
+        candidates, unit_terms, close, judging, strict=True
+    ):
         covered = sum(weight[t] for t in asked & found) / total
         score = covered * (0.75 + 0.25 * max(0.0, c.relevance) / best_relevance)
-        coverage = max(coverage, score)
+        if judge:
+            coverage = max(coverage, score)
         score += SIMILARITY_WEIGHT * max(0.0, cosine)
         if _names_something_new(unit.text, question):
             score *= 1 + NAMES_BONUS
         scored.append(Quote(unit, c.number, position, score))
-    passage_coverage = max(sum(weight[t] for t in asked & terms(c.text)) / total for c in passages)
+    passage_coverage = max(
+        sum(weight[t] for t in asked & terms(c.text)) / total for c in passages[:judged]
+    )
     # Asked about INC-2023-02684, quote the passages that hold it, not its neighbours'.
     numbered = numbered_identifiers(question)
     holding = frozenset(

@@ -27,6 +27,7 @@ class QueryRecord:
     unmatched_versions: list[str]  # versions it names (3.13, Debian 12) the passages do not
     languages: list[str]  # the languages its search terms were cut in: its own, then English
     across_languages: bool  # its passages were sought in other languages than its own
+    more_of_named: int  # the last of the retrieved passages: more of the file it names
     answerable: float | None  # the gate's probability
     model: str
     retrieved: list[dict]  # the passages: id, source, page, score, relevance, sent, cited, text

@@ -311,3 +311,17 @@ def test_a_question_not_in_english_also_finds_a_unit_that_says_it_in_other_words
     assert by_meaning.quotes[0].unit.text == texts[2] and "[3]" in by_meaning.text
     # In English the first embedder alone searches, and quotes go by words as before.
     assert both.multilingual_similarity("How do I copy a folder?", texts) is None
+
+
+def test_further_passages_are_quoted_from_but_not_judged(terms):
+    """Passages past `judged` (more of the file a question names) may be quoted, but the
+    coverage the answerability gate reads is that of the search's own passages."""
+    question = "Up to how much is a hotel night refunded?"
+    searched = passage(1, "Travel expenses are reimbursed within 30 days.")
+    further = passage(2, "Hotel nights are refunded up to 120 euros.")
+    alone = extract(question, [searched], terms)
+    found = extract(question, [searched, further], terms, judged=1)
+    assert "“Hotel nights are refunded up to 120 euros.” [2]" in found.text
+    assert (found.coverage, found.passage_coverage) == (alone.coverage, alone.passage_coverage)
+    judged_too = extract(question, [searched, further], terms)
+    assert judged_too.coverage > found.coverage

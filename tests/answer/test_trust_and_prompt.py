@@ -1,5 +1,8 @@
+from appliance.answer.assistant import Assistant
+from appliance.answer.extractive import Extract, Quote
 from appliance.answer.prompt import SYSTEM, Turn, build_prompt
-from appliance.answer.retrieve import Citation
+from appliance.answer.retrieve import Citation, Retrieval
+from appliance.answer.sentences import SENTENCE, Unit
 from appliance.answer.trust import assess, cited_numbers
 
 
@@ -113,3 +116,13 @@ def test_the_appliances_own_sentences_follow_the_language_of_the_question():
     assert language_of("年假有多少天？", "german") == "zh"  # the script says it first
     for key, sentences in PHRASES.items():  # every language has every sentence
         assert set(sentences) == set(PHRASES["not_found"]), key
+
+
+def test_the_model_reads_the_searched_passages_and_the_further_ones_quoted():
+    """Further passages of a file the question names (after the search's k) are sent to the
+    model only when the quotes use them: each costs prompt time on a CPU."""
+    passages = [passage(n, f"Passage {n}.") for n in (1, 2, 3, 4)]
+    retrieval = Retrieval(passages, {}, more_of_named=2)
+    assert [c.number for c in retrieval.searched] == [1, 2]
+    found = Extract("", [Quote(Unit("Passage 4.", SENTENCE, 0), 4, 0, 1.0)], 0.5, 0.5)
+    assert [c.number for c in Assistant._for_the_model(retrieval, found)] == [1, 2, 4]

@@ -104,6 +104,56 @@ def test_a_ticket_held_by_a_passage_is_answered_however_unlike_the_question_it_r
     # far from every passage in meaning, and many passages hold a number
 
 
+CP_PAGE = """CP(1)
+
+NAME
+ cp - copy files and directories
+
+SYNOPSIS
+ cp [OPTION]... SOURCE DEST
+
+DESCRIPTION
+ Copy SOURCE to DEST, or multiple SOURCEs to DIRECTORY. Mandatory arguments to long options
+ are mandatory for short options too.
+ -a, --archive  same as -dR --preserve=all
+ -b  make a backup of each existing destination file
+ -f, --force  if an existing destination file cannot be opened, remove it and try again
+ -i, --interactive  prompt before overwrite
+ -l, --link  hard link files instead of copying
+ -n, --no-clobber  do not overwrite an existing file
+ -R, -r, --recursive  copy directories recursively
+ -s, --symbolic-link  make symbolic links instead of copying
+ -u, --update  copy only when the SOURCE file is newer than the destination file
+ -v, --verbose  explain what is being done
+
+ By default, sparse SOURCE files are detected by a crude heuristic and the corresponding
+ DEST file is made sparse as well.
+"""
+COPYING = {
+    "man/cp.1.txt": CP_PAGE,
+    "guides/rsync.md": "rsync -a copies a whole folder with everything in it to another host.",
+    "guides/backup.md": "A backup copies your folders, with everything in them, to a disk.",
+    "guides/sync.md": "Syncthing keeps a folder with all its files the same on two machines.",
+}
+
+
+def test_a_question_naming_its_file_is_answered_from_more_of_that_file(make_app):
+    """A question "With cp, …" asks about cp's page: its best passages beyond the k the search
+    ranks first are quoted from too (k=2 here, and cp's options lie further down its page)."""
+    app = make_app(documents=COPYING, answers__mode="extractive", retrieval__chunk_tokens=40)
+    client = app.test_client()
+    log = app.config["RUNTIME"].settings.paths.data / "queries.jsonl"
+    done = ask(client, "With cp, how do I copy directories with everything in them?", k=2)
+    sources = [c["source"] for c in done["citations"]]
+    assert len(sources) > 2 and set(sources[2:]) == {"man/cp.1.txt"}, sources
+    assert sources[0] == "man/cp.1.txt"
+    assert "--recursive" in done["answer"], done["answer"]
+    assert json.loads(log.read_text().splitlines()[-1])["more_of_named"] == len(sources) - 2
+    unnamed = ask(client, "How do I copy directories with everything in them?", k=2)
+    assert len(unnamed["citations"]) == 2  # no file named, none searched further
+    assert json.loads(log.read_text().splitlines()[-1])["more_of_named"] == 0
+
+
 def test_auto_mode_replaces_an_unbacked_answer_and_says_why(make_app):
     """The tiny default model rarely cites: its answers give way to quotes."""
     app = make_app(documents=DOCS, answers__mode="auto", generator__temperature=0.0)

@@ -137,7 +137,7 @@ class Retriever:
         hits = named_first(hits, named, lambda h: h.source, in_language)[:k]
         more = []
         if hits and file_stem(hits[0].source) in {n.lower() for n in named}:
-            more = self._more_of(hits[0].source, hits, vectors, language, depth, where)
+            more = self._more_of(hits[0].source, hits, vectors, language, where)
         hits += more
         searched = time.perf_counter()
         citations = [
@@ -234,7 +234,6 @@ class Retriever:
         hits: list[Hit],
         question: Vectors,
         language: str,
-        depth: int,
         where: SearchFilter | None,
     ) -> list[Hit]:
         """The best MORE_OF_NAMED passages of `source` that `hits` lack. A question that names
@@ -242,11 +241,12 @@ class Retriever:
         it is often not among the first k, which other files crowd: a man page's options
         lie in passages of their own, rarely the one that ranks first."""
         have = {h.chunk for h in hits if h.source == source}
+        wanted = MORE_OF_NAMED + len(have)
         found = self.index.search(
             question.dense,
             question.sparse,
-            MORE_OF_NAMED + len(have),
-            depth,
+            wanted,
+            2 * wanted,  # each ranking within one file: a few deep is enough
             replace(where or SearchFilter(), files=(source,)),
             multilingual=question.multilingual,
             language=language,

@@ -8,8 +8,9 @@
         [--modes extractive,auto] [--limit N] [--json OUT] [--calibrate] [--config FILE]
 
 --calibrate fits the answerability gate on all the sets' questions together (answers.gate_weights
-and answers.min_answerable: the shipped defaults come from this, over every set in benchmarks/)
-and prints what the fitted gate refuses in each set.
+and answers.min_answerable: the shipped defaults come from this, over the sets in benchmarks/
+but pdf-manual) and prints what the fitted gate refuses in each set; then what each set gets
+from a gate fitted on the other sets alone, as documents the gate never saw would.
 
 Each set is benchmarks/<set>/kb (fetch it first: scripts/fetch_python_docs.sh,
 scripts/fetch_debian_reference_zh.sh) with benchmarks/<set>/questions.jsonl and, if present,
@@ -132,35 +133,61 @@ def main() -> None:
 def fit_gate(sets: list[str], reports: list[Report], config: Path | None) -> None:
     """Gate weights fitted on every set's questions at once, and the threshold that refuses
     the most unanswerable questions while refusing at most 5 % of each set's answerable ones
-    (pooled, one large set could hide a small one's false refusals)."""
+    (pooled, one large set could hide a small one's false refusals). Then each set judged by a
+    gate fitted on the others alone: what to expect of documents the gate never saw."""
+    floors = load_settings(config, env={}).relevance_floors
+    weights, best = _fitted(reports, floors)
+    print(f"\n{'set':24}{'answerable refused':>20}{'unanswerable refused':>22}")
+    for set_name, marks in zip(sets, _refused(weights, best, reports, floors), strict=True):
+        print(f"{set_name:24}{_cells(marks)}")
+    print(f"\n  gate_weights: {weights}\n  min_answerable: {best}")
+    print(f"\nfitted on the other sets{'':6}{'answerable refused':>20}{'unanswerable refused':>22}")
+    pooled: dict[bool, list[bool]] = {True: [], False: []}
+    for n, set_name in enumerate(sets):
+        others = reports[:n] + reports[n + 1 :]
+        if len({r.answerable for report in others for r in report.questions}) < 2:
+            continue
+        marks = _refused(*_fitted(others, floors), [reports[n]], floors)[0]
+        for label in pooled:
+            pooled[label] += marks[label]
+        print(f"{set_name:30}{_cells(marks)}")
+    print(f"{'all, each judged unseen':30}{_cells(pooled)}")
+
+
+def _fitted(reports: list[Report], floors) -> tuple[list[float], float]:
+    """The gate fitted on `reports`, and its threshold by the rule fit_gate states."""
+    weights = calibrate([r for report in reports for r in report.questions], floors)["gate_weights"]
+    thresholds = [step / 100 for step in range(1, 100)]
+    marks = {t: _refused(weights, t, reports, floors) for t in thresholds}
+    allowed = [t for t in thresholds if all(_share(m[True]) <= 0.05 for m in marks[t])]
+    best = max(allowed or thresholds[:1], key=lambda t: sum(sum(m[False]) for m in marks[t]))
+    return weights, best
+
+
+def _refused(weights, threshold: float, reports: list[Report], floors) -> list[dict]:
+    """Per report: for the answerable (True) and unanswerable (False) questions, whether each
+    is refused, as served (nothing close enough, or below the gate's threshold)."""
     from appliance.answer.answerable import Evidence, Gate
 
-    floors = load_settings(config, env={}).relevance_floors
-    weights = calibrate([r for report in reports for r in report.questions], floors)["gate_weights"]
+    gate = Gate(weights, threshold)
+    per_set = []
+    for report in reports:
+        marks: dict[bool, list[bool]] = {True: [], False: []}
+        for r in report.questions:
+            evidence = Evidence(**r.evidence) if r.evidence else None
+            low = evidence is None or not evidence.close_enough(floors)
+            marks[r.answerable].append(low or not gate.answerable(evidence))
+        per_set.append(marks)
+    return per_set
 
-    def refused(threshold: float) -> list[dict[bool, list[bool]]]:
-        gate = Gate(weights, threshold)
-        per_set = []
-        for report in reports:
-            marks: dict[bool, list[bool]] = {True: [], False: []}
-            for r in report.questions:
-                evidence = Evidence(**r.evidence) if r.evidence else None
-                low = evidence is None or not evidence.close_enough(floors)  # as served
-                marks[r.answerable].append(low or not gate.answerable(evidence))
-            per_set.append(marks)
-        return per_set
 
-    def share(marks: list[bool]) -> float:
-        return sum(marks) / len(marks) if marks else 0.0
+def _share(marks: list[bool]) -> float:
+    return sum(marks) / len(marks) if marks else 0.0
 
-    thresholds = [step / 100 for step in range(1, 100)]
-    allowed = [t for t in thresholds if all(share(m[True]) <= 0.05 for m in refused(t))]
-    best = max(allowed or thresholds[:1], key=lambda t: sum(sum(m[False]) for m in refused(t)))
-    print(f"\n{'set':24}{'answerable refused':>20}{'unanswerable refused':>22}")
-    for set_name, marks in zip(sets, refused(best), strict=True):
-        cells = [f"{share(v):.1%} of {len(v)}" if v else "-" for v in marks.values()]
-        print(f"{set_name:24}{cells[0]:>20}{cells[1]:>22}")
-    print(f"\n  gate_weights: {weights}\n  min_answerable: {best}")
+
+def _cells(marks: dict[bool, list[bool]]) -> str:
+    cells = [f"{_share(v):.1%} of {len(v)}" if v else "-" for v in (marks[True], marks[False])]
+    return f"{cells[0]:>20}{cells[1]:>22}"
 
 
 if __name__ == "__main__":

@@ -131,13 +131,17 @@ class Retriever:
         else:
             pool = self._in_all_languages(vectors, language, size, depth, where, exact)
         named += about_their_file(words, pool, lambda h: h.source, lambda h: h.text)
-        pool += self._named_but_missed(named, pool, in_language, vectors, language, depth, where)
+        missed, further = self._named_but_missed(
+            named, pool, in_language, vectors, language, depth, where
+        )
+        pool += missed
         hits = exact_first(pool, held, lambda h: h.text)
         named = in_question_order(question, named)
         hits = named_first(hits, named, lambda h: h.source, in_language)[:k]
-        more = []
+        more: list[Hit] = []
         if hits and file_stem(hits[0].source) in {n.lower() for n in named}:
-            more = self._more_of(hits[0].source, hits, vectors, language, where)
+            source = hits[0].source  # the search that found it missed may have brought them
+            more = further.get(source) or self._more_of(source, hits, vectors, language, where)
         hits += more
         searched = time.perf_counter()
         citations = [
@@ -197,14 +201,15 @@ class Retriever:
         language: str,
         depth: int,
         where: SearchFilter | None,
-    ) -> list[Hit]:
+    ) -> tuple[list[Hit], dict[str, list[Hit]]]:
         """The best passage of each file the question names that the candidates lack:
         "scp でディレクトリを…" asks about scp.1 however the search ranked it, and in another
         language when kb/ has it only there. When the candidates hold files of that name
         only in other languages than the question's (zh/dd.1 for a Japanese question), the
         other files of that name are searched too (ja/dd.1). A name shared by many files
-        names none of them."""
-        found = []
+        names none of them. With them, the further passages of each file found that way,
+        by file: the same search brings them, for _more_of."""
+        found, further = [], {}
         for stem in dict.fromkeys(n.lower() for n in named):
             files = self.index.files_named(stem)
             if not files or len(files) > MAX_NAMED_FILES:
@@ -217,16 +222,19 @@ class Retriever:
                 if not files:
                     continue
             only = replace(where or SearchFilter(), files=files)
-            found += self.index.search(
+            best, *rest = self.index.search(
                 question.dense,
                 question.sparse,
-                1,
+                1 + MORE_OF_NAMED,
                 depth,
                 only,
                 multilingual=question.multilingual,
                 language=language,
-            )
-        return found
+            ) or [None]
+            if best is not None:
+                found.append(best)
+                further[best.source] = [h for h in rest if h.source == best.source]
+        return found, further
 
     def _more_of(
         self,

@@ -1,0 +1,69 @@
+"""Where Qdrant Edge keeps what it stores: payloads (each passage's text) in memory, so
+that the first read of a passage is not a disk read."""
+
+import json
+
+from qdrant_edge import (
+    Distance,
+    EdgeConfig,
+    EdgeShard,
+    EdgeSparseVectorParams,
+    EdgeVectorParams,
+    Memory,
+    Modifier,
+    SparseVector,
+)
+
+from appliance.index.edge import EdgeIndex
+from appliance.index.store import IndexedChunk
+
+
+def payload_storage(path) -> list[str]:
+    segments = sorted((path / "segments").glob("*/segment.json"))
+    return [json.loads(s.read_text())["config"]["payload_storage_type"]["type"] for s in segments]
+
+
+def chunks(count: int, dim: int) -> list[IndexedChunk]:
+    return [
+        IndexedChunk(
+            f"doc{i % 3}.txt",
+            "title",
+            0.0,
+            "v1",
+            f"hash{i}",
+            i,
+            None,
+            "",
+            f"passage number {i}",
+            [1.0 if d == i % dim else 0.0 for d in range(dim)],
+            SparseVector([i + 1], [1.0]),
+        )
+        for i in range(count)
+    ]
+
+
+def test_a_new_index_holds_its_payloads_in_memory(tmp_path):
+    index = EdgeIndex(tmp_path / "edge", 8)
+    index.upsert(chunks(30, 8))
+    index.optimize()
+    index.close()
+    assert payload_storage(tmp_path / "edge") == ["in_ram_mmap"]
+
+
+def test_an_index_made_before_moves_its_payloads_to_memory_when_optimized(tmp_path):
+    path = tmp_path / "edge"
+    old = EdgeConfig(
+        vectors={"dense": EdgeVectorParams(size=8, distance=Distance.Cosine)},
+        sparse_vectors={"bm25": EdgeSparseVectorParams(modifier=Modifier.Idf)},
+        payload_memory=Memory.Cold,  # as the appliance made them before
+    )
+    EdgeShard.create(str(path), old).close()
+    index = EdgeIndex(path, 8)
+    index.upsert(chunks(30, 8))
+    index.close()
+    assert json.loads((path / "edge_config.json").read_text())["payload_memory"] == "cached"
+    again = EdgeIndex(path, 8)
+    again.optimize()
+    assert again.count() == 30
+    again.close()
+    assert payload_storage(path) == ["in_ram_mmap"]

@@ -135,33 +135,10 @@ for lang in "${LANGS[@]}"; do
 done
 
 # 4. the copy
-if [ -d "$DEST" ] && [ -n "$(ls -A "$DEST")" ] && [ ! -f "$DEST/$MARKER" ]; then
-    die "$DEST is not empty and was not made by this script (no $MARKER marker); choose another DEST"
-fi
-mkdir -p "$DEST" || die "cannot create $DEST"
-touch "$DEST/$MARKER"
-
-copied=0
-for rel in "${!wanted[@]}"; do
-    if ! cmp -s "$scratch/$rel" "$DEST/$rel"; then
-        mkdir -p "$(dirname "$DEST/$rel")"
-        cp "$scratch/$rel" "$DEST/$rel"
-        copied=$((copied + 1))
-    fi
-done
-
-removed=0
-while IFS= read -r -d '' file; do
-    rel=${file#"$DEST"/}
-    if [ -z "${wanted[$rel]:-}" ]; then
-        rm -f "$file"
-        removed=$((removed + 1))
-    fi
-done < <(find "$DEST" -type f -name '*.txt' -print0)
-find "$DEST" -mindepth 1 -type d -empty -delete
+mirror_files "$scratch" "$DEST" "$MARKER" '*.txt' "${!wanted[@]}"
 
 for lang in "${LANGS[@]}"; do
     n=$(find "$DEST/$lang" -maxdepth 1 -name '*.txt' 2>/dev/null | wc -l)
     echo "$lang: $n pages"
 done
-echo "$DEST: ${#wanted[@]} pages ($copied written, $removed stale removed, $missing missing)"
+echo "$DEST: $missing page(s) missing"

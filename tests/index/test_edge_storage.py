@@ -11,7 +11,9 @@ from qdrant_edge import (
     EdgeVectorParams,
     Memory,
     Modifier,
+    Point,
     SparseVector,
+    UpdateOperation,
 )
 
 from appliance.index.edge import EdgeIndex
@@ -50,20 +52,26 @@ def test_a_new_index_holds_its_payloads_in_memory(tmp_path):
     assert payload_storage(tmp_path / "edge") == ["in_ram_mmap"]
 
 
-def test_an_index_made_before_moves_its_payloads_to_memory_when_optimized(tmp_path):
+def test_an_index_made_before_moves_its_payloads_to_memory_when_opened(tmp_path):
     path = tmp_path / "edge"
-    old = EdgeConfig(
-        vectors={"dense": EdgeVectorParams(size=8, distance=Distance.Cosine)},
-        sparse_vectors={"bm25": EdgeSparseVectorParams(modifier=Modifier.Idf)},
-        payload_memory=Memory.Cold,  # as the appliance made them before
+    old = EdgeShard.create(
+        str(path),
+        EdgeConfig(
+            vectors={"dense": EdgeVectorParams(size=8, distance=Distance.Cosine)},
+            sparse_vectors={"bm25": EdgeSparseVectorParams(modifier=Modifier.Idf)},
+            payload_memory=Memory.Cold,  # as the appliance made them before
+        ),
     )
-    EdgeShard.create(str(path), old).close()
+    old.update(
+        UpdateOperation.upsert_points(
+            [Point(i, {"dense": c.dense}, {"text": c.text}) for i, c in enumerate(chunks(30, 8))]
+        )
+    )
+    old.optimize()
+    old.close()
+    assert payload_storage(path) == ["mmap"]
     index = EdgeIndex(path, 8)
-    index.upsert(chunks(30, 8))
+    assert index.count() == 30
     index.close()
     assert json.loads((path / "edge_config.json").read_text())["payload_memory"] == "cached"
-    again = EdgeIndex(path, 8)
-    again.optimize()
-    assert again.count() == 30
-    again.close()
     assert payload_storage(path) == ["in_ram_mmap"]

@@ -321,7 +321,8 @@ def main() -> None:
     print(
         f"questions naming a file: it comes first in {named_first} of {len(named)}; "
         f"p50 {statistics.median(named) / whole_p50:.2f}x the plain questions' "
-        "(one more search, limited to that file, when the others missed it)"
+        "(searches limited to that file: to find it when the others missed it, and for "
+        "more of its passages)"
     )
     for name, (_, whole_user) in granted.items():
         print(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 
 from qdrant_edge import SparseVector
@@ -221,15 +221,8 @@ class Retriever:
                 files = [f for f in files if f not in {h.source for h in present}]
                 if not files:
                     continue
-            only = replace(where or SearchFilter(), files=files)
-            best, *rest = self.index.search(
-                question.dense,
-                question.sparse,
-                1 + MORE_OF_NAMED,
-                depth,
-                only,
-                multilingual=question.multilingual,
-                language=language,
+            best, *rest = self._in_files(
+                files, question, language, where, 1 + MORE_OF_NAMED, depth
             ) or [None]
             if best is not None:
                 found.append(best)
@@ -250,16 +243,29 @@ class Retriever:
         lie in passages of their own, rarely the one that ranks first."""
         have = {h.chunk for h in hits if h.source == source}
         wanted = MORE_OF_NAMED + len(have)
-        found = self.index.search(
+        # each ranking within one file: a few deep is enough
+        found = self._in_files((source,), question, language, where, wanted, 2 * wanted)
+        return [h for h in found if h.chunk not in have][:MORE_OF_NAMED]
+
+    def _in_files(
+        self,
+        files: Sequence[str],
+        question: Vectors,
+        language: str,
+        where: SearchFilter | None,
+        limit: int,
+        candidates: int,
+    ) -> list[Hit]:
+        """The question searched within `files` alone (files it names), in all languages."""
+        return self.index.search(
             question.dense,
             question.sparse,
-            wanted,
-            2 * wanted,  # each ranking within one file: a few deep is enough
-            replace(where or SearchFilter(), files=(source,)),
+            limit,
+            candidates,
+            replace(where or SearchFilter(), files=tuple(files)),
             multilingual=question.multilingual,
             language=language,
         )
-        return [h for h in found if h.chunk not in have][:MORE_OF_NAMED]
 
     def unknown_names(self, question: str, where: SearchFilter | None = None) -> list[str]:
         """The names in the question (answer/answerable.py) that no searchable passage holds:

@@ -207,12 +207,19 @@ def _open(path: Path, sizes: dict[str, int]) -> EdgeShard:
         config = json.loads(saved.read_text())
         vectors = config["vectors"]
         if {name: v["size"] for name, v in vectors.items()} == sizes:
+            # loading persists the new config at once, before the segments are rebuilt: the
+            # marker, removed once they are, tells a conversion cut short to be done again
+            converting = path / "converting-payloads"
+            convert = config.get("payload_memory") != "cached" or converting.exists()
+            if convert:
+                converting.touch()
             # takes its lock first: in use elsewhere, it fails
             shard = EdgeShard.load(str(path), _config(sizes))
             _index_fields(shard)  # a field added since it was made (language)
-            if config.get("payload_memory") != "cached":
+            if convert:
                 log.info("moving the index's passages into memory (once; 9 s at 100k chunks)")
                 shard.optimize()  # rebuilds its segments as configured now
+                converting.unlink()
             return shard
         EdgeShard.load(str(path)).close()  # not while another process has it open
         log.warning(

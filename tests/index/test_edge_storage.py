@@ -2,6 +2,9 @@
 that the first read of a passage is not a disk read."""
 
 import json
+import subprocess
+import sys
+import textwrap
 
 from qdrant_edge import (
     Distance,
@@ -52,8 +55,7 @@ def test_a_new_index_holds_its_payloads_in_memory(tmp_path):
     assert payload_storage(tmp_path / "edge") == ["in_ram_mmap"]
 
 
-def test_an_index_made_before_moves_its_payloads_to_memory_when_opened(tmp_path):
-    path = tmp_path / "edge"
+def index_made_before(path):
     old = EdgeShard.create(
         str(path),
         EdgeConfig(
@@ -70,8 +72,48 @@ def test_an_index_made_before_moves_its_payloads_to_memory_when_opened(tmp_path)
     old.optimize()
     old.close()
     assert payload_storage(path) == ["mmap"]
+
+
+def test_an_index_made_before_moves_its_payloads_to_memory_when_opened(tmp_path):
+    path = tmp_path / "edge"
+    index_made_before(path)
     index = EdgeIndex(path, 8)
     assert index.count() == 30
     index.close()
     assert json.loads((path / "edge_config.json").read_text())["payload_memory"] == "cached"
     assert payload_storage(path) == ["in_ram_mmap"]
+
+
+KILLED_WHILE_CONVERTING = """
+    import logging, os, sys
+    from pathlib import Path
+    from appliance.index.edge import EdgeIndex
+
+    class Kill(logging.Handler):  # the process dies as the conversion starts
+        def emit(self, record):
+            if "into memory" in record.getMessage():
+                os._exit(9)
+
+    logging.getLogger("appliance.index").addHandler(Kill())
+    logging.getLogger("appliance.index").setLevel(logging.INFO)
+    EdgeIndex(Path(sys.argv[1]), 8)
+"""
+
+
+def test_a_conversion_cut_short_is_done_again_on_the_next_open(tmp_path):
+    path = tmp_path / "edge"
+    index_made_before(path)
+    child = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(KILLED_WHILE_CONVERTING), str(path)], timeout=120
+    )
+    assert child.returncode == 9
+    # the new config was saved on load, the segments were not rebuilt
+    assert json.loads((path / "edge_config.json").read_text())["payload_memory"] == "cached"
+    assert payload_storage(path) == ["mmap"]
+    index = EdgeIndex(path, 8)
+    assert index.count() == 30
+    index.close()
+    assert payload_storage(path) == ["in_ram_mmap"]
+    reopened = EdgeIndex(path, 8)  # converted once: not again
+    reopened.close()
+    assert not list(path.glob("converting*"))

@@ -215,18 +215,18 @@ class _Transformer:
             threads=settings.threads or None,
             providers=providers,
             local_files_only=True,
+            lazy_load=True,  # its session spins between runs: ours below does not
         )
-        # fastembed truncates at tokenizer_config.json's model_max_length (512 for MiniLM),
-        # but sentence models are trained shorter (MiniLM: 256). Past that, quality falls
-        # and attention cost and ONNX Runtime's memory pool grow with the square of length.
-        self._model.model.tokenizer.enable_truncation(max_length=settings.max_tokens)
-        # fastembed's session spins between runs: the same model, in one that does not
-        # (session_options; fastembed exposes no such option)
         inner = self._model.model
         inner.model = onnxruntime.InferenceSession(
             str(model_dir / settings.model_file), session_options(settings), providers=providers
         )
-        self._counter = Tokenizer.from_str(self._model.model.tokenizer.to_str())
+        inner._ensure_tokenizer()  # loaded with the session, which fastembed did not make
+        # fastembed truncates at tokenizer_config.json's model_max_length (512 for MiniLM),
+        # but sentence models are trained shorter (MiniLM: 256). Past that, quality falls
+        # and attention cost and ONNX Runtime's memory pool grow with the square of length.
+        inner.tokenizer.enable_truncation(max_length=settings.max_tokens)
+        self._counter = Tokenizer.from_str(inner.tokenizer.to_str())
         self._counter.no_truncation()
         self._counter.no_padding()
 

@@ -5,6 +5,7 @@ Each point is one chunk: a dense vector, a BM25 sparse vector and the payload of
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import shutil
@@ -71,14 +72,13 @@ class EdgeIndex(FusedIndex):
         self.path = path
         self._closed = False
         sizes = {DENSE: dim} | ({MULTILINGUAL: multilingual[0]} if multilingual else {})
+        self._lock = _lock(path)
         try:
             self._shard = _open(path, sizes)
-        except Exception as err:
-            if "WouldBlock" in str(err):
-                raise IndexLocked(
-                    f"the index at {path} is open in another appliance process "
-                    "(is `appliance serve` running?): stop it first, or ask through its web API"
-                ) from None
+        except BaseException as err:
+            self._lock.close()
+            if "WouldBlock" in str(err):  # Qdrant Edge's own lock: an earlier version's process
+                raise _in_use(path) from None
             raise
 
     def upsert(self, chunks: Sequence[IndexedChunk]) -> None:
@@ -194,8 +194,32 @@ class EdgeIndex(FusedIndex):
         if self._closed:
             return
         self._closed = True
-        self._shard.flush()
-        self._shard.close()
+        try:
+            self._shard.flush()
+            self._shard.close()
+        finally:
+            self._lock.close()  # and with it the lock
+
+
+def _lock(path: Path):
+    """The index's own lock (index.lock beside it), taken before Qdrant Edge opens anything:
+    its load rewrites segment files before it finds the shard locked, and the process that
+    holds the shard then fails every flush. The system drops it when the process ends."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path.parent / f"{path.name}.lock", "a")  # held until close
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise _in_use(path) from None
+    return handle
+
+
+def _in_use(path: Path) -> IndexLocked:
+    return IndexLocked(
+        f"the index at {path} is open in another appliance process "
+        "(is `appliance serve` running?): stop it first, or ask through its web API"
+    )
 
 
 def _open(path: Path, sizes: dict[str, int]) -> EdgeShard:
@@ -221,7 +245,7 @@ def _open(path: Path, sizes: dict[str, int]) -> EdgeShard:
                 shard.optimize()  # rebuilds its segments as configured now
                 converting.unlink()
             return shard
-        EdgeShard.load(str(path)).close()  # not while another process has it open
+        EdgeShard.load(str(path)).close()  # an earlier version's process may hold it
         log.warning(
             "the index at %s holds other embedders' vectors (%s, now %s): it is made anew, "
             "and every file in kb/ is indexed again",

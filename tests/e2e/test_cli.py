@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tests.corpus import make_pdf, write_text
+from tests.e2e.conftest import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -64,12 +65,20 @@ def test_cli_beside_a_running_server_says_so(make_server):
         "--models",
         server.models,
     ]
-    result = appliance("ingest", *common)
-    assert result.returncode == 2
-    assert "open in another appliance process" in result.stderr
-    assert "Traceback" not in result.stderr
+    for command in (["ingest"], ["ask", "alpha?"], ["doctor"]):
+        result = appliance(*command, *common)
+        if command == ["doctor"]:  # a check among others: the index is not checked further
+            assert "in use by a running appliance" in result.stdout
+        else:
+            assert result.returncode == 2
+            assert "open in another appliance process" in result.stderr
+        assert "Traceback" not in result.stderr
     docs = appliance("docs", *common)  # reads the manifest, works alongside
     assert docs.returncode == 0 and "indexed" in docs.stdout and "a.txt" in docs.stdout
+    # none of them touched the server's index: it goes on indexing
+    write_text(server.kb / "b.txt", "beta")
+    wait_for(lambda: server.documents().get("b.txt", {}).get("status") == "indexed", 60, "b.txt")
+    assert server.get("/ready")[0] == 200
 
 
 def test_config_errors_are_one_clear_line(tmp_path):

@@ -20,7 +20,7 @@ from appliance.index.edge import EdgeIndex
 from appliance.index.embedder import Embedder
 from appliance.index.store import VectorStore
 from appliance.observe import Metrics, QueryHistory
-from appliance.sync.manifest import Manifest
+from appliance.sync.manifest import INDEXED, Manifest
 from appliance.sync.pipeline import Pipeline
 from appliance.sync.worker import SyncWorker
 from appliance.tools import Tool
@@ -130,9 +130,10 @@ def open_parts(settings: Settings) -> Parts:
     models.ensure_ready(s)
     tools = load_tools(s.tools) if s.tools.enabled else {}
     s.paths.data.mkdir(parents=True, exist_ok=True)
-    s.paths.kb.mkdir(parents=True, exist_ok=True)
     index = open_store(s)
     manifest = Manifest(manifest_path(s))
+    if not manifest.totals().get(INDEXED):  # else a missing kb/ is gone, not new: see worker
+        s.paths.kb.mkdir(parents=True, exist_ok=True)
     o = s.observe
     history = QueryHistory(
         history_path(s),

@@ -1,6 +1,6 @@
 """watchdog → the sync worker. Events are hints only: the worker's periodic scan catches what
 an observer missed, and a dead observer (it stops on errors, or when kb/ is removed) is
-replaced by a new one."""
+replaced by a new one, once kb/ is there."""
 
 from __future__ import annotations
 
@@ -35,13 +35,26 @@ class _Forward(FileSystemEventHandler):
         if event.event_type in ("opened", "closed_no_write"):
             return
         if event.is_directory:
-            if event.event_type in ("deleted", "moved", "created"):
+            if event.event_type in ("deleted", "moved"):  # the files it held are gone
+                self._submit_under(event.src_path)
+            if event.event_type in ("moved", "created"):  # files the events did not name
                 self.worker.request_rescan()
             return
         for raw in (event.src_path, getattr(event, "dest_path", "")):
             rel = self._relative(raw)
             if rel:
                 self.worker.submit(rel)
+
+    def _submit_under(self, raw: str | bytes) -> None:
+        """Each known file under a folder that went: a rescan finding kb/ empty does not
+        take its files for deleted (worker: kb/ may not be mounted), the events do."""
+        folder = self._relative(raw)
+        if folder in (None, ".", ""):  # kb/ itself: gone, not emptied (the worker pauses)
+            self.worker.request_rescan()
+            return
+        for entry in self.worker.pipeline.manifest.entries():
+            if entry.path.startswith(folder + "/"):
+                self.worker.submit(entry.path)
 
     def _relative(self, raw: str | bytes) -> str | None:
         if not raw:
@@ -62,10 +75,13 @@ class Watcher:
         self.polling = polling
         self._observer = None
         self._root = None
+        self._started = False
         self.restarts = 0
 
     def start(self) -> None:
-        self.kb.mkdir(parents=True, exist_ok=True)
+        self._started = True
+        if not self.kb.is_dir():
+            return  # watched once it is back (ensure_running); the worker pauses till then
         observer = PollingObserver(timeout=1) if self.polling else Observer()
         observer.schedule(_Forward(self.kb, self.worker), str(self.kb), recursive=True)
         observer.daemon = True
@@ -86,16 +102,28 @@ class Watcher:
         )
 
     def ensure_running(self) -> None:
-        """Called by the worker on each tick: replace a dead observer and rescan."""
-        if self._observer is None or self.alive():
+        """Called by the worker on each tick: replace a dead observer and rescan. While kb/
+        is missing (moved, deleted, not mounted) nothing is watched, and nothing is made in
+        its place: a new empty kb/ would read as every file deleted."""
+        if not self._started or self.alive():
             return
-        log.warning("the kb/ watcher stopped; restarting it and rescanning kb/")
-        self.restarts += 1
-        self._observer.stop()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer = None
+            if not self.kb.is_dir():
+                log.warning("kb/ is gone; watching it again once it is back")
+                return
+            log.warning("the kb/ watcher stopped; restarting it and rescanning kb/")
+            self.restarts += 1
+        elif not self.kb.is_dir():
+            return
+        else:
+            log.info("kb/ is there again: watching it and rescanning it")
         self.start()
         self.worker.request_rescan()
 
     def stop(self) -> None:
+        self._started = False
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(timeout=5)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from appliance.config import WatcherSettings
+from appliance.sync import manifest as m
 from appliance.sync.pipeline import (
     Cancelled,
     FileChanged,
@@ -44,6 +45,7 @@ class SyncWorker:
         self.startup_done = threading.Event()
         self.last_error = ""
         self.paused = ""  # why ingestion is paused, if it is
+        self.kept = ""  # why the last scan kept indexed files it did not find, if it did
         self.min_free_mb = pipeline.settings.limits.min_free_mb
         self.scan_progress = (0, 0)  # (files done, files to do) of the running full sync
         # the file being embedded (path, done, total chunks) or read by OCR (stage "ocr", pages)
@@ -96,6 +98,14 @@ class SyncWorker:
     def sync_all(self, progress: Callable[[int, int, str], None] | None = None) -> int:
         """Bring every stale path up to date now (start-up, rescans, `appliance ingest`).
         Files still being written are left to the queue, to be indexed once they settle."""
+        if self._paused_now():
+            return 0
+        kept = self._emptied()
+        if kept and kept != self.kept:
+            log.error(kept, extra={"event": "kb_empty", "path": str(self.pipeline.kb)})
+        self.kept = kept
+        if kept:
+            return 0
         self.pipeline.check_ocr()
         todo = stale_paths(self.pipeline, self.settings.ignore)
         quick = [rel for rel in todo if self.pipeline.is_quick(rel)]
@@ -103,7 +113,7 @@ class SyncWorker:
         to_read = self._settled(rel for rel in todo if rel not in skip)
         ordered = quick + to_read
         for done, rel in enumerate(ordered, 1):
-            if self._stop.is_set() or self._storage_full():  # the rest after the resume
+            if self._stop.is_set() or self._paused_now():  # the rest after the resume
                 break
             self.scan_progress = (done - 1, len(ordered))
             self._settled_by_scan(rel)
@@ -152,42 +162,43 @@ class SyncWorker:
                 del self._waiting[rel]
 
     def _run(self) -> None:
-        if not self._storage_full():
+        if not self._paused_now():
             self._guard(self.sync_all)
         self.startup_done.set()  # questions are answered even while ingestion is paused
         next_scan = time.monotonic() + self.settings.rescan_interval_s
         while not self._stop.is_set():
             for check in self.health_checks:
                 self._guard(check)
-            if self._storage_full():
+            if self._paused_now():
                 with self._wake:
                     self._wake.wait(timeout=1.0)
                 continue
+            if self.kept and not self._emptied():  # kb/ holds files again
+                self._rescan.set()
             if self._rescan.is_set() or time.monotonic() >= next_scan:
                 self._rescan.clear()
                 self._guard(self.sync_all)
                 next_scan = time.monotonic() + self.settings.rescan_interval_s
             for rel in self._due():
-                if self._stop.is_set() or self._storage_full():  # back with the resume's rescan
+                if self._stop.is_set() or self._paused_now():  # back with the resume's rescan
                     break
                 self._update(rel)
             with self._wake:
                 self._wake.wait(timeout=self._next_due_in())
 
-    def _storage_full(self) -> bool:
-        """While the data dir is full (below limits.min_free_mb) or read-only, ingestion
-        pauses, so nothing is written half-way, and resumes with a rescan once it can write.
+    def _paused_now(self) -> bool:
+        """While kb/ is gone (_kb_problem), or the data dir is full (below
+        limits.min_free_mb) or read-only, ingestion pauses: nothing is written half-way, no
+        file is taken for deleted, and it resumes with a rescan once both are back.
         Questions are answered all the while."""
-        problem = storage_problem(self.pipeline.settings.paths.data, self.min_free_mb)
+        data = self.pipeline.settings.paths.data
+        problem = self._kb_problem() or storage_problem(data, self.min_free_mb)
         if problem:
-            if not self.paused:
+            if self.paused != f"ingestion paused: {problem}":
                 log.error(
                     "ingestion paused: %s",
                     problem,
-                    extra={
-                        "event": "ingest_paused",
-                        "path": str(self.pipeline.settings.paths.data),
-                    },
+                    extra={"event": "ingest_paused", "path": str(data)},
                 )
             self.paused = f"ingestion paused: {problem}"
             return True
@@ -196,6 +207,41 @@ class SyncWorker:
             self.paused = ""
             self._rescan.set()
         return False
+
+    def _kb_problem(self) -> str:
+        """Why kb/ cannot be followed now, or "". A kb/ that is missing (moved, deleted, a
+        share not mounted) is not a kb/ whose files were all deleted: taking them for
+        deleted would mean embedding them all again once it is back."""
+        kb = self.pipeline.kb
+        if not kb.is_dir():
+            there = "is not a folder" if kb.exists() else "is missing"
+            return (
+                f"kb/ ({kb}) {there}: moved, deleted or not mounted? The index is kept as it "
+                "is, and indexing resumes once kb/ is back"
+            )
+        if not os.access(kb, os.R_OK | os.X_OK):
+            return f"kb/ ({kb}) cannot be read by this user; fix its permissions"
+        return ""
+
+    def _emptied(self) -> str:
+        """Why a scan keeps the indexed files it did not find, or "": kb/ holds nothing at
+        all while files are indexed, as when a share is not mounted (yet). Files deleted
+        while the watcher looks are removed as each event says; `appliance ingest` (no
+        background thread) follows an empty kb/ as it is."""
+        if not self.alive():
+            return ""
+        kb = self.pipeline.kb
+        with os.scandir(kb) as entries:
+            if next(entries, None) is not None:
+                return ""
+        indexed = self.pipeline.manifest.totals().get(m.INDEXED, 0)
+        if not indexed:
+            return ""
+        return (
+            f"kb/ ({kb}) is empty while {indexed} files are indexed: not mounted? They are "
+            "kept, and followed again once kb/ holds files. If it was emptied on purpose, "
+            "stop the appliance and run `appliance ingest`"
+        )
 
     def _next_due_in(self, longest: float = 0.25) -> float:
         """Sleep until the next waiting file is due, or `longest` (health checks, rescans)."""

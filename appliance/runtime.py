@@ -59,7 +59,9 @@ class Runtime:
             "checks": checks,
             "answers": parts.assistant.admission.stats() if parts.assistant else {},
             "pending_files": worker.pending(),
-            "ingestion": worker.paused or worker.kept or "running",
+            "ingestion": worker.paused
+            or worker.kept
+            or (f"indexing fails: {worker.failing}" if worker.failing else "running"),
             "error": self.startup_error or worker.last_error,
         }
 

@@ -46,6 +46,7 @@ class SyncWorker:
         self.last_error = ""
         self.paused = ""  # why ingestion is paused, if it is
         self.kept = ""  # why the last scan kept indexed files it did not find, if it did
+        self.failing = ""  # the error of the last step, until a step succeeds
         self.min_free_mb = pipeline.settings.limits.min_free_mb
         self.scan_progress = (0, 0)  # (files done, files to do) of the running full sync
         # the file being embedded (path, done, total chunks) or read by OCR (stage "ocr", pages)
@@ -108,6 +109,7 @@ class SyncWorker:
             return 0
         self.pipeline.check_ocr()
         todo = stale_paths(self.pipeline, self.settings.ignore)
+        self.failing = ""  # a file whose step fails again says so again
         quick = [rel for rel in todo if self.pipeline.is_quick(rel)]
         skip = set(quick)
         to_read = self._settled(rel for rel in todo if rel not in skip)
@@ -278,6 +280,7 @@ class SyncWorker:
         try:
             self.pipeline.update(rel)
             self.ocr_under_way.pop(rel, None)
+            self.failing = ""
         except OcrUnderWay as step:
             self.ocr_under_way[rel] = (step.done, step.total)
             log.info(
@@ -298,8 +301,7 @@ class SyncWorker:
             log.info("indexing stopped", extra={"event": "indexing_stopped", "path": rel})
         except Exception as err:  # the worker must outlive any single failure
             self.ocr_under_way.pop(rel, None)
-            self.last_error = f"{type(err).__name__}: {err}"
-            log.exception("sync step failed")
+            self._failed(err)
         finally:
             self.current = None
 
@@ -310,8 +312,11 @@ class SyncWorker:
         try:
             action()
         except Exception as err:  # the worker must outlive any single failure
-            self.last_error = f"{type(err).__name__}: {err}"
-            log.exception("sync step failed")
+            self._failed(err)
+
+    def _failed(self, err: Exception) -> None:
+        self.last_error = self.failing = f"{type(err).__name__}: {err}"
+        log.exception("sync step failed")
 
 
 def _size(state: FileState | None) -> int:

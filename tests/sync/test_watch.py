@@ -115,3 +115,14 @@ def test_ingestion_pauses_when_the_data_dir_is_full_and_resumes(running):
     worker.min_free_mb = 0  # space came back
     wait_for(lambda: paths(manifest).get("while-full.txt") == "indexed", 20, "the resume")
     assert worker.paused == ""
+
+
+def test_a_failing_step_is_reported_and_the_worker_goes_on(running):
+    kb, manifest, watcher = running
+    worker = watcher.worker
+    worker.pipeline.index.close()  # every write to the index fails from now on
+    write_text(kb / "a.txt", "alpha")
+    wait_for(lambda: worker.failing, 20, "the failure")
+    assert "Shard is not initialized" in worker.failing  # the reason, for /api/status
+    assert paths(manifest).get("a.txt") != "indexed"
+    assert worker.alive()

@@ -25,7 +25,9 @@ Each quote brings what it needs to be read:
   signature or title, the sentences that describe it;
 - a sentence followed by a command ("$ sudo update-alternatives --config editor"), the
   command; a sentence that announces what follows ("…as follows:", "如下"), the lines of
-  configuration or code after it: documentation says how in words and then shows it.
+  configuration or code after it: documentation says how in words and then shows it;
+- a question (a FAQ's "Q: How do I reset my password?", which restates the user's and so
+  scores best), the sentences after it up to the next question: its answer.
 A list or table, or what a sentence announces, may go on past the passage's end: then from
 the next chunk of the document (on the same page), which is never quoted for itself.
 """
@@ -68,6 +70,8 @@ _OPTION = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*|\b\w+\(\)")  # --exec, -L, uu
 LABEL_CHARS = 240  # a function signature can be long
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 _ENDS_SENTENCE = re.compile(r"[.!?。！？；:：]$")
+_ASKS = re.compile(r"[?？][\"'”’)）」』*_]*$")  # a question, in its quotes or emphasis
+ANSWER_UNITS = 3  # a quoted question brings this many sentences after it, its answer
 
 
 @dataclass(frozen=True)
@@ -262,7 +266,8 @@ def _with_blocks(
     kept: dict[tuple[int, int], Quote] = {}
     length = 0
     companions = [_companions(passages[q.number], q, going_on[q.number]) for q in chosen]
-    for group in [[q] for q in chosen] + companions:
+    answered = [[q, *_answer_after(going_on[q.number], q)] for q in chosen]
+    for group in answered + companions:
         for s in group:
             key = (s.number, s.position)
             if key in kept:
@@ -332,6 +337,20 @@ def _shown_after(mine: dict[int, Quote], q: Quote) -> list[Quote]:
             break
         shown.append(s)
     return shown
+
+
+def _answer_after(mine: dict[int, Quote], q: Quote) -> list[Quote]:
+    """When `q` is a question (a FAQ's), what answers it: the units after it, up to the next
+    question (at most ANSWER_UNITS, and the next chunk's too)."""
+    if not _ASKS.search(q.unit.text):
+        return []
+    found = []
+    for position in range(q.position + 1, q.position + 1 + ANSWER_UNITS):
+        s = mine.get(position)
+        if s is None or _ASKS.search(s.unit.text):
+            break
+        found.append(s)
+    return found
 
 
 def _described_below(mine: dict[int, Quote], q: Quote) -> list[Quote]:

@@ -19,8 +19,10 @@ _LIST_ITEM = re.compile(r"^(?:[-*•·▪◦‣–]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.
 _CELLS = re.compile(r"\s\|\s|\t")
 _FIELDS = re.compile(r"^[^:;]{1,60}: [^;]*(?:; [^:;]{1,60}: [^;]*)+$")
 _PARAGRAPH = re.compile(r"\n[^\S\n]*\n")
-_CJK_END = re.compile(r"[。！？；!?][」』”’）)]*")
-_LATIN_END = re.compile(r"(?<=[\w)\]\"'”’%])[.!?][\"'”’)\]]*(?=\s+\S)")  # not "(.)"
+# What closes around a sentence's end stays with it: quotes, brackets, and Markdown's
+# emphasis ("**Q: How do I reset my password?**").
+_CJK_END = re.compile(r"[。！？；!?][」』”’）)*_]*")
+_LATIN_END = re.compile(r"(?<=[\w)\]\"'”’%*_])[.!?][\"'”’)\]*_]*(?=\s+\S)")  # not "(.)"
 _CJK = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
 _ABBREVIATIONS = frozenset(
     "e.g i.e etc vs cf mr mrs ms dr prof st no nr fig approx incl resp ca al".split()

@@ -126,6 +126,34 @@ def test_a_sentence_brings_the_command_that_follows_it(terms):
     assert "vim.basic" not in found.text  # what follows the command stays out
 
 
+def test_a_faq_question_brings_its_answer(terms):
+    """A FAQ's question restates the user's and scores best; its answer follows it, up to the
+    next question. Markdown's emphasis stays with the sentence it closes."""
+    faq = (
+        "**Q: How do I reset my password?**\n\n"
+        "A: Go to https://pw.example.lan and click Forgot password; the new password must be "
+        "14 characters long.\n\n"
+        "**Q: Who do I call when the network is down?**\n\n"
+        "A: Call the NOC on extension 4999, day and night."
+    )
+    assert [u.text for u in units(faq)][:2] == [
+        "**Q: How do I reset my password?**",
+        "A: Go to https://pw.example.lan and click Forgot password; the new password must be "
+        "14 characters long.",
+    ]
+    found = extract("How do I reset my password?", [passage(1, faq)], terms)
+    assert "https://pw.example.lan" in found.text
+    assert "4999" not in found.text  # the next question's answer stays out
+    data = "faq[0].q: Where is the first-aid kit?\nfaq[0].a: Behind the reception desk."
+    found = extract("Where is the first-aid kit?", [passage(1, data)], terms)
+    assert "Behind the reception desk" in found.text
+    chinese = (
+        "问：打印机卡纸怎么办？\n答：打开二号纸盒，拉下绿色拉杆。\n问：怎么加墨？\n答：找行政部。"
+    )
+    found = extract("打印机卡纸了怎么办？", [passage(1, chinese)], terms)
+    assert "拉下绿色拉杆" in found.text and "行政部" not in found.text
+
+
 def test_nothing_that_shares_a_term_with_the_question_gives_no_answer(terms):
     found = extract(
         "How do I configure the VPN client?",

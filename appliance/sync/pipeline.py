@@ -126,7 +126,8 @@ OCR_MISSING, OCR_PAGES_FAILED = "ocr_missing", "ocr_pages_failed"
 
 
 class FileChanged(Exception):
-    """The file changed while it was read (still being copied): look again once it settles."""
+    """The file changed (or went) while it was read or embedded: look again once it
+    settles."""
 
 
 class OcrUnderWay(Exception):
@@ -489,7 +490,7 @@ class Pipeline:
         text_hashes = [self._text_hash(t) for t in texts]
         known = self._stored_vectors(text_hashes)
         missing = [t for t, h in zip(texts, text_hashes, strict=True) if h not in known]
-        fresh = iter(self._embed_missing(rel, missing))
+        fresh = iter(self._embed_missing(rel, missing, state))
         language = self.embedder.language_of("\n".join(c.text for c in chunks[:LANGUAGE_SAMPLE]))
         modified = state.mtime_ns / 1e9
         indexed = []
@@ -527,14 +528,18 @@ class Pipeline:
         second = self.index.dense_vectors(text_hashes, MULTILINGUAL)
         return {h: (v, second[h]) for h, v in dense.items() if h in second}
 
-    def _embed_missing(self, rel: str, texts: list[str]) -> list[tuple]:
-        """Embed in batches, reporting progress and stopping early on stop(): each text's
-        dense vector and its multilingual one (None without a multilingual embedder)."""
+    def _embed_missing(self, rel: str, texts: list[str], state: FileState) -> list[tuple]:
+        """Embed in batches, reporting progress, stopping early on stop(), and giving up
+        when the file is deleted or changed meanwhile (a big file takes minutes: its
+        deletion is seen at once, its new content read once it settles): each text's dense
+        vector and its multilingual one (None without a multilingual embedder)."""
         vectors: list[tuple] = []
         for start in range(0, len(texts), EMBED_BATCH):
             self.on_progress(rel, start, len(texts))
             if self._stop.is_set():
                 raise Cancelled(rel)
+            if start and stat_file(self.path(rel)) != state:
+                raise FileChanged(rel)
             batch = texts[start : start + EMBED_BATCH]
             dense = self.embedder.embed_documents(batch)
             second = self.embedder.embed_multilingual_documents(batch) or [None] * len(batch)

@@ -293,7 +293,7 @@ class SyncWorker:
                 self._waiting[rel] = (time.monotonic(), stat_file(self.pipeline.path(rel)))
         except FileChanged:
             log.info(
-                "changed while it was read; indexing it once it settles",
+                "changed or deleted while it was read; looked at again once it settles",
                 extra={"event": "file_changed", "path": rel},
             )
             self.submit(rel)

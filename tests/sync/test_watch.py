@@ -126,3 +126,30 @@ def test_a_failing_step_is_reported_and_the_worker_goes_on(running):
     assert "Shard is not initialized" in worker.failing  # the reason, for /api/status
     assert paths(manifest).get("a.txt") != "indexed"
     assert worker.alive()
+
+
+def test_a_big_file_deleted_while_it_is_embedded_is_given_up_at_once(make_pipeline):
+    """Its deletion is seen between two batches, not after the whole file (minutes for a
+    manual on 2 cores): it is never indexed, and then removed."""
+    pipeline = make_pipeline(retrieval__chunk_tokens=32, retrieval__chunk_overlap_tokens=0)
+    s = pipeline.settings
+    worker = SyncWorker(pipeline, s.watcher)
+    watcher = Watcher(s.paths.kb, worker)
+    worker.health_checks.append(watcher.ensure_running)
+    results = []
+    pipeline.on_result = results.append
+    worker.start()
+    watcher.start()
+    try:
+        big = s.paths.kb / "big.txt"
+        write_text(
+            big, "\n\n".join(f"Paragraph {i} says something of its own." for i in range(900))
+        )
+        wait_for(lambda: (worker.current or {}).get("done", 0) >= 32, 60, "embedding under way")
+        big.unlink()
+        wait_for(lambda: paths(pipeline.manifest) == {}, 60, "big.txt forgotten")
+        assert "indexed" not in results  # given up, not indexed then removed
+        assert pipeline.index.count() == 0
+    finally:
+        watcher.stop()
+        worker.stop()

@@ -12,6 +12,7 @@ from pathlib import Path
 from appliance import models
 from appliance.app import Parts
 from appliance.errors import NotReady
+from appliance.sync.manifest import INDEXED
 from appliance.sync.watch import Watcher
 
 log = logging.getLogger("appliance")
@@ -88,7 +89,7 @@ class Runtime:
                 parts.worker.health_checks.append(self._watch_or_give_up(on_fatal))
             parts.load_generator()
             parts.worker.health_checks.append(self._models_unchanged(on_fatal))
-            parts.worker.startup_done.wait()
+            self._wait_for_the_index()
         except Exception as err:
             self.startup_error = f"{type(err).__name__}: {err}"
             log.error("start-up failed: %s", err, extra={"event": "startup_failed"})
@@ -99,6 +100,19 @@ class Runtime:
             "ready",
             extra={"event": "ready", "seconds": round(time.monotonic() - started, 2)},
         )
+
+    def _wait_for_the_index(self) -> None:
+        """Until the start-up sync is done; or, when the index already holds documents (a
+        restart), until deleted files are removed: then what it holds is served while the
+        files that came meanwhile (or failed to finish) are indexed, which may take hours."""
+        worker, manifest = self.parts.worker, self.parts.manifest
+        while not worker.startup_done.wait(0.2):
+            if worker.serving.is_set() and manifest.totals().get(INDEXED):
+                log.info(
+                    "answering from the index while kb/ is brought up to date",
+                    extra={"event": "serving_during_sync"},
+                )
+                return
 
     def _models_unchanged(self, on_fatal):
         """A model file replaced or removed under a running appliance: it keeps serving

@@ -43,6 +43,9 @@ class SyncWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.startup_done = threading.Event()
+        # the start-up sync's quick part is done (deleted files removed, cheap verdicts): what
+        # the index holds can be served while the files to read are indexed
+        self.serving = threading.Event()
         self.last_error = ""
         self.paused = ""  # why ingestion is paused, if it is
         self.kept = ""  # why the last scan kept indexed files it did not find, if it did
@@ -96,9 +99,15 @@ class SyncWorker:
         self.pipeline.close()
 
     # -- the worker thread -----------------------------------------------------------------------
-    def sync_all(self, progress: Callable[[int, int, str], None] | None = None) -> int:
+    def sync_all(
+        self,
+        progress: Callable[[int, int, str], None] | None = None,
+        quick_done: Callable[[], object] = lambda: None,
+    ) -> int:
         """Bring every stale path up to date now (start-up, rescans, `appliance ingest`).
-        Files still being written are left to the queue, to be indexed once they settle."""
+        Files still being written are left to the queue, to be indexed once they settle.
+        `quick_done` is called once the deleted files are removed and the cheap verdicts
+        given, before the files to read."""
         if self._paused_now():
             return 0
         kept = self._emptied()
@@ -115,6 +124,8 @@ class SyncWorker:
         to_read = self._settled(rel for rel in todo if rel not in skip)
         ordered = quick + to_read
         for done, rel in enumerate(ordered, 1):
+            if done > len(quick):
+                quick_done()
             if self._stop.is_set() or self._paused_now():  # the rest after the resume
                 break
             self.scan_progress = (done - 1, len(ordered))
@@ -165,8 +176,9 @@ class SyncWorker:
 
     def _run(self) -> None:
         if not self._paused_now():
-            self._guard(self.sync_all)
-        self.startup_done.set()  # questions are answered even while ingestion is paused
+            self._guard(lambda: self.sync_all(quick_done=self.serving.set))
+        self.serving.set()  # questions are answered even while ingestion is paused
+        self.startup_done.set()
         next_scan = time.monotonic() + self.settings.rescan_interval_s
         while not self._stop.is_set():
             for check in self.health_checks:

@@ -33,7 +33,9 @@ def health():
 
 @pages.get("/ready")
 def ready():
-    """Models loaded, index open, start-up sync done: 503 until then."""
+    """Models loaded, index open, start-up sync done (on a restart, its quick part: deleted
+    files removed; the rest goes on, checks.startup_sync_done says when it is done): 503
+    until then."""
     state = runtime().readiness()
     return jsonify(state), (200 if state["ready"] else 503)
 

@@ -148,3 +148,36 @@ def _quietly(call, *args):
         call(*args)
     except OSError:
         pass  # the server went away mid-request: that is the point
+
+
+def test_a_restart_answers_from_the_index_while_the_files_that_came_meanwhile_are_indexed(
+    make_server,
+):
+    """Files copied in while the appliance was down (or left half-done by a crash) can take
+    hours to embed: what the index holds is answered from meanwhile, with deleted files
+    already gone; /ready says the start-up sync is not done yet."""
+    server = make_server(extra_config="retrieval:\n  chunk_tokens: 32\n  chunk_overlap_tokens: 0\n")
+    write_text(server.kb / "canteen.txt", "The canteen opens at noon and closes at three.")
+    write_text(server.kb / "old.txt", "The old parking rules are gone now.")
+    server.start()
+    assert server.stop() == 0
+    (server.kb / "old.txt").unlink()
+    paragraphs = (f"Paragraph {i} of the manual says something of its own." for i in range(1200))
+    write_text(server.kb / "manual.txt", "\n\n".join(paragraphs))
+    server.start(wait=False)
+    wait_for(lambda: server.proc.poll() is None and _ready(server), 120, "serving")
+    status, body = server.get("/ready")
+    assert status == 200 and not body["checks"]["startup_sync_done"]  # manual.txt under way
+    status, found = server.get("/api/search?q=canteen%20opens")
+    assert status == 200 and found["citations"][0]["source"] == "canteen.txt"
+    assert "old.txt" not in server.documents()  # deleted files are gone before serving
+    wait_for(lambda: server.get("/ready")[1]["checks"]["startup_sync_done"], 300, "the sync")
+    assert server.documents()["manual.txt"]["status"] == "indexed"
+    assert "serving_during_sync" in server.logs()
+
+
+def _ready(server) -> bool:
+    try:
+        return server.get("/ready")[0] == 200
+    except OSError:
+        return False

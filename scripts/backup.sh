@@ -96,7 +96,7 @@ for f in "$data"/* "$data"/.[!.]*; do
     [ -e "$f" ] || continue
     name=${f##*/}
     case "$name" in
-        *-wal|*-shm|*-journal|.doctor-*) continue ;;   # part of a database / scratch
+        *-wal|*-shm|*-journal|.doctor-*|*.lock) continue ;;   # part of a database / scratch / a lock
     esac
     if [ -f "$f" ] && is_sqlite "$f"; then
         echo "sqlite  $name"

@@ -40,10 +40,8 @@ class _Forward(FileSystemEventHandler):
             if event.event_type in ("moved", "created"):  # files the events did not name
                 self.worker.request_rescan()
             return
-        for raw in (event.src_path, getattr(event, "dest_path", "")):
-            rel = self._relative(raw)
-            if rel:
-                self.worker.submit(rel)
+        names = (self._relative(raw) for raw in (event.src_path, getattr(event, "dest_path", "")))
+        self.worker.submit(*filter(None, names))
 
     def _submit_under(self, raw: str | bytes) -> None:
         """Each known file under a folder that went: a rescan finding kb/ empty does not

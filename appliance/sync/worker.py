@@ -59,16 +59,22 @@ class SyncWorker:
         self.health_checks: list[Callable[[], None]] = []
 
     # -- called from other threads -------------------------------------------------------------
-    def submit(self, rel: str) -> None:
-        """A hint that `rel` may have changed; it is looked at once it has settled."""
-        if is_ignored(rel, self.settings.ignore):
-            return
-        path = self.pipeline.path(rel)
-        state = stat_file(path)
-        if state is not None and not self.paused and path.is_file():
-            self.pipeline.manifest.mark_pending(rel, state.size, state.mtime_ns)
+    def submit(self, *rels: str) -> None:
+        """A hint that these paths may have changed; they are looked at once they have
+        settled, together (a move's old and new name: the new one first, so that its
+        stored vectors are still there to be reused)."""
+        due = time.monotonic() + self.settings.settle_s
+        seen = {}
+        for rel in rels:
+            if is_ignored(rel, self.settings.ignore):
+                continue
+            path = self.pipeline.path(rel)
+            seen[rel] = state = stat_file(path)
+            if state is not None and not self.paused and path.is_file():
+                self.pipeline.manifest.mark_pending(rel, state.size, state.mtime_ns)
         with self._wake:
-            self._waiting[rel] = (time.monotonic() + self.settings.settle_s, state)
+            for rel, state in seen.items():
+                self._waiting[rel] = (due, state)
             self._wake.notify()
 
     def request_rescan(self) -> None:
@@ -122,7 +128,9 @@ class SyncWorker:
         quick = [rel for rel in todo if self.pipeline.is_quick(rel)]
         skip = set(quick)
         to_read = self._settled(rel for rel in todo if rel not in skip)
-        ordered = quick + to_read
+        moved = self._moved_away(quick, to_read)
+        quick = [rel for rel in quick if rel not in moved]
+        ordered = quick + to_read + moved
         for done, rel in enumerate(ordered, 1):
             if done > len(quick):
                 quick_done()
@@ -139,6 +147,19 @@ class SyncWorker:
         if not self.alive():
             self._drain_queue()
         return len(ordered)
+
+    def _moved_away(self, quick: list[str], to_read: list[str]) -> list[str]:
+        """Of the paths gone, those whose file may be one to read under a new name (a file
+        or folder renamed, moved: the same size): forgotten after the files are read, so
+        that their stored vectors are still there to be reused."""
+        sizes = {_size(stat_file(self.pipeline.path(rel))) for rel in to_read}
+        moved = []
+        for rel in quick:
+            entry = self.pipeline.manifest.get(rel)
+            gone = stat_file(self.pipeline.path(rel)) is None
+            if gone and entry is not None and entry.chunks and entry.size in sizes:
+                moved.append(rel)
+        return moved
 
     def _drain_queue(self, longest_s: float = 60.0) -> None:
         """Without the background thread (`appliance ingest`), wait here for the files still

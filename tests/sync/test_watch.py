@@ -153,3 +153,32 @@ def test_a_big_file_deleted_while_it_is_embedded_is_given_up_at_once(make_pipeli
     finally:
         watcher.stop()
         worker.stop()
+
+
+def test_a_file_or_folder_renamed_reuses_its_vectors(running):
+    """The new name is read before the old one is forgotten (the watcher's move, and the
+    rescan a folder's move brings), so nothing is embedded again."""
+    kb, manifest, watcher = running
+    pipeline = watcher.worker.pipeline
+    embedded = []  # passages embedded, per file read
+    report = pipeline.on_progress
+
+    def progress(rel, done, total):
+        if done == total:
+            embedded.append((rel, total))
+        report(rel, done, total)
+
+    pipeline.on_progress = progress
+    write_text(
+        kb / "docs/a.txt", "\n\n".join(f"Alpha paragraph {i} of its own." for i in range(40))
+    )
+    write_text(kb / "docs/b.txt", "\n\n".join(f"Beta paragraph {i} of its own." for i in range(40)))
+    wait_for(lambda: paths(manifest) == {"docs/a.txt": "indexed", "docs/b.txt": "indexed"}, 30, "")
+    assert all(total > 0 for _, total in embedded)
+    embedded.clear()
+    (kb / "docs/a.txt").rename(kb / "a-moved.txt")
+    wait_for(lambda: set(paths(manifest)) == {"a-moved.txt", "docs/b.txt"}, 20, "the file move")
+    (kb / "docs").rename(kb / "archive")
+    wait_for(lambda: set(paths(manifest)) == {"a-moved.txt", "archive/b.txt"}, 20, "folder move")
+    assert set(paths(manifest).values()) == {"indexed"}
+    assert [rel for rel, total in embedded if total] == []

@@ -250,3 +250,27 @@ def test_simplified_chinese_in_gb18030_is_detected_and_western_text_is_not():
     assert detect_encoding("路由器的默认密码是管理员。".encode("gb18030")) == "gb18030"
     assert detect_encoding("Le café est prêt, à bientôt.".encode("cp1252")) == "cp1252"
     assert detect_encoding("Grüße aus Köln".encode("cp1252")) == "cp1252"
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("會議室在三樓東側，請提前預約。這是公司的規定，所有員工都要遵守。", "big5"),
+        ("会議室は三階にあります。金曜日までに予約してください。これは会社の規則です。", "cp932"),
+        ("镕基与喆在这里，会议室在三楼，这是公司的规定。", "gbk"),  # beyond GB2312
+    ],
+)
+def test_traditional_chinese_japanese_and_gbk_files_are_read_as_written(tmp_path, text, encoding):
+    path = tmp_path / f"{encoding}.txt"
+    path.write_bytes(text.encode(encoding))
+    (section,) = read_document(path)
+    assert section.text.strip() == text
+
+
+def test_western_legacy_text_is_not_taken_for_chinese_or_japanese():
+    from appliance.documents.text_decoding import detect_encoding
+
+    french = "L'été dernier, le café était fermé. Ça a été très décevant pour Élodie et Hélène."
+    assert detect_encoding(french.encode("cp1252")) == "cp1252"
+    german = "Größere Übungen für Schüler: Äpfel, Öfen, Mädchen und Straße."
+    assert detect_encoding(german.encode("cp1252")) == "cp1252"

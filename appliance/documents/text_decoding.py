@@ -145,14 +145,19 @@ def read_text(path: Path) -> str:
     return decode_text(data)
 
 
+def sample_encoding(path: Path) -> tuple[str, bytes]:
+    """The encoding of a possibly huge file, guessed from its start, and that start."""
+    with path.open("rb") as file:
+        sample = file.read(_ENCODING_SAMPLE_BYTES)
+    return detect_encoding(sample, complete=len(sample) < _ENCODING_SAMPLE_BYTES), sample
+
+
 def open_text(path: Path) -> TextIO:
     """Open a possibly huge file for streaming, with the encoding guessed from its start.
 
     newline="" leaves line endings to the caller, as the csv module requires.
     """
-    with path.open("rb") as file:
-        sample = file.read(_ENCODING_SAMPLE_BYTES)
-    encoding = detect_encoding(sample, complete=len(sample) < _ENCODING_SAMPLE_BYTES)
+    encoding, sample = sample_encoding(path)
     check_not_binary(path, sample)
     # A legacy byte past the sample would otherwise abort a file that is UTF-8 so far.
     return path.open(encoding=encoding, errors="replace", newline="")

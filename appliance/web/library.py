@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from flask import Blueprint, abort, jsonify, request, send_from_directory
 
+from appliance.documents.text_decoding import sample_encoding
 from appliance.errors import BadQuestion
 from appliance.sync.manifest import INDEXED, PENDING, Entry, summary
 from appliance.sync.reconcile import is_ignored
@@ -125,9 +126,26 @@ def original(rel: str):
     ):
         abort(404, description=f"{rel} is not an indexed document")
     response = send_from_directory(parts.settings.paths.kb, rel)
+    if response.mimetype in PLAIN_TEXT:  # as it was read, not as UTF-8 (a GBK .txt)
+        response.content_type = f"{response.mimetype}; charset={_charset(kb / rel)}"
     response.headers["Content-Security-Policy"] = "sandbox"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+PLAIN_TEXT = frozenset({"text/plain", "text/markdown", "text/csv"})
+# Python's codec names as browsers know them (WHATWG labels)
+_WEB_CHARSETS = {
+    "utf-8-sig": "utf-8",
+    "cp1252": "windows-1252",
+    "latin-1": "iso-8859-1",
+    "cp932": "shift_jis",
+}
+
+
+def _charset(path: Path) -> str:
+    encoding, _ = sample_encoding(path)
+    return _WEB_CHARSETS.get(encoding, encoding)
 
 
 @library.post("/api/upload")

@@ -44,6 +44,7 @@ def test_documents_passages_and_original_files(make_app, tmp_path):
     original = client.get("/files/manual.pdf")
     assert original.status_code == 200 and original.data.startswith(b"%PDF")
     assert original.headers["Content-Security-Policy"] == "sandbox"
+    assert client.get("/files/long.txt").headers["Content-Type"] == "text/plain; charset=utf-8"
     for private in (
         "/files/.secret.txt",
         "/files/broken.docx",
@@ -99,3 +100,17 @@ def test_feedback_is_stored_and_status_reports_the_model(make_app):
     assert status.status_code == 200 and status.json["model"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert status.json["device"] == "cpu"
     assert status.json["indexing"] == {"done": 0, "total": 0, "waiting": 0, "current": None}
+
+
+def test_text_files_are_served_in_the_encoding_they_were_read_in(make_app):
+    """A GBK or Windows-1252 .txt opened from a citation reads as written, not as mojibake."""
+    chinese = "会议室在三楼，请在周五前预约。这是公司的规定，所有员工都要遵守。"
+    french = "L'été dernier, le café était fermé pour travaux."
+    app = make_app(documents={"gbk.txt": chinese.encode("gbk"), "fr.txt": french.encode("cp1252")})
+    client = app.test_client()
+    served = client.get("/files/gbk.txt")
+    assert served.headers["Content-Type"] == "text/plain; charset=gb18030"
+    assert served.data.decode("gb18030") == chinese
+    served = client.get("/files/fr.txt")
+    assert served.headers["Content-Type"] == "text/plain; charset=windows-1252"
+    assert served.data.decode("cp1252") == french

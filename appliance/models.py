@@ -174,17 +174,37 @@ def verify(settings: Settings) -> list[str]:
     problems = []
     expected = expected_checksums(settings.paths.models)
     second = settings.multilingual_embedder
-    for path in required_files(settings):
-        if not path.is_file():
-            problems.append(f"{path} is missing: {fix_hint()}")
-            if second and path.is_relative_to(second[1]):
-                problems[-1] += " (or set multilingual.enabled: false to do without it)"
-        elif path in expected and sha256_of(path) != expected[path]:
+    required = required_files(settings)
+    missing = [path for path in required if not path.is_file()]
+    defaults = {settings.paths.models / f.path for s in MODEL_SETS.values() for f in s}
+    fetched = [path for path in missing if path in defaults]
+    if fetched:  # what to do, once
+        problems.append(", ".join(f"{path} is missing" for path in fetched) + f": {fix_hint()}")
+        if second and any(path.is_relative_to(second[1]) for path in fetched):
+            problems[-1] += " (or set multilingual.enabled: false to do without it)"
+    for path in missing:
+        if path not in defaults:  # a model of the operator's: fetch cannot place it
+            problems.append(
+                f"{path} is missing, and it is not a default model that `appliance models "
+                f"fetch` places: copy it there, or correct {_setting_for(path, settings)}"
+            )
+    for path in required:
+        if path not in missing and path in expected and sha256_of(path) != expected[path]:
             problems.append(
                 f"{path} is corrupt (sha256 does not match the pinned checksum): "
                 f"delete it and {fix_hint()}"
             )
     return problems
+
+
+def _setting_for(path: Path, settings: Settings) -> str:
+    """The setting that names `path`, for a message."""
+    if path == settings.generator_model_path:
+        return "generator.model"
+    second = settings.multilingual_embedder
+    if second and path.is_relative_to(second[1]):
+        return "multilingual.model_dir / model_file (or set multilingual.enabled: false)"
+    return "embedder.model_dir / model_file"
 
 
 def ensure_ready(settings: Settings) -> None:

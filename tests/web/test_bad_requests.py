@@ -157,6 +157,7 @@ CASES = [
     Bad("search-q-too-long", "GET", "/api/search?q=" + "a" * 2001, headers={}),
     Bad("search-k-zero", "GET", "/api/search?q=router&k=0", headers={}),
     Bad("search-k-too-big", "GET", "/api/search?q=router&k=500", headers={}),
+    Bad("search-k-not-a-number", "GET", "/api/search?q=router&k=abc", headers={}),
     # Passages.
     Bad("passage-no-source", "GET", "/api/passage?chunk=0", headers={}),
     Bad("passage-negative-chunk", "GET", "/api/passage?source=good.txt&chunk=-1", headers={}),
@@ -338,8 +339,9 @@ def test_options_lists_the_allowed_methods(client):
     assert "POST" in reply.headers.get("Allow", ""), reply.headers
 
 
-def test_search_with_a_non_numeric_k_falls_back_to_the_default(client):
-    """Observed behaviour, not an error: ?k=abc is ignored (Flask's type=int gives None)."""
+def test_a_question_that_is_no_text_is_told_so(client):
+    body = json.dumps({"question": 5}).encode()
+    reply = send(client, "POST", "/api/ask", body, {"Content-Type": "application/json"})
+    assert "must be text" in assert_json_error(reply, {400})["error"]
     reply = send(client, "GET", "/api/search?q=router&k=abc")
-    assert reply.status in (200, 400), reply
-    assert reply.headers["Content-Type"].startswith("application/json")
+    assert "k must be an integer" in assert_json_error(reply, {400})["error"]

@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from appliance import models
 from appliance.config import Settings
@@ -91,6 +92,8 @@ def _generator(s: Settings) -> Check:
         f"{g.model} loads and answers; {where}; "
         f"{s.limits.max_concurrent_requests} answers × {g.n_ctx} tokens of context"
     )
+    if g.n_gpu_layers != 0 and not found["gpu_build"] and not _nvidia_gpu():
+        return Check("generator", True, f"{detail} (no GPU here: n_gpu_layers has nothing to do)")
     if g.n_gpu_layers != 0 and not found["gpu_build"]:
         return Check(
             "generator",
@@ -103,6 +106,11 @@ def _generator(s: Settings) -> Check:
             warning=True,
         )
     return Check("generator", True, detail)
+
+
+def _nvidia_gpu() -> bool:
+    """An NVIDIA GPU is there (its device node or its tool), whatever this build can do."""
+    return Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi") is not None
 
 
 _CRASH_FIX = (

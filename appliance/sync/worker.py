@@ -48,6 +48,7 @@ class SyncWorker:
         self.serving = threading.Event()
         self.last_error = ""
         self.paused = ""  # why ingestion is paused, if it is
+        self._paused_by = ""  # "kb" or "data"
         self.kept = ""  # why the last scan kept indexed files it did not find, if it did
         self.failing = ""  # the error of the last step, until a step succeeds
         self.min_free_mb = pipeline.settings.limits.min_free_mb
@@ -227,9 +228,12 @@ class SyncWorker:
         file is taken for deleted, and it resumes with a rescan once both are back.
         Questions are answered all the while."""
         data = self.pipeline.settings.paths.data
-        problem = self._kb_problem() or storage_problem(data, self.min_free_mb)
+        kb_problem = self._kb_problem()
+        problem = kb_problem or storage_problem(data, self.min_free_mb)
+        cause = "kb" if kb_problem else "data"
         if problem:
-            if self.paused != f"ingestion paused: {problem}":
+            if not self.paused or cause != self._paused_by:  # said once (free MB vary)
+                self._paused_by = cause
                 log.error(
                     "ingestion paused: %s",
                     problem,
@@ -266,9 +270,12 @@ class SyncWorker:
         if not self.alive():
             return ""
         kb = self.pipeline.kb
-        with os.scandir(kb) as entries:
-            if next(entries, None) is not None:
-                return ""
+        try:
+            with os.scandir(kb) as entries:
+                if next(entries, None) is not None:
+                    return ""
+        except OSError:
+            return ""  # gone meanwhile: the pause says so
         indexed = self.pipeline.manifest.totals().get(m.INDEXED, 0)
         if not indexed:
             return ""

@@ -165,7 +165,7 @@ def test_a_restart_answers_from_the_index_while_the_files_that_came_meanwhile_ar
     paragraphs = (f"Paragraph {i} of the manual says something of its own." for i in range(1200))
     write_text(server.kb / "manual.txt", "\n\n".join(paragraphs))
     server.start(wait=False)
-    wait_for(lambda: server.proc.poll() is None and _ready(server), 120, "serving")
+    wait_for(lambda: server._ready(synced=False), 120, "serving")
     status, body = server.get("/ready")
     assert status == 200 and not body["checks"]["startup_sync_done"]  # manual.txt under way
     status, found = server.get("/api/search?q=canteen%20opens")
@@ -174,10 +174,3 @@ def test_a_restart_answers_from_the_index_while_the_files_that_came_meanwhile_ar
     wait_for(lambda: server.get("/ready")[1]["checks"]["startup_sync_done"], 300, "the sync")
     assert server.documents()["manual.txt"]["status"] == "indexed"
     assert "serving_during_sync" in server.logs()
-
-
-def _ready(server) -> bool:
-    try:
-        return server.get("/ready")[0] == 200
-    except OSError:
-        return False

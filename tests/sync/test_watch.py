@@ -2,6 +2,7 @@
 
 import shutil
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -11,18 +12,27 @@ from tests.corpus import write_text
 from tests.e2e.conftest import wait_for
 
 
-@pytest.fixture(params=[False, True], ids=["inotify", "polling"])
-def running(request, make_pipeline):
-    pipeline = make_pipeline(watcher__polling=request.param)
+@contextmanager
+def watching(pipeline):
+    """The sync worker and the watcher on the pipeline's kb/, as serve runs them."""
     s = pipeline.settings
     worker = SyncWorker(pipeline, s.watcher)
     watcher = Watcher(s.paths.kb, worker, polling=s.watcher.polling)
     worker.health_checks.append(watcher.ensure_running)
     worker.start()
     watcher.start()
-    yield s.paths.kb, pipeline.manifest, watcher
-    watcher.stop()
-    worker.stop()
+    try:
+        yield watcher
+    finally:
+        watcher.stop()
+        worker.stop()
+
+
+@pytest.fixture(params=[False, True], ids=["inotify", "polling"])
+def running(request, make_pipeline):
+    pipeline = make_pipeline(watcher__polling=request.param)
+    with watching(pipeline) as watcher:
+        yield pipeline.settings.paths.kb, pipeline.manifest, watcher
 
 
 def paths(manifest):
@@ -132,16 +142,11 @@ def test_a_big_file_deleted_while_it_is_embedded_is_given_up_at_once(make_pipeli
     """Its deletion is seen between two batches, not after the whole file (minutes for a
     manual on 2 cores): it is never indexed, and then removed."""
     pipeline = make_pipeline(retrieval__chunk_tokens=32, retrieval__chunk_overlap_tokens=0)
-    s = pipeline.settings
-    worker = SyncWorker(pipeline, s.watcher)
-    watcher = Watcher(s.paths.kb, worker)
-    worker.health_checks.append(watcher.ensure_running)
     results = []
     pipeline.on_result = results.append
-    worker.start()
-    watcher.start()
-    try:
-        big = s.paths.kb / "big.txt"
+    with watching(pipeline) as watcher:
+        worker = watcher.worker
+        big = pipeline.settings.paths.kb / "big.txt"
         write_text(
             big, "\n\n".join(f"Paragraph {i} says something of its own." for i in range(900))
         )
@@ -150,9 +155,6 @@ def test_a_big_file_deleted_while_it_is_embedded_is_given_up_at_once(make_pipeli
         wait_for(lambda: paths(pipeline.manifest) == {}, 60, "big.txt forgotten")
         assert "indexed" not in results  # given up, not indexed then removed
         assert pipeline.index.count() == 0
-    finally:
-        watcher.stop()
-        worker.stop()
 
 
 def test_a_file_or_folder_renamed_reuses_its_vectors(running):

@@ -105,14 +105,15 @@ class Runtime:
         """Until the start-up sync is done; or, when the index already holds documents (a
         restart), until deleted files are removed: then what it holds is served while the
         files that came meanwhile (or failed to finish) are indexed, which may take hours."""
-        worker, manifest = self.parts.worker, self.parts.manifest
-        while not worker.startup_done.wait(0.2):
-            if worker.serving.is_set() and manifest.totals().get(INDEXED):
-                log.info(
-                    "answering from the index while kb/ is brought up to date",
-                    extra={"event": "serving_during_sync"},
-                )
-                return
+        worker = self.parts.worker
+        worker.serving.wait()  # set before startup_done, however the start-up sync ends
+        if not worker.startup_done.is_set() and self.parts.manifest.totals().get(INDEXED):
+            log.info(
+                "answering from the index while kb/ is brought up to date",
+                extra={"event": "serving_during_sync"},
+            )
+            return
+        worker.startup_done.wait()
 
     def _models_unchanged(self, on_fatal):
         """A model file replaced or removed under a running appliance: it keeps serving

@@ -96,21 +96,31 @@ _MIN_COMMON_SHARE = 0.05
 def _legacy_cjk(data: bytes, complete: bool) -> str | None:
     """Big5 (Traditional Chinese), Shift-JIS (Japanese) or GBK (Simplified Chinese, beyond
     GB2312): the one of these that decodes the data and reads most like the language, or
-    None. Western legacy text (cp1252) has too few bytes above ASCII to be taken for it."""
-    high = sum(byte >= 0x80 for byte in data)
-    if high < 8 or high < 0.2 * len(data):
+    None. Western legacy text (cp1252) has too few bytes above ASCII to be taken for it.
+    How the text reads is judged on its start (counting characters in Python took 4 s for
+    a 15 MB file); whether it decodes, on all of it."""
+    sample = data[:_ENCODING_SAMPLE_BYTES]
+    whole = len(sample) == len(data)
+    high = sum(byte >= 0x80 for byte in sample)
+    if high < 8 or high < 0.2 * len(sample):
         return None
-    best, best_share = None, _MIN_COMMON_SHARE
+    shares = {}
     for encoding in _LEGACY_CJK:
         try:
-            text = codecs.getincrementaldecoder(encoding)().decode(data, final=complete)
+            text = codecs.getincrementaldecoder(encoding)().decode(sample, final=complete and whole)
         except UnicodeDecodeError:
             continue
         wide = [char for char in text if ord(char) >= 0x80]
-        share = sum(char in _COMMON_CJK for char in wide) / max(1, len(wide))
-        if share > best_share:
-            best, best_share = encoding, share
-    return best
+        shares[encoding] = sum(char in _COMMON_CJK for char in wide) / max(1, len(wide))
+    for encoding in sorted(shares, key=shares.get, reverse=True):
+        if shares[encoding] <= _MIN_COMMON_SHARE:
+            break
+        try:
+            codecs.getincrementaldecoder(encoding)().decode(data, final=complete)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return None
 
 
 def decode_text(data: bytes) -> str:

@@ -50,9 +50,8 @@ class _Forward(FileSystemEventHandler):
         if folder in (None, ".", ""):  # kb/ itself: gone, not emptied (the worker pauses)
             self.worker.request_rescan()
             return
-        for entry in self.worker.pipeline.manifest.entries():
-            if entry.path.startswith(folder + "/"):
-                self.worker.submit(entry.path)
+        entries = self.worker.pipeline.manifest.entries()
+        self.worker.submit(*(e.path for e in entries if e.path.startswith(folder + "/")))
 
     def _relative(self, raw: str | bytes) -> str | None:
         if not raw:

@@ -185,6 +185,8 @@ def cmd_ingest(args) -> int:
 
     with opened(settings_from(args)) as parts:
         changed = parts.worker.sync_all(progress=_progress_bar)
+        if parts.worker.paused:  # kb/ gone, or the data dir full: nothing was done
+            raise ApplianceError(parts.worker.paused)
         counts = parts.manifest.totals()
         if args.optimize:
             print("building the search graphs (HNSW)…", file=sys.stderr)

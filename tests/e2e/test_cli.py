@@ -81,6 +81,20 @@ def test_cli_beside_a_running_server_says_so(make_server):
     assert server.get("/ready")[0] == 200
 
 
+def test_ingest_with_kb_gone_says_so_and_keeps_the_index(tmp_path, models_dir):
+    kb, data = tmp_path / "kb", tmp_path / "data"
+    write_text(kb / "a.txt", "alpha")
+    common = ["--kb", kb, "--data", data, "--models", models_dir]
+    assert appliance("ingest", *common).returncode == 0
+    shutil.rmtree(kb)  # a share not mounted, a mistyped --kb
+    result = appliance("ingest", *common)
+    assert result.returncode == 2
+    assert "kb/" in result.stderr and "is missing" in result.stderr
+    assert not kb.exists()  # nothing made in its place
+    docs = appliance("docs", *common, "--json")
+    assert [d["path"] for d in json.loads(docs.stdout)] == ["a.txt"]
+
+
 def test_config_errors_are_one_clear_line(tmp_path):
     config = tmp_path / "appliance.yaml"
     config.write_text("generator:\n  n_gpu_layer: 0\n")

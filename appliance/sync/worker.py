@@ -26,6 +26,7 @@ from appliance.sync.pipeline import (
     FileState,
     OcrUnderWay,
     Pipeline,
+    SetAside,
     stat_file,
 )
 from appliance.sync.reconcile import is_ignored, stale_paths
@@ -57,6 +58,7 @@ class SyncWorker:
         self.current: dict | None = None
         self.ocr_under_way: dict[str, tuple[int, int]] = {}  # path → (pages read, pages)
         pipeline.on_progress = self._embedding
+        pipeline.smaller_waiting = self._smaller_waiting
         self.health_checks: list[Callable[[], None]] = []
 
     # -- called from other threads -------------------------------------------------------------
@@ -135,6 +137,7 @@ class SyncWorker:
         for done, rel in enumerate(ordered, 1):
             if done > len(quick):
                 quick_done()
+                self._take_due()  # files dropped meanwhile are not kept waiting for the scan
             if self._stop.is_set() or self._paused_now():  # the rest after the resume
                 break
             self.scan_progress = (done - 1, len(ordered))
@@ -171,8 +174,7 @@ class SyncWorker:
             if time.monotonic() >= deadline and not self.ocr_under_way:
                 break
             self._stop.wait(self._next_due_in())
-            for rel in self._due():
-                self._update(rel)
+            self._take_due()
 
     def _settled(self, paths) -> list[str]:
         """Of the files a scan found, those unchanged over `settle_s`, smallest first; the
@@ -215,12 +217,38 @@ class SyncWorker:
                 self._rescan.clear()
                 self._guard(self.sync_all)
                 next_scan = time.monotonic() + self.settings.rescan_interval_s
-            for rel in self._due():
-                if self._stop.is_set() or self._paused_now():  # back with the resume's rescan
-                    break
-                self._update(rel)
+            self._take_due()
             with self._wake:
                 self._wake.wait(timeout=self._next_due_in())
+
+    def _take_due(self) -> None:
+        """Update the files due in the line, small before big. A big file set aside for
+        smaller ones that arrived meanwhile goes back in line, and the line is looked at
+        again."""
+        ready = self._due()
+        for i, rel in enumerate(ready):
+            if self._stop.is_set() or self._paused_now():  # back with the resume's rescan
+                return
+            if not self._update(rel):
+                self._put_back(ready[i + 1 :])
+                return
+
+    def _put_back(self, rels: list[str]) -> None:
+        seen = {rel: stat_file(self.pipeline.path(rel)) for rel in rels}
+        now = time.monotonic()
+        with self._wake:
+            for rel, state in seen.items():
+                self._waiting.setdefault(rel, (now, state))
+
+    def _smaller_waiting(self, rel: str, size: int) -> bool:
+        """Whether a file smaller than `size`, or a deletion, is due in the line (not still
+        being written): the file `rel` being embedded makes way for it."""
+        now = time.monotonic()
+        with self._wake:
+            due = [(r, seen) for r, (at, seen) in self._waiting.items() if at <= now and r != rel]
+        return any(
+            _size(seen) < size and stat_file(self.pipeline.path(r)) == seen for r, seen in due
+        )
 
     def _paused_now(self) -> bool:
         """While kb/ is gone (_kb_problem), or the data dir is full (below
@@ -313,7 +341,9 @@ class SyncWorker:
         state = stat_file(self.pipeline.path(rel))
         return state is None, not self.pipeline.is_quick(rel), _size(state)
 
-    def _update(self, rel: str) -> None:
+    def _update(self, rel: str) -> bool:
+        """Bring `rel` up to date; False when it was set aside for smaller files (it is back
+        in line, due at once, and goes on where it stopped)."""
         if rel in self.ocr_under_way:
             done, total = self.ocr_under_way[rel]
             self.current = {"path": rel, "done": done, "total": total, "stage": "ocr"}
@@ -331,6 +361,15 @@ class SyncWorker:
             )
             with self._wake:  # at the back of the line, due at once
                 self._waiting[rel] = (time.monotonic(), stat_file(self.pipeline.path(rel)))
+        except SetAside as aside:
+            log.info(
+                "set aside for smaller files waiting: %s; goes on after them",
+                aside,
+                extra={"event": "file_set_aside", "path": rel},
+            )
+            with self._wake:
+                self._waiting[rel] = (time.monotonic(), stat_file(self.pipeline.path(rel)))
+            return False
         except FileChanged:
             log.info(
                 "changed or deleted while it was read; looked at again once it settles",
@@ -344,6 +383,7 @@ class SyncWorker:
             self._failed(err)
         finally:
             self.current = None
+        return True
 
     def _embedding(self, rel: str, done: int, total: int) -> None:
         self.current = {"path": rel, "done": done, "total": total}

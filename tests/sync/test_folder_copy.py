@@ -4,6 +4,7 @@ file being embedded shows its progress, and a stop in the middle of it is quick 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -50,6 +51,27 @@ def test_a_scan_orders_cheap_verdicts_first_then_small_files_before_big(pipeline
         "empty.txt": m.FAILED,
         "huge.txt": m.TOO_LARGE,
     }
+
+
+def test_a_file_dropped_during_a_scan_goes_ahead_of_the_files_left_to_scan(make_pipeline, caplog):
+    """A start-up scan of a backlog (hours, after a big folder was copied in while the box
+    was down) does not keep a note dropped meanwhile waiting until its end."""
+    caplog.set_level(logging.INFO, logger="appliance.sync")
+    pipeline = make_pipeline(watcher__settle_s=0)
+    kb = pipeline.kb
+    write_text(kb / "small.txt", "Leave: 25 days.")
+    write_text(kb / "medium.txt", many_passages(4))
+    write_text(kb / "big.txt", many_passages(8))
+    worker = worker_for(pipeline)
+
+    def progress(done, total, rel):
+        if rel == "small.txt":  # as the watcher would
+            write_text(kb / "note.txt", "The fire drill is on Tuesday.")
+            worker.submit("note.txt")
+
+    worker.sync_all(progress=progress)
+    indexed = [r.path for r in caplog.records if getattr(r, "event", "") == "document"]
+    assert indexed == ["small.txt", "note.txt", "medium.txt", "big.txt"]
 
 
 def test_a_file_still_being_copied_during_a_rescan_waits_until_it_settles(pipeline):

@@ -1,11 +1,13 @@
 """The watcher on a real kb/ folder: events, a dead observer, a deleted kb/ root."""
 
+import logging
 import shutil
 import time
 from contextlib import contextmanager
 
 import pytest
 
+from appliance.sync import pipeline as pipeline_module
 from appliance.sync.watch import Watcher
 from appliance.sync.worker import SyncWorker
 from tests.corpus import write_text
@@ -155,6 +157,45 @@ def test_a_big_file_deleted_while_it_is_embedded_is_given_up_at_once(make_pipeli
         wait_for(lambda: paths(pipeline.manifest) == {}, 60, "big.txt forgotten")
         assert "indexed" not in results  # given up, not indexed then removed
         assert pipeline.index.count() == 0
+
+
+def test_a_big_file_makes_way_for_smaller_files_dropped_meanwhile(
+    make_pipeline, monkeypatch, caplog
+):
+    """A note dropped while a manual is embedded (minutes on 2 cores) is indexed within
+    seconds, not after the manual; the manual then goes on where it stopped, and no passage
+    is embedded twice."""
+    monkeypatch.setattr(pipeline_module, "SET_ASIDE_AFTER_S", 0.0)
+    caplog.set_level(logging.INFO, logger="appliance.sync")
+    pipeline = make_pipeline(retrieval__chunk_tokens=32, retrieval__chunk_overlap_tokens=0)
+    embedded = []
+    embed = pipeline.embedder.embed_documents
+
+    def counted(texts):
+        embedded.extend(texts)
+        return embed(texts)
+
+    monkeypatch.setattr(pipeline.embedder, "embed_documents", counted)
+    with watching(pipeline) as watcher:
+        worker = watcher.worker
+        kb = pipeline.settings.paths.kb
+        write_text(
+            kb / "manual.txt",
+            "\n\n".join(f"Paragraph {i} says something of its own." for i in range(900)),
+        )
+        wait_for(lambda: (worker.current or {}).get("done", 0) >= 32, 60, "embedding under way")
+        write_text(kb / "note.txt", "The fire drill is on Tuesday at ten.")
+        wait_for(lambda: set(paths(pipeline.manifest).values()) == {"indexed"}, 120, "both")
+    settled = [
+        (r.path, r.event)
+        for r in caplog.records
+        if getattr(r, "event", "") in ("document", "file_set_aside")
+    ]
+    documents = [path for path, event in settled if event == "document"]
+    assert documents == ["note.txt", "manual.txt"]
+    assert settled[0] == ("manual.txt", "file_set_aside")  # (again, if the note's events
+    # came in two: the manual goes on while the note settles once more)
+    assert len(embedded) == len(set(embedded)) == pipeline.index.count()
 
 
 def test_a_file_or_folder_renamed_reuses_its_vectors(running):

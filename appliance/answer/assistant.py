@@ -41,6 +41,7 @@ from appliance.observe import Metrics, QueryHistory, QueryRecord
 
 # Why a question was refused (the `refusal` of its answer; None when it was answered).
 NOT_IN_DOCUMENTS, NOTHING_SEARCHABLE = "not_in_documents", "nothing_indexed"
+NOTHING_MATCHES = "nothing_matches"  # the question's folder or file types hold no document
 EXTRACTIVE, GENERATED, REFUSED = "extractive", "generated", "none"
 _LABEL = re.compile(r"^\s*(standalone question|rewritten question|question)\s*:\s*", re.I)
 QUEUE_POLL_S = 1.0
@@ -401,6 +402,12 @@ class Assistant:
             rewritten = f"{history[-1].question} {question}"  # the model did not help
         return rewritten
 
+    def _filter_matches_nothing(self, where: SearchFilter | None) -> bool:
+        """The question asked for a folder or file types (a typo, a folder not indexed yet)
+        where no indexed document is."""
+        asked = where is not None and (where.folder or where.types)
+        return bool(asked) and self.retriever.index.count(where=where) == 0
+
     def _finish(self, trace: Trace, answer: str, remember: bool, mode: str) -> Event:
         request = trace.request
         trace.mode = mode
@@ -413,6 +420,9 @@ class Assistant:
             if not searchable and self.retriever.index.count(where=where) == 0:
                 trace.refusal = NOTHING_SEARCHABLE
                 answer = phrase("nothing_indexed", trace.wording)
+            elif not searchable and self._filter_matches_nothing(request.where):
+                trace.refusal = NOTHING_MATCHES
+                answer = phrase("nothing_matches", trace.wording)
             else:
                 trace.refusal = NOT_IN_DOCUMENTS
                 answer = phrase("not_found", trace.wording)
@@ -525,5 +535,6 @@ class Trace:
         self.answerable: float | None = None  # the gate's probability
         self.replaced_because = ""  # why a generated answer was replaced by quotes
         self.stopped = ""  # how generation ended: end, repetition, max_tokens
-        self.refusal: str | None = None  # NOT_IN_DOCUMENTS or NOTHING_SEARCHABLE, if refused
+        self.refusal: str | None = None  # NOT_IN_DOCUMENTS, NOTHING_SEARCHABLE or
+        # NOTHING_MATCHES, if refused
         self.outcome = ""  # once recorded: answered, no_knowledge, rejected, abandoned, error

@@ -78,6 +78,54 @@ PHRASES = {
             "папку знаний и спросите снова, когда они будут проиндексированы."
         ),
     },
+    "nothing_matches": {
+        "en": (
+            "No indexed document is in the folder or of the file types asked for. Check the "
+            "folder's name (a sub-folder of the knowledge folder), or ask without them."
+        ),
+        "zh": (
+            "所指定的文件夹或文件类型中没有已索引的文档。"
+            "请检查文件夹名称（知识库文件夹的子文件夹），或不加限制再问。"
+        ),
+        "ja": (
+            "指定されたフォルダーまたはファイルの種類には、インデックス済みの文書がありません。"
+            "フォルダー名（ナレッジフォルダのサブフォルダー）を確かめるか、指定せずに質問してください。"
+        ),
+        "de": (
+            "Im angegebenen Ordner bzw. unter den angegebenen Dateitypen ist kein Dokument "
+            "indexiert. Prüfen Sie den Ordnernamen (ein Unterordner des Wissensordners) oder "
+            "fragen Sie ohne diese Einschränkung."
+        ),
+        "fr": (
+            "Aucun document indexé ne se trouve dans le dossier ou les types de fichiers "
+            "demandés. Vérifiez le nom du dossier (un sous-dossier du dossier de "
+            "connaissances), ou posez la question sans ce filtre."
+        ),
+        "es": (
+            "No hay ningún documento indexado en la carpeta o los tipos de archivo indicados. "
+            "Compruebe el nombre de la carpeta (una subcarpeta de la carpeta de conocimiento) "
+            "o pregunte sin ese filtro."
+        ),
+        "it": (
+            "Nessun documento indicizzato si trova nella cartella o nei tipi di file indicati. "
+            "Controlla il nome della cartella (una sottocartella della cartella della "
+            "conoscenza) o chiedi senza questo filtro."
+        ),
+        "pt": (
+            "Nenhum documento indexado está na pasta ou nos tipos de arquivo indicados. "
+            "Verifique o nome da pasta (uma subpasta da pasta de conhecimento) ou pergunte "
+            "sem esse filtro."
+        ),
+        "nl": (
+            "Er staat geen geïndexeerd document in de gevraagde map of van de gevraagde "
+            "bestandstypen. Controleer de mapnaam (een submap van de kennismap) of vraag het "
+            "zonder dit filter."
+        ),
+        "ru": (
+            "В указанной папке или среди указанных типов файлов нет проиндексированных "
+            "документов. Проверьте имя папки (подпапка папки знаний) или спросите без фильтра."
+        ),
+    },
     # Where a quote is from, when its file has pages.
     "page": {
         "en": "{source}, page {page}",

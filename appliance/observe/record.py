@@ -19,7 +19,7 @@ class QueryRecord:
     rewritten_query: str  # a follow-up as retrieval saw it ("" when asked as is)
     outcome: str  # answered, no_knowledge, rejected, abandoned, error
     mode: str  # extractive, generated or none (refused); "" when it never got that far
-    refusal: str | None  # not_in_documents or nothing_indexed, when refused
+    refusal: str | None  # not_in_documents, nothing_indexed or nothing_matches, when refused
     replaced_because: str  # why a generated answer was replaced by quotes
     stopped: str  # how generation ended: end, repetition, max_tokens
     evidence: dict | None  # the answerability gate's signals

@@ -190,3 +190,12 @@ def test_search_filters_and_both_backends(make_server, backend):
     assert status == 200 and sources(body["citations"])[0] == "handbook.pdf"
     status, body = server.post("/api/ask", {"question": LEAVE_QUESTION, "folder": 3})
     assert status == 400 and "folder" in body["error"]
+
+    # A folder that holds no indexed document (misspelt): said so, not "not found".
+    status, body = server.post("/api/ask", {"question": LEAVE_QUESTION, "folder": "hr"})
+    assert status == 200 and body["refusal"] == "nothing_matches" and body["citations"] == []
+    assert body["answer"].startswith("No indexed document is in the folder")
+    status, body = server.post(
+        "/api/ask", {"question": "Who won the 1954 world cup?", "folder": "it"}
+    )
+    assert status == 200 and body["refusal"] == "not_in_documents"

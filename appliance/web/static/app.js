@@ -316,10 +316,11 @@
   // was replaced by quotes.
   function renderMode(data) {
     const mode = data && data.mode;
+    const refused = { nothing_indexed: t("answer.mode_nothing"), nothing_matches: t("answer.mode_no_match") };
     const texts = {
       extractive: data && data.replaced_because ? t("answer.mode_replaced") : t("answer.mode_extractive"),
       generated: t("answer.mode_generated"),
-      none: data && data.refusal === "nothing_indexed" ? t("answer.mode_nothing") : t("answer.mode_none"),
+      none: (data && refused[data.refusal]) || t("answer.mode_none"),
     };
     let text = texts[mode] || "";
     if (data && data.stopped === "max_tokens") text += " — " + t("answer.cut_off");

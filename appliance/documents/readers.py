@@ -205,10 +205,31 @@ def _is_empty_file(path: Path) -> bool:
     return info.st_size == 0
 
 
+# What PDFium's errors ("Failed to load document (PDFium: Data format error)") mean to the
+# person who dropped the file, and what they can do.
+_PDFIUM_REASONS = {
+    "Data format error": (
+        "it is damaged (cut short, or changed by a tool) or not a PDF at all; export or "
+        "download it again"
+    ),
+    "Incorrect password error": (
+        "it is password-protected; put a copy saved without the password in its place"
+    ),
+    "Unsupported security scheme": (
+        "it is encrypted in a way that cannot be read; put a copy saved without encryption "
+        "in its place"
+    ),
+    "Page not found or content error": "a page of it is damaged; export it again",
+}
+
+
 def _reason(error: Exception) -> str:
     message = str(error).strip()
     if isinstance(error, OSError) and error.strerror:
         message = error.strerror
+    for said, meaning in _PDFIUM_REASONS.items():
+        if f"PDFium: {said}" in message:
+            return f"{meaning} (PDFium: {said.lower()})"
     return message or type(error).__name__
 
 

@@ -255,13 +255,21 @@ def test_pdf_table_cells_pdfium_would_glue_are_kept_apart(tmp_path: Path) -> Non
 def test_corrupt_pdf_is_unreadable_and_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "handbook.pdf"
     path.write_bytes(b"%PDF-1.4\nthis is not really a pdf")
-    with pytest.raises(UnreadableDocument, match=r"^handbook\.pdf could not be read as PDF: .+"):
+    with pytest.raises(
+        UnreadableDocument,
+        match=r"^handbook\.pdf could not be read as PDF: it is damaged .* or not a PDF at all; "
+        r"export or download it again \(PDFium: data format error\)$",
+    ):
         read_document(path)
 
 
 def test_password_protected_pdf_is_unreadable_with_the_reason(tmp_path: Path) -> None:
     path = make_password_protected_pdf(tmp_path / "locked.pdf")
-    with pytest.raises(UnreadableDocument, match=r"locked\.pdf.*password"):
+    with pytest.raises(
+        UnreadableDocument,
+        match=r"^locked\.pdf could not be read as PDF: it is password-protected; put a copy "
+        r"saved without the password in its place \(PDFium: incorrect password error\)$",
+    ):
         read_document(path)
 
 

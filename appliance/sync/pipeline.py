@@ -284,6 +284,7 @@ class Pipeline:
             self.manifest.mark_pending(rel, state.size, state.mtime_ns)  # listed while read
             raise
         except Skip as skip:
+            self._set_aside.pop(rel, None)
             self._unpublish(rel)
             entry = m.Entry(
                 rel,

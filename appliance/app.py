@@ -41,8 +41,9 @@ def audit_path(settings: Settings):
     return settings.paths.data / "tools-audit.jsonl"
 
 
-def open_store(s: Settings) -> VectorStore:
-    """The configured vector store backend (index.backend)."""
+def open_store(s: Settings, remake: bool = True) -> VectorStore:
+    """The configured vector store backend (index.backend). An index made with other
+    embedders is made anew, or without `remake` (a check) IndexMismatch."""
     weights = (s.index.dense_weight, s.index.sparse_weight)
     second = s.multilingual_embedder
     multilingual = (second[0].dim, second[0].weight) if second else None
@@ -60,9 +61,10 @@ def open_store(s: Settings) -> VectorStore:
             rrf_k=s.index.rrf_k,
             weights=weights,
             multilingual=multilingual,
+            remake=remake,
         )
     index = s.paths.data / "index"
-    return EdgeIndex(index, s.embedder.dim, s.index.rrf_k, weights, multilingual)
+    return EdgeIndex(index, s.embedder.dim, s.index.rrf_k, weights, multilingual, remake)
 
 
 @dataclass
@@ -130,6 +132,10 @@ def open_parts(settings: Settings) -> Parts:
     models.ensure_ready(s)
     tools = load_tools(s.tools) if s.tools.enabled else {}
     s.paths.data.mkdir(parents=True, exist_ok=True)
+    # Before the index: one made with vectors of other sizes is made anew, and a wrong
+    # embedder.dim must not cost the index (hours of embedding on 2 cores).
+    embedder = Embedder(s.embedder, s.embedder_dir, s.multilingual_embedder)
+    embedder.check_dimensions()
     index = open_store(s)
     manifest = Manifest(manifest_path(s))
     if not manifest.totals().get(INDEXED):  # else a missing kb/ is gone, not new: see worker
@@ -142,7 +148,6 @@ def open_parts(settings: Settings) -> Parts:
         retention_days=o.history_days,
         max_rows=o.history_max_rows,
     )
-    embedder = Embedder(s.embedder, s.embedder_dir, s.multilingual_embedder)
     metrics = Metrics()
     pipeline = Pipeline(s, manifest, index, embedder)
     pipeline.on_result = lambda status: metrics.files.labels(status).inc()

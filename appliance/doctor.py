@@ -158,21 +158,12 @@ def _embedder(s: Settings) -> Check:
     from appliance.index.embedder import Embedder
 
     embedder = Embedder(s.embedder, s.embedder_dir, s.multilingual_embedder)
-    vectors = {"embedder": (embedder.embed_query("doctor check"), s.embedder)}
-    if s.multilingual_embedder:  # a question not in English has its multilingual vector
-        vector = embedder.embed_multilingual_query("医生检查") or []
-        vectors["multilingual"] = (vector, s.multilingual)
-    for section, (vector, settings) in vectors.items():
-        if len(vector) != settings.dim:
-            return Check(
-                "embedder",
-                False,
-                f"{settings.model_dir} gives {len(vector)}-dimensional vectors, "
-                f"{section}.dim is {settings.dim}",
-                f"set {section}.dim: {len(vector)}",
-            )
+    problem = embedder.dimension_problem()
+    if problem:
+        return Check("embedder", False, *problem)
     where = "on the GPU (CUDA)" if embedder.device == "gpu" else "on the CPU"
-    loaded = " and ".join(f"{e.model_dir} ({e.dim} dimensions)" for _, e in vectors.values())
+    used = [s.embedder] + ([s.multilingual] if s.multilingual_embedder else [])
+    loaded = " and ".join(f"{e.model_dir} ({e.dim} dimensions)" for e in used)
     return Check("embedder", True, f"{loaded} load; {where}")
 
 
@@ -233,17 +224,19 @@ def _kb(s: Settings) -> Check:
 
 def _index(s: Settings) -> Check:
     from appliance.app import manifest_path, open_store
-    from appliance.errors import IndexLocked
+    from appliance.errors import IndexLocked, IndexMismatch
     from appliance.sync.manifest import Manifest
     from appliance.sync.pipeline import Pipeline
     from appliance.sync.reconcile import stale_paths
 
     try:
-        store = open_store(s)
+        store = open_store(s, remake=False)  # a check changes nothing
     except IndexLocked:
         return Check(
             "index", True, "in use by a running appliance (not checked further)", warning=True
         )
+    except IndexMismatch as err:
+        return Check("index", True, str(err), warning=True)
     try:
         if not manifest_path(s).is_file():
             return Check("index", True, f"opens; empty ({store.count()} chunks)")

@@ -28,6 +28,11 @@ class IndexLocked(ApplianceError):
     """Another process holds the index open."""
 
 
+class IndexMismatch(ApplianceError):
+    """The index holds vectors of other sizes than the embedders give (it was made with other
+    embedders): `appliance serve` makes it anew; a check (`doctor`) leaves it as it is."""
+
+
 class ServeError(ApplianceError):
     """`appliance serve` cannot run (its port is taken, or start-up failed)."""
 

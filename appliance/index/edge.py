@@ -38,7 +38,7 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
-from appliance.errors import IndexLocked
+from appliance.errors import IndexLocked, IndexMismatch
 from appliance.index.store import (
     DENSE,
     KEYWORD_FIELDS,
@@ -67,6 +67,7 @@ class EdgeIndex(FusedIndex):
         rrf_k: int = 60,
         weights=(1.0, 1.0),
         multilingual: tuple[int, float] | None = None,  # its vectors' size and its weight
+        remake: bool = True,  # False: IndexMismatch rather than making it anew (a check)
     ):
         super().__init__(rrf_k, weights, multilingual[1] if multilingual else None)
         self.path = path
@@ -74,7 +75,7 @@ class EdgeIndex(FusedIndex):
         sizes = {DENSE: dim} | ({MULTILINGUAL: multilingual[0]} if multilingual else {})
         self._lock = _lock(path)
         try:
-            self._shard = _open(path, sizes)
+            self._shard = _open(path, sizes, remake)
         except BaseException as err:
             self._lock.close()
             if "WouldBlock" in str(err):  # Qdrant Edge's own lock: an earlier version's process
@@ -222,10 +223,10 @@ def _in_use(path: Path) -> IndexLocked:
     )
 
 
-def _open(path: Path, sizes: dict[str, int]) -> EdgeShard:
+def _open(path: Path, sizes: dict[str, int], remake: bool = True) -> EdgeShard:
     """The shard at `path`, made anew when its dense vectors are not of these names and
     sizes: another embedder wrote it, and every file is indexed again (sync/pipeline.py's
-    version changed with the embedder)."""
+    version changed with the embedder). Without `remake`, IndexMismatch instead."""
     saved = path / "edge_config.json"
     if saved.exists():
         config = json.loads(saved.read_text())
@@ -245,13 +246,20 @@ def _open(path: Path, sizes: dict[str, int]) -> EdgeShard:
                 shard.optimize()  # rebuilds its segments as configured now
                 converting.unlink()
             return shard
+        held = ", ".join(f"{n} {v['size']}" for n, v in vectors.items())
+        now = ", ".join(f"{n} {d}" for n, d in sizes.items())
+        if not remake:
+            raise IndexMismatch(
+                f"the index at {path} holds other embedders' vectors ({held}, now {now}): "
+                "`appliance serve` makes it anew and indexes every file in kb/ again"
+            )
         EdgeShard.load(str(path)).close()  # an earlier version's process may hold it
         log.warning(
             "the index at %s holds other embedders' vectors (%s, now %s): it is made anew, "
             "and every file in kb/ is indexed again",
             path,
-            ", ".join(f"{n} {v['size']}" for n, v in vectors.items()),
-            ", ".join(f"{n} {d}" for n, d in sizes.items()),
+            held,
+            now,
         )
         shutil.rmtree(path)
     shard = EdgeShard.create(str(path), _config(sizes))

@@ -41,6 +41,9 @@ class Embedder:
         multilingual: tuple[EmbedderSettings, Path] | None = None,
     ):
         self.dim = settings.dim
+        self._settings = {"embedder": settings} | (
+            {"multilingual": multilingual[0]} if multilingual else {}
+        )
         providers = execution_providers(settings.device)
         self.device = "gpu" if providers[0] == CUDA else "cpu"
         self._dense = _Dense(settings, model_dir, providers)
@@ -83,6 +86,26 @@ class Embedder:
         if query is None:
             return None
         return (np.array(self._multilingual.documents(texts)) @ np.array(query)).tolist()
+
+    def dimension_problem(self) -> tuple[str, str] | None:
+        """(what is wrong, the fix) when a model gives vectors of another size than its
+        settings' `dim` say, else None."""
+        for section, settings in self._settings.items():
+            model = self._dense if section == "embedder" else self._multilingual
+            size = len(model.query("dimension check"))
+            if size != settings.dim:
+                return (
+                    f"{settings.model_dir} gives {size}-dimensional vectors, "
+                    f"{section}.dim is {settings.dim}",
+                    f"set {section}.dim: {size}",
+                )
+        return None
+
+    def check_dimensions(self) -> None:
+        """ConfigError when a model's vectors are not of its settings' size."""
+        problem = self.dimension_problem()
+        if problem:
+            raise ConfigError(f"{problem[0]}: {problem[1]}")
 
     def count_tokens(self, pieces: Sequence[str]) -> list[int]:
         """The embedder's tokens in each piece of text (special tokens aside): chunks are

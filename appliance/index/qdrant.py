@@ -12,7 +12,7 @@ from pathlib import Path
 from qdrant_client import QdrantClient, models
 from qdrant_edge import SparseVector
 
-from appliance.errors import IndexLocked
+from appliance.errors import IndexLocked, IndexMismatch
 from appliance.index.store import (
     DENSE,
     KEYWORD_FIELDS,
@@ -43,6 +43,7 @@ class QdrantIndex(FusedIndex):
         rrf_k: int = 60,
         weights=(1.0, 1.0),
         multilingual: tuple[int, float] | None = None,  # its vectors' size and its weight
+        remake: bool = True,  # False: IndexMismatch rather than making it anew (a check)
     ):
         super().__init__(rrf_k, weights, multilingual[1] if multilingual else None)
         self.collection = collection
@@ -65,6 +66,11 @@ class QdrantIndex(FusedIndex):
             if {name: v.size for name, v in vectors.items()} == sizes:
                 self._index_fields(bool(url))  # a field added since it was made (language)
                 return
+            if not remake:
+                raise IndexMismatch(
+                    f"the collection {collection} holds other embedders' vectors: "
+                    "`appliance serve` makes it anew and indexes every file in kb/ again"
+                )
             log.warning(
                 "the collection %s holds other embedders' vectors: it is made anew, and "
                 "every file in kb/ is indexed again",

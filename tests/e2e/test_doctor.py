@@ -1,5 +1,6 @@
 """`appliance doctor` on a healthy setup and on each kind of broken one."""
 
+import os
 import shutil
 import socket
 import subprocess
@@ -66,6 +67,29 @@ def test_a_wrong_checksum_fails(box):
     target.write_text("{}")
     result = doctor(*flags(box))
     assert result.returncode == 1 and "config.json is corrupt" in result.stdout
+
+
+def test_a_wrong_embedder_dim_fails_and_costs_no_index(box):
+    """embedder.dim not the model's size once made serve and doctor alike wipe the index as
+    one of another embedder (hours of embedding again on 2 cores); now it is refused."""
+
+    def run(command, env=None):
+        args = [sys.executable, "-m", "appliance", command, *map(str, flags(box))]
+        if command == "ingest":
+            args = [a for a in args if a not in ("--port", str(box["port"]))]
+        return subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+
+    assert run("ingest").returncode == 0
+    wrong = {**os.environ, "APPLIANCE_EMBEDDER__DIM": "512"}
+    checked = run("doctor", wrong)
+    assert checked.returncode == 1
+    assert "[FAIL] embedder" in checked.stdout and "set embedder.dim: 384" in checked.stdout
+    assert "[warn] index" in checked.stdout  # not made anew by a check
+    ingested = run("ingest", wrong)
+    assert ingested.returncode == 2 and "set embedder.dim: 384" in ingested.stderr
+    healthy = run("doctor")
+    assert healthy.returncode == 0, healthy.stdout
+    assert "opens; 1 chunks; matches kb/ and the manifest" in healthy.stdout
 
 
 def test_an_unusable_data_dir_fails(box):

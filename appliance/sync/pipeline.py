@@ -380,11 +380,14 @@ class Pipeline:
     def outside(self, path: Path) -> str:
         """Why the file `path` really is must not be read ("" when it may): a link, or a
         folder on its way, that leads out of kb/ (and the folders in watcher.allow_outside),
-        or into /proc, /sys or /dev."""
+        into /proc, /sys or /dev, or into another folder of kb/ (_across_folders)."""
         real = Path(os.path.realpath(path))
         if any(real.is_relative_to(root) for root in SYSTEM_ROOTS):
             return f"{path.name} is a link to a system file (/proc, /sys, /dev): never read"
-        roots = [self.kb, *map(Path, self.settings.watcher.allow_outside)]
+        kb = Path(os.path.realpath(self.kb))
+        if real.is_relative_to(kb):
+            return _across_folders(path.relative_to(self.kb), real.relative_to(kb))
+        roots = map(Path, self.settings.watcher.allow_outside)
         if any(real.is_relative_to(os.path.realpath(root)) for root in roots):
             return ""
         return (
@@ -607,6 +610,21 @@ class Pipeline:
         change reuses its vector, whatever else changed in the chunking."""
         words = " ".join(text.split())
         return hashlib.sha256(f"{self.embedding}\0{words}".encode()).hexdigest()[:32]
+
+
+def _across_folders(link: Path, target: Path) -> str:
+    """Why the link `link` (kb-relative) may not be read as the file `target` in kb/, or "".
+    Users see kb/'s top level and the folders granted to them (users.py), by where a file is
+    listed: a link is read only where whoever sees it may see its target: at the top level,
+    in the link's own folder or in one below it (below a folder, not kb/'s top level)."""
+    top, here, there = Path("."), link.parent, target.parent
+    if there in (top, here) or (here != top and there.is_relative_to(here)):
+        return ""
+    return (
+        f"{link.name} is a link to {target}, in another folder of kb/: not read, so that a "
+        "link cannot show a folder's files to users who may not see that folder (link within "
+        "the folder, or put a copy here)"
+    )
 
 
 def _packed(vectors: tuple) -> tuple:

@@ -296,6 +296,31 @@ def test_links_out_of_kb_are_not_read_unless_their_folder_is_allowed(make_pipeli
     assert found["environ.txt"][0] == m.FAILED  # never, whatever is allowed
 
 
+def test_a_link_into_another_folder_of_kb_is_not_read(make_pipeline):
+    """Users see kb/'s top level and their granted folders: a link at the top level (or in
+    hr/) to finance/salaries.txt would show it to everyone (or to hr). Links within a folder,
+    to a folder below theirs or to the top level are read."""
+    pipeline = make_pipeline()
+    kb = pipeline.kb
+    write_text(kb / "finance/salaries.txt", "The CFO bonus pool is 250000 EUR.")
+    write_text(kb / "hr/2024/leave.txt", "Leave is 25 days.")
+    write_text(kb / "welcome.txt", "Welcome to the team.")
+    os.symlink("finance/salaries.txt", kb / "handy.txt")
+    os.symlink("../finance/salaries.txt", kb / "hr/pay.txt")
+    os.symlink("salaries.txt", kb / "finance/latest.txt")
+    os.symlink("2024/leave.txt", kb / "hr/leave.txt")
+    os.symlink("welcome.txt", kb / "hello.txt")
+    os.symlink("../welcome.txt", kb / "hr/welcome.txt")
+    sync(pipeline)
+    found = statuses(pipeline)
+    for refused in ("handy.txt", "hr/pay.txt"):
+        assert found[refused][0] == m.FAILED, refused
+        assert "in another folder of kb/" in found[refused][1]
+        assert pipeline.index.count(refused) == 0
+    for read in ("finance/latest.txt", "hr/leave.txt", "hello.txt", "hr/welcome.txt"):
+        assert found[read] == (m.INDEXED, ""), read
+
+
 def test_an_indexed_link_whose_target_moves_out_is_removed(make_pipeline, tmp_path):
     pipeline = make_pipeline()
     kb = pipeline.kb

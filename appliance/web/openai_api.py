@@ -1,6 +1,11 @@
 """An OpenAI-compatible front: `GET /v1/models` and `POST /v1/chat/completions` (streamed
 or not), answered with RAG, so existing chat clients work unchanged. The answer's citations
-and trust ride along in extra fields ("citations", "trust")."""
+and trust ride along in extra fields ("citations", "trust", "mode", "replaced_because").
+
+OpenAI's stream cannot take back what it sent, and in auto mode a draft that the documents
+do not support is replaced by quotes once it is written: there the answer is sent when it is
+checked (an SSE comment every few tokens meanwhile keeps the connection alive), never the
+draft."""
 
 from __future__ import annotations
 
@@ -42,25 +47,44 @@ def chat_completions():
         done = assistant.ask(question, **asked)
         return jsonify(_completion(completion_id, done))
     events = assistant.stream(question, **asked)
-    return sse.stream(events, functools.partial(_chunks, completion_id))
+    live = assistant.mode != "auto"  # else the draft may be replaced by quotes
+    return sse.stream(events, functools.partial(_chunks, completion_id, live=live))
 
 
 def _conversation(messages: object) -> tuple[str, list[Turn]]:
     """The last user message is the question; earlier user/assistant pairs are history."""
     if not isinstance(messages, list) or not messages:
         raise BadQuestion("messages must be a non-empty list of {role, content} objects")
-    turns, pending = [], None
+    turns, pending, text = [], None, ""
     for m in messages:
-        if not isinstance(m, dict) or not isinstance(m.get("content"), str):
+        if not isinstance(m, dict):
             raise BadQuestion("each message needs a role and a string content")
+        text = _text(m.get("content"))
         if m.get("role") == "user":
-            pending = m["content"]
+            pending = text
         elif m.get("role") == "assistant" and pending is not None:
-            turns.append(Turn(pending, m["content"]))
+            turns.append(Turn(pending, text))
             pending = None
     if messages[-1].get("role") != "user":
         raise BadQuestion("the last message must be the user's question")
-    return messages[-1]["content"], turns
+    return text, turns
+
+
+def _text(content: object) -> str:
+    """A message's content: a string, or (newer clients) a list of parts, of which text
+    parts are read and joined."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(part, dict) for part in content):
+        others = sorted({str(part.get("type")) for part in content} - {"text"})
+        if others:
+            raise BadQuestion(f"only text parts can be read in a message, not {others}")
+        if all(isinstance(part.get("text"), str) for part in content):
+            return "\n".join(part["text"] for part in content)
+    raise BadQuestion(
+        "each message needs a role and a content: a string, or a list of "
+        '{"type": "text", "text": ...} parts'
+    )
 
 
 def _completion(completion_id: str, done: dict) -> dict:
@@ -76,13 +100,21 @@ def _completion(completion_id: str, done: dict) -> dict:
                 "finish_reason": "stop",
             }
         ],
-        "citations": done["citations"],
-        "trust": done["trust"],
+        **_extra(done),
     }
 
 
-def _chunks(completion_id: str, events) -> Iterator[str]:
-    """The answer's events as OpenAI's chunks, ending with `[DONE]`."""
+def _extra(done: dict) -> dict:
+    keys = ("citations", "trust", "mode", "replaced_because")
+    return {key: done.get(key) for key in keys}
+
+
+KEEP_ALIVE_TOKENS = 16  # a draft held back: an SSE comment each this many tokens
+
+
+def _chunks(completion_id: str, events, live: bool = True) -> Iterator[str]:
+    """The answer's events as OpenAI's chunks, ending with `[DONE]`. Not `live`: the
+    generated tokens are held back and the checked answer sent whole at the end."""
 
     def chunk(delta: dict, finish: str | None = None, **extra) -> str:
         data = {
@@ -95,18 +127,21 @@ def _chunks(completion_id: str, events) -> Iterator[str]:
         }
         return sse.frame(data)
 
-    streamed = False
+    streamed = held = 0
     try:
         yield chunk({"role": "assistant"})
         for event in events:
-            if event.kind == "token":
-                streamed = True
+            if event.kind == "token" and live:
+                streamed += 1
                 yield chunk({"content": event.data})
+            elif event.kind == "token":
+                held += 1
+                if held % KEEP_ALIVE_TOKENS == 0:
+                    yield ": checking\n\n"
             elif event.kind == "done":
-                if not streamed:  # "not found" answers come whole, without tokens
+                if not streamed:  # held back, or a refusal or quotes: no tokens came
                     yield chunk({"content": event.data["answer"]})
-                done = event.data
-                yield chunk({}, "stop", citations=done["citations"], trust=done["trust"])
+                yield chunk({}, "stop", **_extra(event.data))
             elif event.kind == "queued":
                 yield ": queued\n\n"  # an SSE comment: keeps the connection alive
     except Busy as err:

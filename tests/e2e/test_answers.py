@@ -224,6 +224,16 @@ def test_the_official_openai_client_works_against_v1(make_server):
     assert text.strip()
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert chunks[-1].model_extra["citations"][0]["source"] == "hr/leave.txt"
+    # What was streamed is the answer given, checked: a draft replaced by quotes (the tiny
+    # model's usual fate in auto mode) was never sent.
+    logged = [json.loads(line) for line in (server.data / "queries.jsonl").read_text().splitlines()]
+    assert text == logged[-1]["answer"]
+    assert chunks[-1].model_extra["mode"] == logged[-1]["mode"]
+    parts = [{"type": "text", "text": "How many days of"}, {"type": "text", "text": "leave?"}]
+    reply = client.chat.completions.create(
+        model="appliance", messages=[{"role": "user", "content": parts}]
+    )  # newer clients send a message's content as parts
+    assert reply.model_extra["citations"][0]["source"] == "hr/leave.txt"
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model="appliance", messages=[])
 

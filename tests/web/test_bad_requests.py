@@ -195,10 +195,10 @@ CASES = [
         j({"messages": [{"role": "user"}]}),
     ),
     Bad(
-        "chat-content-a-list",
+        "chat-content-an-image",  # text parts are read (tests/e2e/test_answers.py)
         "POST",
         "/v1/chat/completions",
-        j({"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}),
+        j({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]}),
     ),
     Bad(
         "chat-last-role-assistant",

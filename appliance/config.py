@@ -7,7 +7,9 @@ each one. A wrong key or value stops start-up with a message naming the key and 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
+import logging
 import os
 import re
 import typing
@@ -19,6 +21,8 @@ from typing import Any, Literal
 import yaml
 
 from appliance.errors import ConfigError
+
+log = logging.getLogger("appliance.config")
 
 ENV_PREFIX = "APPLIANCE_"
 
@@ -266,6 +270,7 @@ class Settings:
 
 
 SECTIONS: dict[str, type] = typing.get_type_hints(Settings)
+SECRETS = (("index", "qdrant_api_key"), ("generator", "api_key"), ("server", "access_token"))
 
 
 def load_settings(
@@ -282,10 +287,24 @@ def load_settings(
     raw: dict[str, dict[str, Any]] = {}
     if config_file is not None:
         raw = _read_yaml(config_file)
+        for section, key in SECRETS:
+            values = raw.get(section)
+            if isinstance(values, dict) and values.get(key):
+                log.warning(
+                    "%s.%s is written in %s: keep secrets in .env (%s=...), out of the config "
+                    "file that is copied, shown and backed up with the appliance",
+                    section,
+                    key,
+                    config_file,
+                    _env_name(f"{section}.{key}"),
+                    extra={"event": "config_warning"},
+                )
     env = dict(env if env is not None else os.environ)
     env = {**read_dotenv(base_dir / ".env"), **env}
     if env.get("APPLIANCE_ACCESS_TOKEN"):  # the documented name of the one common secret
         env.setdefault("APPLIANCE_SERVER__ACCESS_TOKEN", env["APPLIANCE_ACCESS_TOKEN"])
+    for warning in env_near_misses(env):
+        log.warning(warning, extra={"event": "config_warning"})
     for dotted, value in _env_overrides(env).items():
         _set_dotted(raw, dotted, value, origin=f"environment variable {_env_name(dotted)}")
     for dotted, value in (overrides or {}).items():
@@ -328,19 +347,49 @@ def _env_name(dotted: str) -> str:
     return f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
 
 
-def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
-    """APPLIANCE_SERVER__PORT=8001 → {"server.port": 8001}; values are parsed as YAML."""
+class EnvText(str):
+    """A setting's value as an environment variable (or .env) gives it: read as YAML for a
+    number, a flag or a list, taken as it is for text (a secret like `Pa55 #word!` or
+    `123456` is a string, not a comment or a number)."""
+
+    def parsed(self) -> Any:
+        try:
+            return yaml.safe_load(self) if self.strip() else ""
+        except yaml.YAMLError:
+            return str(self)
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, EnvText]:
+    """APPLIANCE_SERVER__PORT=8001 → {"server.port": EnvText("8001")}."""
     found = {}
     for name, text in env.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
         section, _, key = name[len(ENV_PREFIX) :].partition("__")
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            value = text
-        found[f"{section.lower()}.{key.lower()}"] = value
+        found[f"{section.lower()}.{key.lower()}"] = EnvText(text)
     return found
+
+
+def env_near_misses(env: Mapping[str, str]) -> list[str]:
+    """APPLIANCE_* names that set nothing but nearly name a setting (APPLIANCE_ACCES_TOKEN,
+    APPLIANCE_SERVER_PORT with one underscore): said, since they are silently unused.
+    Other APPLIANCE_* names (the compose file's APPLIANCE_BIND, …) are left alone."""
+    settings = {
+        _env_name(f"{section}.{key}")
+        for section, cls in SECTIONS.items()
+        for key in typing.get_type_hints(cls)
+    }
+    known = settings | {"APPLIANCE_ACCESS_TOKEN"}
+    warnings = []
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or name in known or "__" in name:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
+        if close:
+            warnings.append(
+                f"the environment variable {name} sets nothing: did you mean {close[0]}?"
+            )
+    return warnings
 
 
 def _set_dotted(raw: dict, dotted: str, value: Any, origin: str) -> None:
@@ -348,6 +397,14 @@ def _set_dotted(raw: dict, dotted: str, value: Any, origin: str) -> None:
     if section not in SECTIONS or not key:
         raise ConfigError(
             f"unknown setting '{dotted}' from {origin}; sections are: {', '.join(SECTIONS)}"
+        )
+    allowed = typing.get_type_hints(SECTIONS[section])
+    if origin != "command line" and key not in allowed:
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"did you mean {_env_name(f'{section}.{close[0]}')}? " if close else ""
+        raise ConfigError(
+            f"unknown setting '{dotted}' from {origin}; {hint}"
+            f"allowed keys in '{section}': {', '.join(allowed)}"
         )
     target = raw.setdefault(section, {})
     if not isinstance(target, dict):
@@ -397,6 +454,11 @@ def _build_section(name: str, cls: type, values: dict[str, Any], source: str) ->
 
 def _coerce(key: str, hint: Any, value: Any) -> Any:
     origin = typing.get_origin(hint)
+    if isinstance(value, EnvText):
+        text = hint in (str, Path) or (
+            origin is Literal and all(isinstance(a, str) for a in typing.get_args(hint))
+        )
+        value = str(value) if text else value.parsed()
     if origin is Literal:
         allowed = typing.get_args(hint)
         if value not in allowed:
@@ -654,8 +716,7 @@ def _resolve_paths(s: Settings, base_dir: Path) -> Settings:
 def describe(settings: Settings) -> dict[str, dict[str, Any]]:
     """Settings as plain data (for `appliance config` and logs)."""
     out = dataclasses.asdict(settings)
-    secrets = (("index", "qdrant_api_key"), ("generator", "api_key"), ("server", "access_token"))
-    for section, key in secrets:
+    for section, key in SECRETS:
         if out[section][key]:
             out[section][key] = "***"
     for tool in out["tools"]["http"]:

@@ -37,7 +37,7 @@ class Check:
 def run_checks(settings: Settings) -> list[Check]:
     results = [_models(settings)]
     needs_models = [_generator, _embedder] if results[0].ok else []
-    for check in [*needs_models, _ocr, _data_dir, _kb, _index, _port, _access]:
+    for check in [*needs_models, _ocr, _data_dir, _kb, _index, _port, access_check]:
         try:
             results.append(check(settings))
         except Exception as err:  # a check that crashes is a failed check, with the reason
@@ -275,7 +275,7 @@ def _port(s: Settings) -> Check:
     return Check("port", True, f"{host}:{port} is free")
 
 
-def _access(s: Settings) -> Check:
+def access_check(s: Settings) -> Check:
     """Who may read what: this machine only, whoever has the access token, or users by folder."""
     from appliance.users import Users, users_path
 

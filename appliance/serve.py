@@ -9,6 +9,7 @@ import time
 
 from appliance.app import open_parts
 from appliance.config import Settings
+from appliance.doctor import access_check
 from appliance.errors import ServeError
 from appliance.observe import setup_logging
 from appliance.runtime import Runtime
@@ -63,6 +64,9 @@ def serve(settings: Settings) -> None:
             "running there? Stop it or choose another port with --port"
         ) from None
     signal.signal(signal.SIGTERM, _interrupt)
+    access = access_check(settings)
+    if access.warning:  # anyone on the network reads all of kb/
+        log.warning("%s: %s", access.detail, access.fix, extra={"event": "open_to_network"})
     runtime.start(on_fatal=_stop_serving)
     log.info(
         "serving",

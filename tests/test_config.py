@@ -95,6 +95,54 @@ def test_env_override_errors_name_the_variable(tmp_path):
         load_settings(None, env={"APPLIANCE_SERVER__PORT": "abc"})
 
 
+def test_an_env_key_that_is_not_a_setting_names_the_variable_not_the_file(tmp_path):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown setting 'server.prot' from environment variable "
+        r"APPLIANCE_SERVER__PROT; did you mean APPLIANCE_SERVER__PORT\?",
+    ):
+        load_settings(write(tmp_path, ""), env={"APPLIANCE_SERVER__PROT": "1"})
+
+
+def test_secrets_in_dotenv_are_taken_as_written_not_as_yaml(tmp_path):
+    """`Pa55 #word!` read as YAML was the token `Pa55`; `123456` a number refused with the
+    secret in the message."""
+    config = write(tmp_path, "")
+    for secret in ("Pa55 #word!", "123456", "yes", "07", "[not, a, list]"):
+        (tmp_path / ".env").write_text(f"APPLIANCE_ACCESS_TOKEN={secret}\n")
+        assert load_settings(config, env={}).server.access_token == secret
+    env = {"APPLIANCE_INDEX__QDRANT_API_KEY": "0x1F", "APPLIANCE_ANSWERS__MODE": "extractive"}
+    settings = load_settings(config, env=env)
+    assert settings.index.qdrant_api_key == "0x1F" and settings.answers.mode == "extractive"
+    assert load_settings(config, env={"APPLIANCE_SERVER__PORT": "8300"}).server.port == 8300
+
+
+def test_an_appliance_variable_that_nearly_names_a_setting_is_warned_about(tmp_path, caplog):
+    env = {
+        "APPLIANCE_ACCES_TOKEN": "s3cret",  # misspelt: no sign-in at all, silently
+        "APPLIANCE_SERVER_PORT": "9000",  # one underscore
+        "APPLIANCE_BIND": "0.0.0.0",  # the compose file's own: not a setting, not a typo
+    }
+    load_settings(write(tmp_path, ""), env=env)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warned == [
+        "the environment variable APPLIANCE_ACCES_TOKEN sets nothing: did you mean "
+        "APPLIANCE_ACCESS_TOKEN?",
+        "the environment variable APPLIANCE_SERVER_PORT sets nothing: did you mean "
+        "APPLIANCE_SERVER__PORT?",
+    ]
+
+
+def test_a_secret_written_in_the_config_file_is_warned_about(tmp_path, caplog):
+    settings = load_settings(write(tmp_path, "server:\n  access_token: plain-in-yaml\n"), env={})
+    assert settings.server.access_token == "plain-in-yaml"  # it works, and it is said
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert (
+        len(warned) == 1
+        and "keep secrets in .env (APPLIANCE_SERVER__ACCESS_TOKEN=...)" in (warned[0])
+    )
+
+
 def test_missing_config_file_is_reported(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.yaml", env={})

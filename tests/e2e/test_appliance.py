@@ -199,3 +199,22 @@ def test_search_filters_and_both_backends(make_server, backend):
         "/api/ask", {"question": "Who won the 1954 world cup?", "folder": "it"}
     )
     assert status == 200 and body["refusal"] == "not_in_documents"
+
+
+def test_serving_the_network_without_sign_in_is_warned_about_at_start(make_server, tmp_path):
+    """doctor said so, serve did not: an operator who set server.host 0.0.0.0 and misspelt
+    the token's name in .env served all of kb/ to the network unawares."""
+    server = make_server(extra_config="server:\n  host: 0.0.0.0\n")
+    (server.root / ".env").write_text("APPLIANCE_ACCES_TOKEN=s3cret\n")
+    server.start()
+    server.stop()
+    logs = server.logs()
+    assert "did you mean APPLIANCE_ACCESS_TOKEN?" in logs
+    warned = [json.loads(line) for line in logs.splitlines() if "open_to_network" in line]
+    assert len(warned) == 1 and "anyone who reaches port" in warned[0]["msg"]
+    assert "set APPLIANCE_ACCESS_TOKEN in .env" in warned[0]["msg"]
+
+    quiet = make_server(tmp_path / "quiet")  # 127.0.0.1: only this machine reaches it
+    quiet.start()
+    quiet.stop()
+    assert "open_to_network" not in quiet.logs()

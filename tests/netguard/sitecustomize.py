@@ -17,9 +17,11 @@ def _is_local(host) -> bool:
     if host is None or str(host).lower() in _LOCAL_NAMES:
         return True
     try:
-        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+        address = ipaddress.ip_address(str(host).split("%")[0])
     except ValueError:
         return False
+    return address.is_loopback or address.is_unspecified  # 0.0.0.0: listening on every
+    # interface (loopback alone in a test's network namespace), never reaching out
 
 
 def _refuse(what: str):

@@ -48,7 +48,9 @@ def run_checks(settings: Settings) -> list[Check]:
 def _models(s: Settings) -> Check:
     problems = models.verify(s)
     if problems:
-        return Check("model files", False, "; ".join(problems), models.fix_hint())
+        fetch = any(models.fix_hint() in p for p in problems)  # a default model's problem
+        fix = models.fix_hint() if fetch else "copy the file there, or correct the setting named"
+        return Check("model files", False, "; ".join(problems), fix)
     return Check("model files", True, "present, checksums match")
 
 
@@ -187,8 +189,25 @@ def _ocr(s: Settings) -> Check:
 
 def _data_dir(s: Settings) -> Check:
     data = s.paths.data
+    if not data.exists():  # made at the first start; a check makes nothing
+        parent = next(p for p in data.parents if p.exists())
+        try:  # can it be made? (tried, and taken back)
+            os.rmdir(tempfile.mkdtemp(dir=parent, prefix=".doctor-"))
+        except OSError:
+            return Check(
+                "data dir",
+                False,
+                f"{data} does not exist, and {parent} is not writable: it cannot be made",
+                f"create {data}, writable by user {os.getuid()} (or mount a volume there)",
+            )
+        return Check(
+            "data dir",
+            True,
+            f"{data} does not exist yet: the first start makes it, and indexes kb/ there",
+            "if an index was expected there, correct paths.data",
+            warning=True,
+        )
     try:
-        data.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=data, prefix=".doctor-"):
             pass
     except OSError as err:
@@ -229,6 +248,8 @@ def _index(s: Settings) -> Check:
     from appliance.sync.pipeline import Pipeline
     from appliance.sync.reconcile import stale_paths
 
+    if not s.paths.data.exists():
+        return Check("index", True, "none yet: the first start makes it")
     try:
         store = open_store(s, remake=False)  # a check changes nothing
     except IndexLocked:

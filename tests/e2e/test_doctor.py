@@ -35,6 +35,12 @@ def box(tmp_path, models_copy):
     return {"kb": tmp_path / "kb", "data": tmp_path / "data", "models": copy, "port": port}
 
 
+def write_config(box, text: str) -> Path:
+    path = box["kb"].parent / "doctor.yaml"
+    path.write_text(text)
+    return path
+
+
 def flags(box, **changes):
     values = {**box, **changes}
     return [item for key, value in values.items() for item in (f"--{key}", value)]
@@ -90,6 +96,25 @@ def test_a_wrong_embedder_dim_fails_and_costs_no_index(box):
     healthy = run("doctor")
     assert healthy.returncode == 0, healthy.stdout
     assert "opens; 1 chunks; matches kb/ and the manifest" in healthy.stdout
+
+
+def test_a_data_dir_not_made_yet_is_reported_and_left_unmade(box, tmp_path):
+    """A misspelt paths.data was made by doctor, with an empty index, and reported as
+    "writable", "opens; empty": the typo went unnoticed."""
+    typo = tmp_path / "dta"
+    result = doctor(*flags(box, data=typo))
+    assert result.returncode == 0, result.stdout
+    assert "[warn] data dir" in result.stdout and "does not exist yet" in result.stdout
+    assert "correct paths.data" in result.stdout
+    assert "[ok  ] index" in result.stdout and "none yet" in result.stdout
+    assert not typo.exists()
+
+
+def test_a_missing_model_of_ones_own_names_its_setting_not_fetch(box):
+    result = doctor(*flags(box), "--config", write_config(box, "generator:\n  model: mine.gguf\n"))
+    assert result.returncode == 1
+    assert "[FAIL] model files" in result.stdout and "correct generator.model" in result.stdout
+    assert "appliance models fetch" not in result.stdout.split("fix:")[-1]
 
 
 def test_an_unusable_data_dir_fails(box):

@@ -20,7 +20,7 @@ import re
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from appliance.answer.admission import Admission
@@ -52,6 +52,13 @@ MIN_KEPT = 0.1  # below this share of them kept, the model is asked only now and
 PROBE_EVERY = 10
 SNIPPET_CHARS = 160
 log = logging.getLogger("appliance.answer")
+
+
+def invented_terms(rewritten: str, said: str, terms: Callable[[str], set[int]]) -> set[int]:
+    """The search terms of a follow-up's rewrite that the conversation never used: a small
+    model rewriting "And part-time staff?" may add a place or a product of its own, and the
+    search then looks for that. `terms`: as the search cuts a text (Embedder.terms)."""
+    return terms(rewritten) - terms(said)
 
 
 @dataclass(frozen=True)
@@ -394,10 +401,14 @@ class Assistant:
         output = "".join(self.generator.stream(messages, REWRITE_TOKENS))
         first_line = next((line for line in output.splitlines() if line.strip()), "")
         rewritten = _LABEL.sub("", first_line).strip(' "')
+        embedder = self.retriever.embedder
+        said = " ".join([question, *(f"{t.question} {t.answer}" for t in history)])
+        languages = embedder.question_languages(question)
         if (
             not rewritten
             or len(rewritten) > 3 * len(question) + 120
             or any(marker in rewritten for marker in ("User:", "Assistant:"))
+            or invented_terms(rewritten, said, lambda text: embedder.terms(text, languages))
         ):
             rewritten = f"{history[-1].question} {question}"  # the model did not help
         return rewritten

@@ -117,13 +117,13 @@ def test_the_users_command(tmp_path, capsys):
 
 def test_doctor_says_who_may_read_what(tmp_path):
     from appliance.config import load_settings
-    from appliance.doctor import _access
+    from appliance.doctor import access_check
 
     def check(**overrides):
         settings = load_settings(
             None, env={}, overrides={"paths.data": str(tmp_path / "data"), **overrides}
         )
-        return _access(settings)
+        return access_check(settings)
 
     local = check()
     assert local.ok and not local.warning and "only this machine" in local.detail

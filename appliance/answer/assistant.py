@@ -54,11 +54,14 @@ SNIPPET_CHARS = 160
 log = logging.getLogger("appliance.answer")
 
 
-def invented_terms(rewritten: str, said: str, terms: Callable[[str], set[int]]) -> set[int]:
-    """The search terms of a follow-up's rewrite that the conversation never used: a small
-    model rewriting "And part-time staff?" may add a place or a product of its own, and the
-    search then looks for that. `terms`: as the search cuts a text (Embedder.terms)."""
-    return terms(rewritten) - terms(said)
+def strays(rewritten: str, question: str, said: str, terms: Callable[[str], set[int]]) -> bool:
+    """Whether a follow-up's rewrite strays from the conversation: it adds search terms the
+    conversation never used (a small model rewriting "And part-time staff?" may add a place
+    or a product of its own), or it leaves out some of the follow-up's own (it restated the
+    last answer, or "The answer is:"). `said`: the follow-up and the turns before it;
+    `terms`: as the search cuts a text (Embedder.terms)."""
+    found = terms(rewritten)
+    return bool(found - terms(said)) or not terms(question) <= found
 
 
 @dataclass(frozen=True)
@@ -197,7 +200,10 @@ class Assistant:
             query = trace.standalone or request.question
             trace.retrieval = self.retriever.retrieve(query, request.k, request.where)
             trace.languages = list(self.retriever.embedder.question_languages(query))
-            trace.wording = language_of(query, self.retriever.embedder.language_of(query))
+            # said in the user's script (a rewrite in English of "住宿费呢？" is still answered
+            # in Chinese), in the language the whole query reads as
+            read = self.retriever.embedder.language_of(query)
+            trace.wording = language_of(request.question, read)
             found = self._judge(query, trace)
             if found is None:
                 yield self._finish(trace, "", remember, REFUSED)
@@ -400,7 +406,7 @@ class Assistant:
         )
         output = "".join(self.generator.stream(messages, REWRITE_TOKENS))
         first_line = next((line for line in output.splitlines() if line.strip()), "")
-        rewritten = _LABEL.sub("", first_line).strip(' "')
+        rewritten = _LABEL.sub("", first_line).strip(' "“”「」')
         embedder = self.retriever.embedder
         said = " ".join([question, *(f"{t.question} {t.answer}" for t in history)])
         languages = embedder.question_languages(question)
@@ -408,7 +414,7 @@ class Assistant:
             not rewritten
             or len(rewritten) > 3 * len(question) + 120
             or any(marker in rewritten for marker in ("User:", "Assistant:"))
-            or invented_terms(rewritten, said, lambda text: embedder.terms(text, languages))
+            or strays(rewritten, question, said, lambda text: embedder.terms(text, languages))
         ):
             rewritten = f"{history[-1].question} {question}"  # the model did not help
         return rewritten

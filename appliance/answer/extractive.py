@@ -41,6 +41,7 @@ from dataclasses import dataclass, field, replace
 
 from appliance.answer.retrieve import Citation
 from appliance.answer.sentences import ITEM, SENTENCE, Unit, units
+from appliance.answer.trust import ATTRIBUTION
 from appliance.answer.wording import PHRASES, language_of
 from appliance.index.identifiers import identifiers, is_numbered, numbered_identifiers
 
@@ -402,7 +403,7 @@ def _format(quotes: list[Quote], passages: Sequence[Citation], language: str = "
             f"“{u.text}”" if u.kind == SENTENCE else (u.text if u.kind == ITEM else f"- {u.text}")
             for u in group
         ]
-        parts.append("\n".join(lines) + f" [{number}]\n— {where[number]}")
+        parts.append("\n".join(lines) + f" [{number}]\n{ATTRIBUTION}{where[number]}")
     return "\n\n".join(parts)
 
 

@@ -3,7 +3,10 @@
     trust = 0.4 × support + 0.3 × citations + 0.3 × relevance
 
 - support: the share of the answer's sentences whose words mostly (≥ 50% of the content
-  words) appear in the passages it cites (in all passages given, when it cites none);
+  words) appear in the passages it cites (in all passages given, when it cites none). A
+  sentence that asks (the question restated: it claims nothing) and the line saying where
+  quotes are from ("— hr/leave.md") are not counted; an answer with nothing else (the
+  question echoed, then "[1] no.") has no support;
 - citations: the share of [n] markers that name a passage the model was given, and 0 when
   the answer cites nothing (an uncited answer cannot be checked by the reader);
 - relevance: how close the passages are to the question: the best cosine similarity,
@@ -33,6 +36,8 @@ _CITE_MARK = re.compile(r"\s*\[\d+\]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+_ASKS = re.compile(r"[?？][\"'”’)）」』*_]*$")  # a sentence that asks, in its quotes
+ATTRIBUTION = "— "  # a quote's source line (extractive._format): not a claim
 _STOP = frozenset(
     "a an and are as at be by for from has have in is it its of on or that the this to was "
     "were will with you your they their not can may".split()
@@ -143,8 +148,9 @@ def _support(answer: str, passages: Sequence[Citation]) -> float:
     sentences = [
         s
         for line in prose.splitlines()
+        if not line.lstrip().startswith(ATTRIBUTION)
         for s in split_sentences(line)
-        if len(_content_words(s)) >= 3
+        if len(_content_words(s)) >= 3 and not _ASKS.search(s.strip())
     ]
     if not sentences:
         return 0.0

@@ -52,6 +52,21 @@ def test_the_level_is_backed_only_when_real_cited_sources_back_the_answer():
     assert invalid.support == 1.0 and invalid.level == "partly"  # [9] names no source
 
 
+def test_the_question_echoed_and_the_source_lines_are_not_support():
+    """Found by a QA pass: "报销申请要在多久内提交？ The answer is: [1] no." was shown as backed
+    (the question restated was its one sentence long enough to check), and a verbatim quote
+    only "partly" (its "— 报销制度.md" line counted as an unsupported sentence)."""
+    rule = passage(1, "报销申请须在费用发生后30天内提交。住宿费每晚不超过500元。")
+    echoed = assess("报销申请要在多久内提交？\n\nThe answer is:\n[1] no.", [rule], 0.2)
+    assert echoed.support == 0.0 and echoed.level == "not_backed"
+    english = assess("Do part-time staff get annual leave? No [1].", [LEAVE], 0.2)
+    assert english.support == 0.0 and english.level == "not_backed"
+    quoted = "“报销申请须在费用发生后30天内提交。” [1]\n— 报销制度.md"
+    assert assess(quoted, [rule], 0.2).level == "backed"
+    named = "“Full-time staff get 25 days of annual leave per year.” [1]\n— hr/annual-leave-2024.md"
+    assert assess(named, [LEAVE], 0.2).support == 1.0
+
+
 def test_cited_numbers():
     assert cited_numbers("See [2] and [1], also [2].") == [1, 2]
 

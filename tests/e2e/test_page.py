@@ -354,6 +354,7 @@ def test_page_asks_streams_and_cites(make_server, browser, tmp_path):
     assert "appliance" in browser.title.lower()
     assert _text(browser, "question") == "" and _visible(browser, "ask-button")
     assert not _visible(browser, "conversation")
+    assert not _visible(browser, "sign-out")  # no token, no users: nobody signed in
 
     # Self-contained: nothing loaded from, or pointing to, any host but the appliance.
     host = urlsplit(server.url).netloc

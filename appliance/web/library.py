@@ -8,12 +8,14 @@ import errno
 import os
 import shutil
 import unicodedata
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, abort, jsonify, request, send_from_directory
 
+from appliance.documents import SUPPORTED_SUFFIXES
 from appliance.documents.text_decoding import sample_encoding
 from appliance.errors import BadQuestion
 from appliance.sync.manifest import INDEXED, PENDING, Entry, summary
@@ -170,6 +172,13 @@ def upload():
     if not files:
         raise BadQuestion('send the files as multipart/form-data fields named "file"')
     names = [upload_name(item.filename or "", settings.watcher.ignore) for item in files]
+    for name in names:
+        if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise BadQuestion(
+                f"{name!r} would never be searchable: {Path(name).suffix or 'no extension'} "
+                f"files are not indexed (indexed: {', '.join(sorted(SUPPORTED_SUFFIXES))})",
+                "unsupported_type",
+            )
     saved = [
         f"{UPLOAD_FOLDER}/{_write(folder, name, item.stream)}"
         for name, item in zip(names, files, strict=True)
@@ -226,15 +235,12 @@ class InsufficientStorage(BadQuestion):
 
 
 def _write(folder: Path, name: str, stream) -> str:
-    """Write beside the target under an ignored name, then rename: the watcher never sees a
-    half-written upload. An existing file of the same name is kept (the new one is renamed)."""
-    stem, suffix = os.path.splitext(name)
-    target, n = folder / name, 1
-    while target.exists():
-        target, n = folder / f"{stem} ({n}){suffix}", n + 1
-    partial = folder / f".{target.name}.part"
+    """Write beside the target under an ignored name of its own, then give it its name: the
+    watcher never sees a half-written upload. An existing file of the same name is kept (the
+    new one is renamed), also when two uploads of one name arrive at once."""
+    partial = folder / f".{name}.{uuid.uuid4().hex[:8]}.part"
     try:
-        with partial.open("wb") as out:
+        with partial.open("xb") as out:
             while block := stream.read(1 << 20):
                 out.write(block)
     except OSError as err:
@@ -242,5 +248,25 @@ def _write(folder: Path, name: str, stream) -> str:
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
             raise InsufficientStorage("kb/ ran out of space during the upload") from None
         raise
-    os.replace(partial, target)
-    return target.name
+    try:
+        return _name_it(partial, folder, name)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _name_it(partial: Path, folder: Path, name: str) -> str:
+    """Give the written file `name`, or "name (n)" if that is taken: a hard link, which
+    fails rather than replace a file made meanwhile (a rename would replace it)."""
+    stem, suffix = os.path.splitext(name)
+    target, n = folder / name, 1
+    while True:
+        try:
+            os.link(partial, target)
+            return target.name
+        except FileExistsError:
+            target, n = folder / f"{stem} ({n}){suffix}", n + 1
+        except OSError:  # a file system without hard links: taken names checked, then moved
+            while target.exists():
+                target, n = folder / f"{stem} ({n}){suffix}", n + 1
+            os.replace(partial, target)
+            return target.name

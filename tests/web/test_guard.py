@@ -4,6 +4,7 @@ the access log, reverse proxies. Each case here was a defect found by an attack-
 from __future__ import annotations
 
 import io
+import threading
 
 import pytest
 
@@ -230,6 +231,51 @@ def test_uploads_refuse_unusable_names_and_a_full_disk(make_app):
     assert reply.status_code == 507 and "limits.min_free_mb" in reply.json["error"]
     kb = app.config["RUNTIME"].settings.paths.kb
     assert not any((kb / "uploads").iterdir())  # nothing half-written left behind
+
+
+def test_an_upload_that_would_never_be_searchable_is_refused(make_app):
+    """Was "Added uploads/tool (3).exe: it can be searched in a moment", and a copy a try."""
+    app = make_app(server__uploads=True)
+    reply = app.test_client().post(
+        "/api/upload", data={"file": (io.BytesIO(b"MZ\x90"), "tool.exe")}
+    )
+    assert reply.status_code == 400 and reply.json["code"] == "unsupported_type"
+    assert ".exe files are not indexed" in reply.json["error"] and ".pdf" in reply.json["error"]
+    kb = app.config["RUNTIME"].settings.paths.kb
+    assert not (kb / "uploads").exists() or not any((kb / "uploads").iterdir())
+
+
+def test_two_uploads_of_one_name_at_once_are_both_kept_whole(tmp_path):
+    """Both were written to one ".race.txt.part": one got a 500, the other a file mixing the
+    two, which was indexed (a QA pass)."""
+    from appliance.web.library import _write
+
+    first_started, second_done = threading.Event(), threading.Event()
+
+    class SlowUpload:  # sends half, then waits for the other upload to finish
+        def __init__(self, data: bytes):
+            self.blocks = [data[:50], data[50:]]
+
+        def read(self, size: int) -> bytes:
+            if len(self.blocks) == 2:
+                first_started.set()
+            elif len(self.blocks) == 1:
+                second_done.wait(10)
+            return self.blocks.pop(0) if self.blocks else b""
+
+    saved = {}
+    first = threading.Thread(
+        target=lambda: saved.update(a=_write(tmp_path, "race.txt", SlowUpload(b"A" * 100)))
+    )
+    first.start()
+    assert first_started.wait(10)
+    saved["b"] = _write(tmp_path, "race.txt", io.BytesIO(b"B" * 100))
+    second_done.set()
+    first.join(10)
+    assert saved == {"b": "race.txt", "a": "race (1).txt"}
+    assert (tmp_path / "race.txt").read_bytes() == b"B" * 100
+    assert (tmp_path / "race (1).txt").read_bytes() == b"A" * 100
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["race (1).txt", "race.txt"]
 
 
 def test_the_sign_in_page_speaks_the_readers_language(make_app):

@@ -44,6 +44,11 @@ class HttpTool:
             reason = err.reason if isinstance(err, urllib.error.URLError) else err
             if isinstance(reason, TimeoutError):
                 message = f"{where} did not answer within {spec.timeout_s:g} s (timeout_s)"
+                if spec.method != "GET":  # a booking, a ticket: doing it twice is worse
+                    message += (
+                        ": the request was sent and may have been carried out; check before "
+                        "trying again"
+                    )
                 return ToolResult(False, "timeout", None, message)
             verb = "could not be reached" if isinstance(err, urllib.error.URLError) else "failed"
             return ToolResult(False, "unreachable", None, f"{where} {verb}: {reason}")

@@ -262,6 +262,7 @@ def test_a_timeout_and_an_unreachable_api_are_reported(server):
     assert status == 200 and done["result"]["ok"] is False, done
     assert done["result"]["status"] == "timeout"
     assert "did not answer within 1 s" in done["answer"]
+    assert "may have been carried out; check before trying again" in done["answer"]
 
     _, body = post(server, "/api/ask", {"question": "Order toner", "tool": "order_toner"})
     status, done = post(server, "/api/actions/confirm", {"proposal_id": body["proposal"]["id"]})

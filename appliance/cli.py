@@ -240,6 +240,17 @@ def cmd_eval(args) -> int:
     questions = load_questions(args.questions)
     if args.kb is None:
         raise ConfigError("eval needs --kb DIR: the documents the questions are about")
+    if not args.kb.is_dir():
+        raise ConfigError(f"--kb {args.kb} is not a folder: the documents the questions are about")
+    absent = sorted({q.gold_file for q in questions if q.gold_file} - _files_in(args.kb))
+    if absent:  # counted as misses, silently, they read as a retrieval failure
+        print(
+            f"warning: {len(absent)} gold_file(s) are not files under {args.kb} (paths are "
+            f"relative to it): {', '.join(absent[:5])}",
+            file=sys.stderr,
+        )
+    if args.calibrate:
+        _enough_to_calibrate(questions)
     args.answer = args.answer or args.calibrate
     with tempfile.TemporaryDirectory(prefix="appliance-eval-") as scratch:
         if args.data is None:
@@ -271,6 +282,29 @@ def cmd_eval(args) -> int:
 
         args.html.write_text(to_html(report, f"Evaluation of {args.questions.name}"), "utf-8")
     return 0
+
+
+def _files_in(kb: Path) -> set[str]:
+    return {str(p.relative_to(kb)) for p in kb.rglob("*") if p.is_file()}
+
+
+MIN_CALIBRATION = (30, 15)  # answerable and unanswerable questions a fit can stand on
+
+
+def _enough_to_calibrate(questions) -> None:
+    """A fit on a handful of questions follows them: five questions once advised
+    min_answerable 0.01 and no weight for names or versions, which answers every near-topic
+    question."""
+    answerable = sum(q.answerable for q in questions)
+    unanswerable = len(questions) - answerable
+    need_a, need_u = MIN_CALIBRATION
+    if answerable < need_a or unanswerable < need_u:
+        raise ConfigError(
+            f"too few questions to calibrate the gate ({answerable} answerable, {unanswerable} "
+            f"unanswerable): a fit on so few follows them. Label at least {need_a} answerable "
+            f"and {need_u} unanswerable questions (near-topic ones: neighbouring tools, other "
+            "versions), or keep the shipped gate"
+        )
 
 
 def cmd_queries(args) -> int:

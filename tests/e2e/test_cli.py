@@ -238,11 +238,55 @@ def test_eval_measures_answers_and_calibrates_the_gate(tmp_path, models_dir):
         assert 0 <= figures[key] <= 1, key
     assert "unanswerable refused:" in result.stdout
 
+    few = appliance("eval", questions, "--kb", kb, "--models", models_dir, "--calibrate", env=env)
+    assert few.returncode == 2 and "too few questions to calibrate the gate" in few.stderr
+
+    # Enough to stand on: 30 answerable (10 facts asked 3 ways) and 15 unanswerable.
+    facts = [(f"room{n}.md", f"Meeting room {n} seats {n + 4} people.") for n in range(10)]
+    for name, text in facts:
+        write_text(kb / name, f"# Room {name[4:-3]}\n\n{text}")
+    asks = (
+        "How many people does meeting room {n} seat?",
+        "Room {n} capacity?",
+        "Seats in room {n}?",
+    )
+    lines = [
+        {
+            "id": f"r{n}-{i}",
+            "question": a.format(n=n),
+            "gold_file": name,
+            "answer_phrases": [str(n + 4)],
+        }
+        for n, (name, _) in enumerate(facts)
+        for i, a in enumerate(asks)
+    ] + [
+        {"id": f"u{n}", "question": f"Who cleans the kitchen on floor {n}?", "answerable": False}
+        for n in range(15)
+    ]
+    questions.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     calibrated = appliance(
         "eval", questions, "--kb", kb, "--models", models_dir, "--calibrate", env=env
     )
     assert calibrated.returncode == 0, calibrated.stderr
     assert "gate_weights: [" in calibrated.stdout and "min_answerable: 0." in calibrated.stdout
+
+
+def test_eval_says_what_is_wrong_with_its_inputs(tmp_path, models_dir):
+    """A missing kb/ was made and scored 0.000; a gold_file not in kb/ read as a miss; a
+    missing questions file gave a traceback (a QA pass)."""
+    kb = tmp_path / "kb"
+    write_text(kb / "leave.md", "# Leave\n\nFull-time staff get 25 days of annual leave.")
+    questions = tmp_path / "q.jsonl"
+    line = {"id": "a", "question": "How much leave?", "gold_file": "kb/leave.md"}
+    questions.write_text(json.dumps(line) + "\n")
+    missing = appliance("eval", tmp_path / "nope.jsonl", "--kb", kb, "--models", models_dir)
+    assert missing.returncode == 2 and "nope.jsonl cannot be read" in missing.stderr
+    nokb = appliance("eval", questions, "--kb", tmp_path / "nokb", "--models", models_dir)
+    assert nokb.returncode == 2 and "is not a folder" in nokb.stderr
+    assert not (tmp_path / "nokb").exists()
+    wrong = appliance("eval", questions, "--kb", kb, "--models", models_dir)
+    assert wrong.returncode == 0
+    assert "1 gold_file(s) are not files under" in wrong.stderr and "kb/leave.md" in wrong.stderr
 
 
 def test_serve_exits_non_zero_when_start_up_fails(tmp_path, models_dir):

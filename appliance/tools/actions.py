@@ -151,10 +151,10 @@ class Actions:
     def confirm(self, proposal_id: str, who: dict, arguments: dict | None = None) -> dict:
         """Run the proposed call, with `arguments` as the user corrected or completed them
         (they replace the proposed ones); then report what it did."""
+        if arguments is not None and not isinstance(arguments, dict):  # the proposal stays
+            raise ProposalError("arguments must be a JSON object")
         proposal = self._take(proposal_id, who)
         tool = self.tools[proposal.tool]
-        if arguments is not None and not isinstance(arguments, dict):
-            raise ProposalError("arguments must be a JSON object")
         final = proposal.arguments if arguments is None else arguments
         final = {k: v for k, v in final.items() if v not in (None, "")}  # blank form fields
         kept, missing, problems = choose.check_arguments(tool, final)

@@ -215,6 +215,11 @@ def test_invalid_arguments_are_refused_and_can_be_corrected(server, tickets):
     before = len(tickets.requests)
     _, body = post(server, "/api/ask", {"question": "Broken phone", "tool": "report_broken_device"})
     pid = body["proposal"]["id"]
+    for garbled in ("x", [1]):  # not an object: refused, and the proposal is kept (QA pass)
+        status, refused = post(
+            server, "/api/actions/confirm", {"proposal_id": pid, "arguments": garbled}
+        )
+        assert status == 400 and "must be a JSON object" in refused["error"]
     status, refused = post(
         server,
         "/api/actions/confirm",

@@ -384,7 +384,7 @@ def env_near_misses(env: Mapping[str, str]) -> list[str]:
     for name in sorted(env):
         if not name.startswith(ENV_PREFIX) or name in known or "__" in name:
             continue
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.92)  # a letter or two
         if close:
             warnings.append(
                 f"the environment variable {name} sets nothing: did you mean {close[0]}?"

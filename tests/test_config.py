@@ -122,6 +122,7 @@ def test_an_appliance_variable_that_nearly_names_a_setting_is_warned_about(tmp_p
         "APPLIANCE_ACCES_TOKEN": "s3cret",  # misspelt: no sign-in at all, silently
         "APPLIANCE_SERVER_PORT": "9000",  # one underscore
         "APPLIANCE_BIND": "0.0.0.0",  # the compose file's own: not a setting, not a typo
+        "APPLIANCE_TEST_MODELS": "/models",  # the tests' own, nearer PATHS__MODELS than most
     }
     load_settings(write(tmp_path, ""), env=env)
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]

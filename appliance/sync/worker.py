@@ -333,9 +333,24 @@ class SyncWorker:
                     continue
                 del self._waiting[rel]
                 ready.append(rel)
+            self._hold_deletions_for_arrivals(ready)
         # Files that exist first (a moved file's vectors are reused before its old name goes),
         # cheap verdicts before reading, small files before big ones.
         return sorted(ready, key=self._order)
+
+    def _hold_deletions_for_arrivals(self, ready: list[str]) -> None:
+        """A deletion due while a file of its size is still settling waits for it: a move
+        whose two names came as two events (inotify pairs them only within a moment, which
+        a busy machine misses) would otherwise forget the vectors the new name reuses.
+        Called with the lock held, `ready` taken out of the line."""
+        arriving = {_size(seen): due for due, seen in self._waiting.values() if seen is not None}
+        for rel in list(ready):
+            if stat_file(self.pipeline.path(rel)) is not None:
+                continue
+            entry = self.pipeline.manifest.get(rel)
+            if entry is not None and entry.chunks and entry.size in arriving:
+                ready.remove(rel)
+                self._waiting[rel] = (arriving[entry.size], None)
 
     def _order(self, rel: str) -> tuple[bool, bool, int]:
         state = stat_file(self.pipeline.path(rel))

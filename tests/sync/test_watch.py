@@ -198,6 +198,39 @@ def test_a_big_file_makes_way_for_smaller_files_dropped_meanwhile(
     assert len(embedded) == len(set(embedded)) == pipeline.index.count()
 
 
+def test_a_move_seen_as_two_events_still_reuses_its_vectors(make_pipeline):
+    """inotify pairs a move's two halves only within a moment; on a busy machine they come as
+    a deletion and, a little later, an arrival: the deletion waits for the arrival of a file
+    of its size, so that the vectors are still there to be reused (a flaky test showed it)."""
+    pipeline = make_pipeline()
+    kb = pipeline.settings.paths.kb
+    worker = SyncWorker(pipeline, pipeline.settings.watcher)
+    embedded = []
+    report = pipeline.on_progress  # the worker's
+
+    def progress(rel, done, total):
+        if done == total and total:
+            embedded.append(rel)
+        report(rel, done, total)
+
+    pipeline.on_progress = progress
+    worker.start()
+    try:
+        assert worker.startup_done.wait(30)
+        write_text(kb / "docs/a.txt", "\n\n".join(f"Alpha paragraph {i}." for i in range(40)))
+        worker.submit("docs/a.txt")
+        wait_for(lambda: paths(pipeline.manifest) == {"docs/a.txt": "indexed"}, 30, "indexed")
+        embedded.clear()
+        (kb / "docs/a.txt").rename(kb / "a-moved.txt")
+        worker.submit("docs/a.txt")  # the deletion first
+        time.sleep(0.1)
+        worker.submit("a-moved.txt")  # the arrival, a moment later
+        wait_for(lambda: paths(pipeline.manifest) == {"a-moved.txt": "indexed"}, 30, "the move")
+        assert embedded == []
+    finally:
+        worker.stop()
+
+
 def test_a_file_or_folder_renamed_reuses_its_vectors(running):
     """The new name is read before the old one is forgotten (the watcher's move, and the
     rescan a folder's move brings), so nothing is embedded again."""

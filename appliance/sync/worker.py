@@ -157,13 +157,17 @@ class SyncWorker:
         or folder renamed, moved: the same size): forgotten after the files are read, so
         that their stored vectors are still there to be reused."""
         sizes = {_size(stat_file(self.pipeline.path(rel))) for rel in to_read}
-        moved = []
-        for rel in quick:
-            entry = self.pipeline.manifest.get(rel)
-            gone = stat_file(self.pipeline.path(rel)) is None
-            if gone and entry is not None and entry.chunks and entry.size in sizes:
-                moved.append(rel)
-        return moved
+        return [rel for rel in quick if self._gone_as(rel, sizes) is not None]
+
+    def _gone_as(self, rel: str, sizes) -> int | None:
+        """The size of the indexed file `rel`, gone now, if a file of that size is among
+        `sizes` (it may be that file under a new name); else None."""
+        if stat_file(self.pipeline.path(rel)) is not None:
+            return None
+        entry = self.pipeline.manifest.get(rel)
+        if entry is not None and entry.chunks and entry.size in sizes:
+            return entry.size
+        return None
 
     def _drain_queue(self, longest_s: float = 60.0) -> None:
         """Without the background thread (`appliance ingest`), wait here for the files still
@@ -345,12 +349,10 @@ class SyncWorker:
         Called with the lock held, `ready` taken out of the line."""
         arriving = {_size(seen): due for due, seen in self._waiting.values() if seen is not None}
         for rel in list(ready):
-            if stat_file(self.pipeline.path(rel)) is not None:
-                continue
-            entry = self.pipeline.manifest.get(rel)
-            if entry is not None and entry.chunks and entry.size in arriving:
+            size = self._gone_as(rel, arriving)
+            if size is not None:
                 ready.remove(rel)
-                self._waiting[rel] = (arriving[entry.size], None)
+                self._waiting[rel] = (arriving[size], None)
 
     def _order(self, rel: str) -> tuple[bool, bool, int]:
         state = stat_file(self.pipeline.path(rel))

@@ -155,4 +155,5 @@ def status():
         user={"name": who.name, "admin": who.admin} if signed_in else None,
         # The page offers its drop zone (uploads go to kb/uploads/: the caller's to read?).
         uploads=parts.settings.server.uploads and who.may_enter(UPLOAD_FOLDER),
+        max_upload_mb=parts.settings.server.max_upload_mb,  # the page refuses bigger files
     )

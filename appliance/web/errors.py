@@ -84,7 +84,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(BadQuestion)
     def _bad_request(err):
-        return jsonify(error=str(err), code=err.code), err.status
+        named = {"name": err.name} if hasattr(err, "name") else {}  # the file it is about
+        return jsonify(error=str(err), code=err.code, **named), err.status
 
     @app.errorhandler(HTTPException)
     def _http(err):
@@ -92,7 +93,7 @@ def register(app: Flask) -> None:
             if request.path == "/api/upload":
                 limit = runtime().settings.server.max_upload_mb
                 message = f"the upload is over {limit:g} MB (server.max_upload_mb)"
-                return jsonify(error=message, code="upload_too_large"), 413
+                return jsonify(error=message, code="upload_too_large", limit_mb=limit), 413
             limit = current_app.config["MAX_CONTENT_LENGTH"] // 1024
             message = f"the body is over {limit} KB (limits.max_body_kb)"
             return jsonify(error=message, code="body_too_large"), 413

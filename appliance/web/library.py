@@ -162,7 +162,7 @@ def upload():
         raise Forbidden(
             f"uploads go to kb/{UPLOAD_FOLDER}/, which you are not granted "
             f"(appliance users grant NAME {UPLOAD_FOLDER})",
-            "forbidden",
+            "upload_not_granted",
         )
     request.max_content_length = int(settings.server.max_upload_mb * 1024 * 1024)
     folder = settings.paths.kb / UPLOAD_FOLDER
@@ -174,10 +174,11 @@ def upload():
     names = [upload_name(item.filename or "", settings.watcher.ignore) for item in files]
     for name in names:
         if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-            raise BadQuestion(
+            raise UploadRefused(
                 f"{name!r} would never be searchable: {Path(name).suffix or 'no extension'} "
                 f"files are not indexed (indexed: {', '.join(sorted(SUPPORTED_SUFFIXES))})",
                 "unsupported_type",
+                name,
             )
     saved = [
         f"{UPLOAD_FOLDER}/{_write(folder, name, item.stream)}"
@@ -212,13 +213,25 @@ def upload_name(given: str, ignore: tuple[str, ...]) -> str:
         stem = stem[:-1]
     name = stem.rstrip() + suffix
     if not stem.strip():
-        raise BadQuestion(f"{given[:100]!r} is not a usable file name")
+        raise UploadRefused(
+            f"{given[:100]!r} is not a usable file name", "name_unusable", given[:100]
+        )
     if is_ignored(name, ignore):
-        raise BadQuestion(
+        raise UploadRefused(
             f"{name!r} matches watcher.ignore (temporary and hidden files are never "
-            "indexed); rename it"
+            "indexed); rename it",
+            "name_ignored",
+            name,
         )
     return name
+
+
+class UploadRefused(BadQuestion):
+    """An upload refused for one of its files, which the page names in its message."""
+
+    def __init__(self, message: str, code: str, name: str):
+        super().__init__(message, code)
+        self.name = name
 
 
 def _check_room(folder: Path, incoming: int, min_free_mb: float) -> None:
@@ -226,7 +239,8 @@ def _check_room(folder: Path, incoming: int, min_free_mb: float) -> None:
     if free - incoming < min_free_mb * 2**20:
         raise InsufficientStorage(
             f"not enough free space in kb/ for this upload ({free / 2**20:.0f} MB free, "
-            f"{min_free_mb:g} MB are kept free: limits.min_free_mb)"
+            f"{min_free_mb:g} MB are kept free: limits.min_free_mb)",
+            "no_room",
         )
 
 
@@ -246,7 +260,7 @@ def _write(folder: Path, name: str, stream) -> str:
     except OSError as err:
         partial.unlink(missing_ok=True)
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise InsufficientStorage("kb/ ran out of space during the upload") from None
+            raise InsufficientStorage("kb/ ran out of space during the upload", "no_room") from None
         raise
     try:
         return _name_it(partial, folder, name)

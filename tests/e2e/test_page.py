@@ -692,7 +692,9 @@ def test_page_library_uploads_and_untrusted_text(make_server, browser, tmp_path)
     """The knowledge-base panel (a failed file and its reason, totals), an upload through the
     file button that becomes indexed, a document holding markup shown as text, and the phone
     layout with the side panel as a drawer."""
-    server = make_server(tmp_path / "appliance", extra_config="server:\n  uploads: true\n")
+    server = make_server(
+        tmp_path / "appliance", extra_config="server:\n  uploads: true\n  max_upload_mb: 0.05\n"
+    )
     (server.kb / "broken.pdf").write_bytes(b"%PDF-1.4\nthis is not really a PDF\n")
     (server.kb / "notice.txt").write_text(
         "Cafeteria notice\n\nSoup is served on Mondays. <script>alert(1)</script> "
@@ -764,6 +766,29 @@ def test_page_library_uploads_and_untrusted_text(make_server, browser, tmp_path)
 
     wait_for(lambda: uploaded_status() == "searchable", 30, "the uploaded file to be indexed")
     assert _text(browser, "documents-status").startswith("2 searchable · 1 could not be read · ")
+
+    # A refused upload names the file and says why, on the page (was "The upload failed").
+    tool = tmp_path / "setup.exe"
+    tool.write_bytes(b"MZ" + bytes(100))
+    browser.find_element("id", "upload-input").send_keys(str(tool))
+    wait_for(
+        lambda: _text(browser, "upload-status").startswith(
+            "setup.exe was not added: this kind of file is not indexed"
+        ),
+        15,
+        "the refusal of setup.exe",
+    )
+    manual = tmp_path / "manual.txt"  # 0.1 MB, over server.max_upload_mb: refused unsent
+    manual.write_text("Chapter one. " * 8000)
+    browser.find_element("id", "upload-input").send_keys(str(manual))
+    wait_for(
+        lambda: _text(browser, "upload-status").startswith(
+            "manual.txt is 0.1 MB: files of up to 0.05 MB can be added here."
+        ),
+        15,
+        "the refusal of manual.txt",
+    )
+    assert sorted(p.name for p in (server.kb / "uploads").iterdir()) == ["parking.txt"]
 
     # Markup in a document, in the answer and in a snippet is shown as text, never run.
     passage = {"number": 1, "source": "notice.txt", "chunk": 0, "page": None,

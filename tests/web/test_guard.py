@@ -223,12 +223,16 @@ def test_upload_names_keep_their_words_and_fit_the_file_system(make_app, given, 
 def test_uploads_refuse_unusable_names_and_a_full_disk(make_app):
     app = make_app(server__uploads=True)
     client = app.test_client()
-    for name in ("...", "~$budget.xlsx", "draft.tmp"):
+    # Each refusal names the file and has a code of its own, which the page words.
+    for name, code in (("...", "name_unusable"), ("~$budget.xlsx", "name_ignored"),
+                       ("draft.tmp", "name_ignored")):  # fmt: skip
         reply = client.post("/api/upload", data={"file": (io.BytesIO(b"x"), name)})
         assert reply.status_code == 400, name
+        assert (reply.json["code"], reply.json["name"]) == (code, name)
     full = make_app(server__uploads=True, limits__min_free_mb=10**9).test_client()
     reply = full.post("/api/upload", data={"file": (io.BytesIO(b"x" * 1000), "a.txt")})
     assert reply.status_code == 507 and "limits.min_free_mb" in reply.json["error"]
+    assert reply.json["code"] == "no_room"
     kb = app.config["RUNTIME"].settings.paths.kb
     assert not any((kb / "uploads").iterdir())  # nothing half-written left behind
 
@@ -240,6 +244,7 @@ def test_an_upload_that_would_never_be_searchable_is_refused(make_app):
         "/api/upload", data={"file": (io.BytesIO(b"MZ\x90"), "tool.exe")}
     )
     assert reply.status_code == 400 and reply.json["code"] == "unsupported_type"
+    assert reply.json["name"] == "tool.exe"
     assert ".exe files are not indexed" in reply.json["error"] and ".pdf" in reply.json["error"]
     kb = app.config["RUNTIME"].settings.paths.kb
     assert not (kb / "uploads").exists() or not any((kb / "uploads").iterdir())

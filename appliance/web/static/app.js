@@ -1512,9 +1512,28 @@
   const uploadStatus = $("upload-status");
   const uploadProgress = $("upload-progress");
   let uploading = false;
+  let maxUploadMb = null; // server.max_upload_mb, from the status line
+
+  const megabytes = (bytes) => NUMBERS.format(Math.round((10 * bytes) / 2 ** 20) / 10);
+
+  // Why an upload was refused, in the reader's words, naming the file it is about.
+  function uploadRefusal(body, status) {
+    const code = String(body.code || (status === 413 ? "upload_too_large" : ""));
+    const values = { name: String(body.name || ""), limit: NUMBERS.format(Number(body.limit_mb || maxUploadMb || 0)) };
+    return hasWords("error." + code) ? t("error." + code, values) : t("upload.failed");
+  }
 
   function upload(files) {
     if (uploading || !files || files.length === 0) return;
+    // A file over the limit is refused here, before minutes of sending it.
+    const big = maxUploadMb === null ? undefined : Array.from(files).find((f) => f.size > maxUploadMb * 2 ** 20);
+    if (big) {
+      uploadInput.value = "";
+      uploadStatus.className = "upload-status failed";
+      uploadStatus.textContent = t("upload.too_large", { name: big.name, size: megabytes(big.size), limit: NUMBERS.format(maxUploadMb) });
+      uploadStatus.title = "server.max_upload_mb: " + maxUploadMb;
+      return;
+    }
     uploading = true;
     const form = new FormData();
     for (const f of files) form.append("file", f, f.name);
@@ -1554,8 +1573,7 @@
       if (xhr.status === 201 && Array.isArray(body.saved)) {
         finish(true, t("upload.added", { names: body.saved.join(", ") }));
       } else {
-        const code = String(body.code || (xhr.status === 413 ? "upload_too_large" : ""));
-        finish(false, hasWords("error." + code) ? t("error." + code) : t("upload.failed"), String(body.error || ""));
+        finish(false, uploadRefusal(body, xhr.status), String(body.error || ""));
       }
     });
     xhr.addEventListener("error", () => finish(false, t("error.unreachable")));
@@ -1641,6 +1659,7 @@
           ? t("page.signed_in_as", { name: String(user.name) })
           : t("page.signed_in_admin");
         $("upload-zone").hidden = s.uploads !== true;
+        if (typeof s.max_upload_mb === "number") maxUploadMb = s.max_upload_mb;
         if (s.ready && errorBox.dataset.kind === "not-ready") clearError(); // it is ready now
         renderDocumentSummary(s.documents, s.ready);
         const indexing = total > 0 || running > 0;

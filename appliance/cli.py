@@ -105,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     qs.add_argument("--low-trust", action="store_true", help="answers with a low trust score")
     qs.add_argument("--below", type=float, default=0.5, help="the trust limit (default 0.5)")
     qs.add_argument("--negative", action="store_true", help="answers rated thumbs down")
+    qs.add_argument(
+        "--refused",
+        action="store_true",
+        help='questions refused as "not found in the documents": gaps, or wrongly refused',
+    )
     qs.add_argument("--out", type=Path, help="write here instead of standard output")
     qs.set_defaults(run=cmd_queries)
 
@@ -311,15 +316,15 @@ def cmd_queries(args) -> int:
     from appliance.app import history_path
     from appliance.observe import QueryHistory
 
-    if not (args.low_trust or args.negative):
-        raise ConfigError("choose what to export: --low-trust and/or --negative")
+    if not (args.low_trust or args.negative or args.refused):
+        raise ConfigError("choose what to export: --low-trust, --negative and/or --refused")
     path = history_path(settings_from(args))
     if not path.is_file():
         print("no questions recorded yet", file=sys.stderr)
         return 0
     history = QueryHistory(path, None, readonly=True)
     try:
-        weak = history.weak(args.below if args.low_trust else None, args.negative)
+        weak = history.weak(args.below if args.low_trust else None, args.negative, args.refused)
     finally:
         history.close()
     lines = [json.dumps(_draft(entry), ensure_ascii=False) for entry in weak]
@@ -328,7 +333,8 @@ def cmd_queries(args) -> int:
         args.out.write_text(text, encoding="utf-8")
         print(
             f"{len(lines)} draft questions in {args.out}: fill in gold_file (and gold_page, "
-            "answer_phrases), then run appliance eval on it",
+            'answer_phrases), or set "answerable": false where the documents do not answer '
+            "it, then run appliance eval on it",
             file=sys.stderr,
         )
     else:
@@ -346,6 +352,7 @@ def _draft(entry: dict) -> dict:
         "answer_phrases": [],
         "answer": entry.get("answer"),
         "trust": (entry.get("trust") or {}).get("score"),
+        "refused": entry.get("refusal") is not None,
         "feedback": entry.get("feedback", ""),
         "retrieved": [
             f"{r['source']}" + (f" p{r['page']}" if r["page"] else "")

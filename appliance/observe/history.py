@@ -145,12 +145,17 @@ class QueryHistory:
                 for r in rows.fetchall()
             ]
 
-    def weak(self, below: float | None = None, negative: bool = False) -> list[dict]:
-        """Answered questions with trust under `below`, and/or with a thumbs down."""
+    def weak(
+        self, below: float | None = None, negative: bool = False, refused: bool = False
+    ) -> list[dict]:
+        """Answered questions with trust under `below`, and/or with a thumbs down, and/or
+        refused as not in the documents (a gap in them, or a question wrongly refused)."""
         clauses, params = [], []
         if below is not None:
             clauses.append("(q.outcome = 'answered' AND q.trust < ?)")
             params.append(below)
+        if refused:
+            clauses.append("json_extract(q.record, '$.refusal') = 'not_in_documents'")
         if negative:
             clauses.append("q.id IN (SELECT query_id FROM feedback WHERE rating = 'down')")
         where = " OR ".join(clauses) or "1"

@@ -143,6 +143,20 @@ def test_weak_answers_become_draft_eval_questions(make_server, tmp_path):
     assert draft["question"] == QUESTION and draft["gold_file"] == ""
     assert draft["gold_page"] is None and draft["answer_phrases"] == []
     assert draft["feedback"] == "down:vague" and draft["retrieved"] == ["hr/leave.txt"]
+    assert draft["refused"] is False
+
+    # Questions refused as not in the documents: gaps in them, or wrongly refused.
+    refused = server.post("/api/ask", {"question": "Who won the 1954 world cup?"})[1]
+    assert refused["refusal"] == "not_in_documents"
+    result = subprocess.run(
+        [sys.executable, "-m", "appliance", "queries", "--refused", "--data", str(server.data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    drafts = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(d["id"], d["refused"]) for d in drafts] == [(refused["id"], True)]
 
 
 def test_privacy_no_text_in_logs(make_server):

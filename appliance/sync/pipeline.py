@@ -19,7 +19,7 @@ import stat
 import threading
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -200,6 +200,7 @@ class Pipeline:
         self.smaller_waiting: Callable[[str, int], bool] = lambda rel, size: False
         # the vectors of files set aside, by path and text hash, packed as float32
         self._set_aside: dict[str, dict[str, tuple]] = {}
+        self._links: dict[str, str] = {}  # an indexed link in kb/ → the kb/ file it leads to
         self._stop = threading.Event()
         for entry in manifest.entries():
             if entry.status == m.INDEXED:
@@ -277,6 +278,7 @@ class Pipeline:
         if state is None:
             self.forget(rel)
             return None
+        self.note_link(rel)
         previous = self.manifest.get(rel)
         try:
             entry = self._index(rel, path, state, previous)
@@ -312,8 +314,24 @@ class Pipeline:
         )
         return entry
 
+    def note_link(self, rel: str) -> None:
+        """Remember where `rel` leads when it is a link to another file of kb/: a change to
+        that file is reported under the file's name only, and the link is read again too."""
+        path = self.path(rel)
+        real = Path(os.path.realpath(path)) if path.is_symlink() else None
+        kb = Path(os.path.realpath(self.kb))
+        if real is not None and real.is_relative_to(kb):
+            self._links[rel] = manifest_key(real.relative_to(kb).as_posix())
+        else:
+            self._links.pop(rel, None)
+
+    def links_to(self, rels: Collection[str]) -> list[str]:
+        """The links in kb/ that lead to any of `rels` (called from the watcher's thread)."""
+        return [link for link, target in list(self._links.items()) if target in rels]
+
     def forget(self, rel: str) -> None:
         """The file is gone: its chunks first, then its manifest row."""
+        self._links.pop(rel, None)
         self._set_aside.pop(rel, None)
         self._unpublish(rel)
         if self.manifest.get(rel) is not None:

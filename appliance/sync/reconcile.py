@@ -58,6 +58,7 @@ def stale_paths(pipeline: Pipeline, ignore: tuple[str, ...]) -> list[str]:
         if not pipeline.describes(entry, state):
             return True
         if entry.status == m.INDEXED and pipeline.path(rel).is_symlink():
+            pipeline.note_link(rel)  # indexed before this start: where it leads
             return bool(pipeline.outside(pipeline.path(rel)))  # its target may have moved
         expected = entry.chunks if entry.status == m.INDEXED else 0
         return stored.get(rel, 0) != expected

@@ -68,6 +68,7 @@ class SyncWorker:
         stored vectors are still there to be reused)."""
         due = time.monotonic() + self.settings.settle_s
         seen = {}
+        rels += tuple(self.pipeline.links_to(rels))  # a file changed: the links to it too
         for rel in rels:
             if is_ignored(rel, self.settings.ignore):
                 continue

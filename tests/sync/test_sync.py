@@ -319,6 +319,16 @@ def test_a_link_into_another_folder_of_kb_is_not_read(make_pipeline):
         assert pipeline.index.count(refused) == 0
     for read in ("finance/latest.txt", "hr/leave.txt", "hello.txt", "hr/welcome.txt"):
         assert found[read] == (m.INDEXED, ""), read
+    # A change to a file is a change to the links to it (the watcher names the file only),
+    # also for links indexed before a restart, which the start-up scan finds again.
+    assert sorted(pipeline.links_to({"welcome.txt"})) == ["hello.txt", "hr/welcome.txt"]
+    pipeline._links.clear()
+    assert stale_paths(pipeline, ()) == []
+    assert sorted(pipeline.links_to({"welcome.txt", "hr/2024/leave.txt"})) == [
+        "hello.txt",
+        "hr/leave.txt",
+        "hr/welcome.txt",
+    ]
 
 
 def test_an_indexed_link_whose_target_moves_out_is_removed(make_pipeline, tmp_path):

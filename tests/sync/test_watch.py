@@ -58,6 +58,25 @@ def test_files_and_folders_added_moved_and_deleted(running):
     wait_for(lambda: paths(manifest) == {}, 20, "folder delete")
 
 
+def test_a_link_is_read_again_when_the_file_it_leads_to_changes(running):
+    """The watcher reports a change under the changed file's name only: the link to it kept
+    its old text until the next rescan (watcher.rescan_interval_s, 5 minutes)."""
+    kb, manifest, watcher = running
+    index = watcher.worker.pipeline.index
+    write_text(kb / "hr/2024/leave.txt", "Leave is 25 days a year.")
+    (kb / "hr/leave.txt").symlink_to("2024/leave.txt")
+
+    def link_text():
+        return " ".join(p.text for p in index.passages("hr/leave.txt", [0]))
+
+    wait_for(lambda: "25 days" in link_text(), 20, "the link indexed")
+    write_text(kb / "hr/2024/leave.txt", "Leave is 30 days a year, from 2025.")
+    wait_for(lambda: "30 days" in link_text(), 20, "the link read again")
+    (kb / "hr/2024/leave.txt").unlink()  # the link now leads nowhere: failed, not stale
+    wait_for(lambda: paths(manifest).get("hr/leave.txt") == "failed", 20, "the broken link")
+    assert link_text() == ""
+
+
 def test_a_dead_observer_is_restarted_and_the_gap_rescanned(running):
     kb, manifest, watcher = running
     watcher._observer.stop()  # what a handler crash or an inotify failure does

@@ -193,10 +193,13 @@ class Assistant:
         generating = self.mode != EXTRACTIVE
         ticket = None
         try:
-            if history and generating:  # the model rewrites the follow-up: wait in line first
+            # The model rewrites a follow-up (waiting in line first), unless auto mode has
+            # stopped asking it: its answers were not backed, its rewrites fare no better.
+            rewriting = generating and not self._benched()
+            if history and rewriting:
                 ticket = yield from self._admitted(trace)
             if history:
-                trace.standalone = self._standalone(request.question, history, generating)
+                trace.standalone = self._standalone(request.question, history, rewriting)
             query = trace.standalone or request.question
             trace.retrieval = self.retriever.retrieve(query, request.k, request.where)
             trace.languages = list(self.retriever.embedder.question_languages(query))
@@ -380,13 +383,18 @@ class Assistant:
             return ""  # it may cite yet
         return problem
 
+    def _benched(self) -> bool:
+        """In auto mode, whether the model's last answers were all, or nearly all, replaced."""
+        kept = self.model_record
+        return self.mode == "auto" and len(kept) == kept.maxlen and sum(kept) < MIN_KEPT * len(kept)
+
     def _not_worth_asking(self) -> str:
         """In auto mode, why the model is not asked this time: its last answers were all, or
         nearly all, replaced by quotes (a model too small to cite: the quotes are given at
         once, without the wait). Every PROBE_EVERY-th such question still asks it, so that
         a model that does well again is noticed."""
         kept = self.model_record
-        if self.mode != "auto" or len(kept) < kept.maxlen or sum(kept) >= MIN_KEPT * len(kept):
+        if not self._benched():
             return ""
         self._skipped += 1
         if self._skipped % PROBE_EVERY == 0:
@@ -399,8 +407,9 @@ class Assistant:
     def _standalone(self, question: str, history: list[Turn], use_model: bool) -> str:
         """A follow-up rewritten into a question that retrieval can use on its own: by the
         model, or (extractive mode: no model) joined to the previous question."""
+        joined = f"{history[-1].subject()} {question}"
         if not use_model:
-            return f"{history[-1].question} {question}"
+            return joined
         messages = rewrite_messages(
             question, history, self.generator.prompt_budget, self.generator.count_tokens
         )
@@ -416,7 +425,7 @@ class Assistant:
             or any(marker in rewritten for marker in ("User:", "Assistant:"))
             or strays(rewritten, question, said, lambda text: embedder.terms(text, languages))
         ):
-            rewritten = f"{history[-1].question} {question}"  # the model did not help
+            rewritten = joined  # the model did not help
         return rewritten
 
     def _filter_matches_nothing(self, where: SearchFilter | None) -> bool:
@@ -451,7 +460,8 @@ class Assistant:
         conversation_id = request.conversation_id or self.conversations.new_id()
         if remember:
             key = conversation_key(request.user, conversation_id)
-            self.conversations.add(key, Turn(request.question, answer))
+            searched = trace.standalone or request.question
+            self.conversations.add(key, Turn(request.question, answer, searched))
         trace.conversation_id = conversation_id
         record = self._record(trace, "no_knowledge" if gap else "answered", answer, trust)
         return Event(

@@ -23,12 +23,22 @@ REWRITE = (
 )
 _SLACK = 16  # chat-template tokens around each message
 REWRITE_ANSWER_CHARS = 600  # of an earlier answer, enough to know what "it" refers to
+SUBJECT_CHARS = 400  # of a turn's question as searched, carried into the next
 
 
 @dataclass(frozen=True)
 class Turn:
     question: str
     answer: str
+    searched: str = ""  # the question as it was searched: a follow-up made standalone
+
+    def subject(self) -> str:
+        """What the turn asked, on its own: a third question joined to the second ("And
+        part-timers?") still knows the first one's subject."""
+        text = self.searched or self.question
+        if len(text) > SUBJECT_CHARS:  # a long chain: its latest questions
+            text = text[-SUBJECT_CHARS:].split(" ", 1)[-1]
+        return text
 
 
 @dataclass(frozen=True)

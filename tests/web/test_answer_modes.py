@@ -221,6 +221,12 @@ def test_auto_mode_stops_asking_a_model_whose_answers_are_always_replaced(make_a
         assert done["mode"] == "extractive" and "generate_ms" not in done["timings"]
         assert "not asked" in done["replaced_because"] and "120 euros" in done["answer"]
     assert "generate_ms" in probe["timings"]  # the model was asked again
+    # Nor does it rewrite follow-ups (3-4 s on this CPU): they are joined to the question.
+    assistant.model_record.extend([False] * MODEL_WINDOW)
+    chat = {"conversation_id": skipped[0]["conversation_id"]}
+    follow = ask(client, "And for a taxi?", **chat)
+    assert "queue_ms" not in follow["timings"]  # never waited for the model
+    assert follow["standalone_question"].endswith("refunded? And for a taxi?")
 
     history = app.config["RUNTIME"].parts.history
     record = history.model_record(assistant.generator.name, MODEL_WINDOW)
@@ -242,3 +248,28 @@ def test_a_reader_gone_mid_answer_is_abandoned_and_after_it_is_answered_once(mak
 
     outcomes = [(r.query, r.outcome) for r in logs.events("query")]
     assert outcomes == [(question, "abandoned"), (question, "answered")]
+
+
+def test_a_third_follow_up_still_knows_the_first_question_s_subject(make_app):
+    """ "How many can they carry over?" after "And part-time staff?" was searched joined to
+    that follow-up alone, which says nothing of leave, and was refused (a QA pass)."""
+    leave = (
+        "# Annual leave\n\nFull-time staff get 28 days of annual leave a year. Part-time "
+        "staff get leave pro rata to their hours.\n\n## Carrying leave over\nFull-time staff "
+        "may carry over 5 unused days. Part-time staff may carry over 3 unused days.\n"
+    )
+    office = "# Office\n\nThe office opens at 8:00. Visitors sign in at the front desk.\n"
+    client = make_app(
+        documents={"leave.md": leave, "office.md": office}, answers__mode="extractive"
+    ).test_client()
+    first = ask(client, "How many days of annual leave do full-time staff get?")
+    chat = {"conversation_id": first["conversation_id"]}
+    second = ask(client, "And part-time staff?", **chat)
+    third = ask(client, "How many can they carry over?", **chat)
+    assert second["standalone_question"] == (
+        "How many days of annual leave do full-time staff get? And part-time staff?"
+    )
+    assert third["standalone_question"] == f"{second['standalone_question']} " + (
+        "How many can they carry over?"
+    )
+    assert third["mode"] == "extractive" and "carry over 3 unused days" in third["answer"]

@@ -25,6 +25,21 @@ _COMPOUND = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
 _VERSION = re.compile(r"(?<![\w.])v?\d+\.\d+(?:\.\d+)?(?!\d|\.\d)")
 _NAMED_NUMBER = re.compile(r"(?<![\w.])[A-Z][A-Za-z]+ \d{1,4}(?![\w.,:]?\d)")
 _CAPITALS = re.compile(r"\b[A-Z][A-Z0-9]{2,}\b")  # not IP or OS: too common to tell
+# Months and days in the languages with Latin letters kb/ commonly holds (English, German,
+# French, Spanish, Italian, Dutch, Portuguese; three-letter forms too): "10 February 2025",
+# "Juni 2024" and "Monday 3" are dates, not versions, and a table writes them 2025-02-10.
+_CALENDAR = frozenset(
+    """january february march april may june july august september october november december
+    januar februar märz maerz juni juli oktober dezember janvier février fevrier mars avril
+    mai juin juillet août aout septembre octobre novembre décembre decembre enero febrero
+    marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre diciembre
+    gennaio febbraio aprile maggio giugno luglio settembre ottobre dicembre januari
+    februari maart mei augustus janeiro fevereiro março maio junho julho setembro outubro
+    novembro dezembro jan feb mar apr jun jul aug sep sept oct okt nov dec dez monday tuesday
+    wednesday thursday friday saturday sunday montag dienstag mittwoch donnerstag freitag
+    samstag sonntag lundi mardi mercredi jeudi vendredi samedi dimanche week weeks kw
+    q1 q2 q3 q4""".split()
+)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_+]*(?:[-.][A-Za-z0-9_+]+)*")
 CJK_QUESTION_CHARS = 4  # a question with this many Chinese or Japanese characters is in them
@@ -64,10 +79,14 @@ def names(question: str) -> list[str]:
 def versions(question: str) -> list[str]:
     """The versions a question names: 3.13 of "Python 3.13", v2.1.43, "Debian 12", "PEP 695"
     (a name and a number; in an English question not its first words: "Pick 3 elements");
-    not an IP address."""
+    not an IP address, nor a date ("on 10 February 2025", "Week 3")."""
     question = question.strip()
     in_cjk = len(_CJK.findall(question)) >= CJK_QUESTION_CHARS
-    named = [m.group() for m in _NAMED_NUMBER.finditer(question) if m.start() > 0 or in_cjk]
+    named = [
+        m.group()
+        for m in _NAMED_NUMBER.finditer(question)
+        if (m.start() > 0 or in_cjk) and m.group().split()[0].lower() not in _CALENDAR
+    ]
     return list(dict.fromkeys(_VERSION.findall(question) + named))
 
 

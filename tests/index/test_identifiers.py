@@ -124,6 +124,10 @@ def test_names_in_questions(question, expected):
         ("Pick 3 distinct random elements from a list", []),
         ("Allow 192.168.1.0/24 on port 22", []),
         ("Keep logs for 30 days", []),
+        # Dates are no versions: the rota says 2025-02-10 (was refused, "February 2025").
+        ("Who is the escalation manager on 10 February 2025?", []),
+        ("Wer hat im Juni 2024 Bereitschaft?", []),
+        ("Who is on call in Week 3?", []),
     ],
 )
 def test_versions_in_questions(question, expected):

@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from appliance.documents.tabular import is_table_row
+
 SENTENCE, ITEM, ROW = "sentence", "item", "row"
 
 _LIST_ITEM = re.compile(r"^(?:[-*•·▪◦‣–]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|[①-⑳])\s+\S")
-_CELLS = re.compile(r"\s\|\s|\t")
-_FIELDS = re.compile(r"^[^:;]{1,60}: [^;]*(?:; [^:;]{1,60}: [^;]*)+$")
 _PARAGRAPH = re.compile(r"\n[^\S\n]*\n")
 # What closes around a sentence's end stays with it: quotes, brackets, and Markdown's
 # emphasis ("**Q: How do I reset my password?**").
@@ -45,7 +45,7 @@ def units(text: str) -> list[Unit]:
         for line in (" ".join(raw.split()) for raw in paragraph.split("\n")):
             if not line:
                 continue
-            kind = ITEM if _LIST_ITEM.match(line) else ROW if _is_row(line) else SENTENCE
+            kind = ITEM if _LIST_ITEM.match(line) else ROW if is_table_row(line) else SENTENCE
             if kind == SENTENCE:
                 prose.append(line)
                 previous = ""
@@ -92,15 +92,13 @@ def _add_sentences(found: list[Unit], prose: str, block: int) -> int:
     return block
 
 
-def _is_row(line: str) -> bool:
-    return bool(_CELLS.search(line) or _FIELDS.match(line))
-
-
 def _ends(text: str) -> list[int]:
     ends = {m.end() for m in _CJK_END.finditer(text)}
     for m in _LATIN_END.finditer(text):
         if not _abbreviation_before(text, m.start()):
             ends.add(m.end())
+    if text.count("**") % 2 == 0:  # not within bold: "**Q: My account is locked. What now?**"
+        ends = {end for end in ends if text.count("**", 0, end) % 2 == 0}
     return sorted(ends)
 
 

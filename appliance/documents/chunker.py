@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from appliance.documents.model import Chunk, Section
+from appliance.documents.tabular import is_table_row
 
 # Counts the tokens of each piece of text (a word, or one CJK character).
 TokenCounter = Callable[[Sequence[str]], Sequence[int]]
@@ -72,11 +73,11 @@ def chunk_sections(
         )
     chunks: list[Chunk] = []
     for section in sections:
-        pieces, after, breaks_after = _pieces(section.text)
+        pieces, after, breaks_after, in_rows = _pieces(section.text)
         if not pieces:
             continue
         costs = _costs(pieces, count)
-        for start, end in _windows(costs, breaks_after, chunk_tokens, overlap_tokens):
+        for start, end in _windows(costs, breaks_after, in_rows, chunk_tokens, overlap_tokens):
             chunks.append(
                 Chunk(
                     text=_joined(pieces, after, start, end),
@@ -90,29 +91,38 @@ def chunk_sections(
     return chunks
 
 
-def _pieces(text: str) -> tuple[list[str], list[str], set[int]]:
+def _pieces(text: str) -> tuple[list[str], list[str], set[int], set[int]]:
     """Split text into pieces (words, single CJK characters), each with the separator that
     follows it ("", " ", "\n" at a line end, "\n\n" at a paragraph end: lists, table rows
     and paragraphs keep their lines, for the page and for quoting sentences and items), and
-    note which pieces end a sentence or paragraph."""
+    note which pieces end a sentence or paragraph. A table row ends only at its line's end
+    (its "Approval needed:" ends no sentence), and the pieces of a row after its first are
+    noted too: no window starts there ("No" without the row it answers)."""
     pieces: list[str] = []
     after: list[str] = []
     breaks_after: set[int] = set()
+    in_rows: set[int] = set()
     for paragraph in _PARAGRAPH_BREAK.split(text):
         for line in paragraph.split("\n"):
+            row = is_table_row(line)
+            first = len(pieces)
             for word in line.split():
                 for piece in _PIECE.findall(word):
                     pieces.append(piece)
                     after.append("")
-                    if _SENTENCE_END.search(piece):
+                    if row and len(pieces) - 1 > first:
+                        in_rows.add(len(pieces) - 1)
+                    elif not row and _SENTENCE_END.search(piece):
                         breaks_after.add(len(pieces) - 1)
                 after[-1] = " "
             if pieces:
                 after[-1] = "\n"
+                if row and len(pieces) > first:
+                    breaks_after.add(len(pieces) - 1)
         if pieces:
             after[-1] = "\n\n"
             breaks_after.add(len(pieces) - 1)
-    return pieces, after, breaks_after
+    return pieces, after, breaks_after, in_rows
 
 
 def _costs(pieces: list[str], count: TokenCounter) -> list[int]:
@@ -132,9 +142,14 @@ def _joined(pieces: list[str], after: list[str], start: int, end: int) -> str:
 
 
 def _windows(
-    costs: list[int], breaks_after: set[int], chunk_tokens: int, overlap_tokens: int
+    costs: list[int],
+    breaks_after: set[int],
+    in_rows: set[int],
+    chunk_tokens: int,
+    overlap_tokens: int,
 ) -> list[tuple[int, int]]:
-    """(start, end) piece positions of each window."""
+    """(start, end) piece positions of each window; none starts inside a table row (less
+    overlap instead)."""
     total = [0]
     for cost in costs:
         total.append(total[-1] + cost)
@@ -147,6 +162,8 @@ def _windows(
             end += 1
         if end < count:
             end = _nicer_end(start, end, breaks_after, total, chunk_tokens)
+        if end < count and end in in_rows:  # it would cut a row: end at the last row's end
+            end = next((e for e in range(end - 1, start, -1) if e - 1 in breaks_after), end)
         windows.append((start, end))
         if end >= count:
             break
@@ -155,6 +172,8 @@ def _windows(
             following -= 1
         # Less overlap where the next piece would not fit beside it: each window moves on.
         while following < end and total[end + 1] - total[following] > chunk_tokens:
+            following += 1
+        while following < end and following in in_rows:
             following += 1
         start = following
     return windows

@@ -7,6 +7,7 @@ once the chunker has cut the table apart, which a bare "a, b, c" row is not.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 
 from appliance.documents.model import Section
@@ -15,6 +16,15 @@ from appliance.documents.outline import HEADING_SEPARATOR, single_line
 ROWS_PER_SECTION = 50
 FIELD_SEPARATOR = "; "
 _LARGEST_EXACT_FLOAT = 2**53
+# A line of a table as the readers write it: cells joined by " | " or tabs (Word,
+# PowerPoint, HTML, Markdown), or a sheet's "name: value; name: value" (row_line).
+_CELLS = re.compile(r"\s\|\s|\t")
+_FIELDS = re.compile(r"^[^:;]{1,60}: [^;]*(?:; [^:;]{1,60}: [^;]*)+$")
+
+
+def is_table_row(line: str) -> bool:
+    """Whether a line of text is a row of a table: quoted whole, and never cut apart."""
+    return bool(_CELLS.search(line) or _FIELDS.match(line.strip()))
 
 
 def table_sections(rows: Iterable[tuple[int, Sequence[object]]], title: str) -> list[Section]:

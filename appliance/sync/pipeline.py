@@ -48,9 +48,9 @@ from appliance.sync.ocr_pages import OcrPage, OcrPages
 
 log = logging.getLogger("appliance.sync")
 
-CHUNKER_VERSION = 4  # 2: chunks keep their line breaks; 3: sized in the embedder's tokens;
+CHUNKER_VERSION = 5  # 2: chunks keep their line breaks; 3: sized in the embedder's tokens;
 # 4: PDF pages cut at their outline's headings, under them; a ligature's letters kept together;
-# running heads and feet left out
+# running heads and feet left out; 5: a table row is never cut apart, nor a window begun in it
 LANGUAGE_SAMPLE = 8  # a document's language is read from its first chunks
 SPARSE_VERSION = 5  # 2: identifiers are terms of their own; 3: cut as the text's language;
 # 4: Japanese cut apart from the Latin letters around it; 5: each chunk keeps its language

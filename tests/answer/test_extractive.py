@@ -39,6 +39,15 @@ def test_sentences_end_at_latin_and_cjk_punctuation_but_not_at_abbreviations():
         "问题？",
         "是的",
     ]
+    # Not within bold: a FAQ's question was quoted as "**Q: My account is locked." and
+    # "What now?**" (a QA pass). A stray ** leaves the sentences as they are.
+    faq = "**Q: My account is locked. What now?** Wait 15 minutes. Then try again."
+    assert split_sentences(faq) == [
+        "**Q: My account is locked. What now?**",
+        "Wait 15 minutes.",
+        "Then try again.",
+    ]
+    assert split_sentences("Use **bold. It works. Fine.") == ["Use **bold.", "It works.", "Fine."]
 
 
 def test_lists_and_tables_are_units_of_their_own_and_keep_their_block():

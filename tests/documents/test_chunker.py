@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from appliance.documents import Chunk, Section, chunk_sections
@@ -172,3 +174,38 @@ def test_a_rough_prefix_holds_about_so_many_tokens_in_any_script() -> None:
     assert rough_prefix("中文" * 1000, 5) == "中文中文中"
     assert rough_prefix("hello world 中文 more", 3) == "hello world "
     assert rough_prefix("short text", 512) == "short text"
+
+
+def test_table_rows_are_never_cut_apart() -> None:
+    """A sheet's chunk ended at "Approval needed:" and the next began with "No", quoted on
+    its own (a QA pass): rows are cut at their ends, and a window starts at a row's start."""
+    from appliance.documents.tabular import table_sections
+
+    rows = [(1, ["Item", "Price (EUR)", "Lead time", "Approval needed"])]
+    rows += [
+        (
+            n,
+            [
+                f"Model {n} developer laptop",
+                1000 + n,
+                f"{n} working days",
+                "No" if n % 2 else "Yes",
+            ],
+        )
+        for n in range(2, 30)
+    ]
+    sections = table_sections(rows, "prices")
+    lines = set(sections[0].text.splitlines())
+    chunks = chunk_sections(sections, "prices.xlsx", chunk_tokens=80, overlap_tokens=30)
+    assert len(chunks) > 5
+    for chunk in chunks:
+        assert set(chunk.text.split("\n")) <= lines, chunk.text  # whole rows only
+    assert any(  # and windows still overlap, by whole rows
+        set(a.text.split("\n")) & set(b.text.split("\n")) for a, b in itertools.pairwise(chunks)
+    )
+    # Cells joined by " | " (Word, HTML) are rows too.
+    table = "\n".join(
+        f"Week {n} | 2025-0{n % 9 + 1}-10 | Priya Natarajan | Tom Fletcher" for n in range(1, 20)
+    )
+    cut = chunk_sections([Section(table, None, "rota")], "rota.docx", 40, 10)
+    assert all(c.text.startswith("Week ") and c.text.endswith("Fletcher") for c in cut)

@@ -14,6 +14,7 @@ with the closest passages shown as related, not as an answer.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import re
@@ -31,7 +32,13 @@ from appliance.answer.generators import Generator
 from appliance.answer.prompt import Turn, build_prompt, rewrite_messages
 from appliance.answer.repetition import Guard
 from appliance.answer.retrieve import Citation, Retrieval, Retriever
-from appliance.answer.trust import NO_CITATION, assess, citation_problem, unsupported_reason
+from appliance.answer.trust import (
+    NO_CITATION,
+    QUOTED,
+    assess,
+    citation_problem,
+    unsupported_reason,
+)
 from appliance.answer.wording import language_of, phrase
 from appliance.config import Floors
 from appliance.errors import BadQuestion, Busy
@@ -453,6 +460,8 @@ class Assistant:
                 trace.refusal = NOT_IN_DOCUMENTS
                 answer = phrase("not_found", trace.wording)
             trust = type(trust)(0.0, 0.0, 0.0, trust.relevance, [], [])
+        elif mode == EXTRACTIVE:  # verbatim: that the passages back it says nothing
+            trust = dataclasses.replace(trust, level=QUOTED)
         citations = [{**c.public(), "cited": c.number in trust.cited} for c in trace.sent]
         related = (
             [c.public() for c in trace.retrieval.citations[:3]] if gap and trace.retrieval else []

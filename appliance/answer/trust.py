@@ -19,7 +19,9 @@ a knowledge gap instead.
 The page shows a level, not the score: `backed` (it cites only sources it was given, and
 they back at least BACKED_SUPPORT of its sentences), `partly` (it cites a real source that
 backs at least PARTLY_SUPPORT), else `not_backed`: an answer citing no real source is never
-shown as backed, whatever its score.
+shown as backed, whatever its score. A quoted answer (answer/extractive.py) is `quoted`:
+its words are the documents' own, so that they back it says nothing; whether the quotes
+answer the question is the reader's to judge, and the page says so.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ _STOP = frozenset(
 )
 FULL_RELEVANCE = 0.7
 NO_CITATION = "the model's answer cites no source"
-BACKED, PARTLY, NOT_BACKED = "backed", "partly", "not_backed"
+BACKED, PARTLY, NOT_BACKED, QUOTED = "backed", "partly", "not_backed", "quoted"
 BACKED_SUPPORT, PARTLY_SUPPORT = 0.75, 0.4
 
 

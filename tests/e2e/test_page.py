@@ -296,6 +296,7 @@ TRUST_LEVELS = {
     "backed": "Backed by the cited sources",
     "partly": "Partly backed by the cited sources",
     "not_backed": "Not backed by the sources",
+    "quoted": "Quoted word for word: check that the passages answer your question",
 }
 
 

@@ -97,7 +97,7 @@ def test_the_page_in_chinese_and_english(make_server, browser):  # noqa: F811
     wait_for(_answered(browser, server), 30, "the answer")
     assert "十五天" in _text(browser, "answer")
     assert _text(browser, "answer-mode") == "摘自文档原文"
-    assert _text(browser, "trust-value") == "有引用来源支持"
+    assert _text(browser, "trust-value") == "逐字摘自文档：请核对这些段落是否回答了您的问题"
     assert "相关度" in browser.find_element("css selector", "#citation-1 .cite-meta").text
     browser.find_element("css selector", "#citation-1 button.chip").click()
     wait_for(lambda: "十五天" in _text(browser, "panel-passages"), 10, "the passage")

@@ -40,6 +40,8 @@ def test_extractive_mode_quotes_the_answer_with_its_citation_in_milliseconds(mak
     assert "“Hotel nights are refunded up to 120 euros.” [" in done["answer"]
     assert "generate_ms" not in done["timings"]  # no model involved
     assert [c["source"] for c in done["citations"] if c["cited"]] == ["handbook.md"]
+    # Verbatim quotes are "backed" by their own words: the level says to check them instead.
+    assert done["trust"]["level"] == "quoted" and done["trust"]["support"] == 1.0
     listed = ask(client, "Which file types can I drop into the folder?")
     for item in ("- PDF documents", "- Word files (.docx)", "- Spreadsheets (.xlsx)"):
         assert item in listed["answer"]

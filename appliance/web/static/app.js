@@ -437,6 +437,7 @@
     backed: t("trust.backed"),
     partly: t("trust.partly"),
     not_backed: t("trust.not_backed"),
+    quoted: t("trust.quoted"),
   };
 
   function trustLevel(trust) {

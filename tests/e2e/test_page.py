@@ -634,8 +634,10 @@ def test_page_shows_its_place_in_line(make_server, browser, tmp_path):
     server = make_server(
         tmp_path / "appliance",
         # A long queue timeout: on a loaded machine two long answers can take over 30 s.
+        # Generate mode: auto mode gives up on a draft that cites nothing after 60 tokens,
+        # and so short a hold was over before the second question was in line (a loaded run).
         extra_config="limits:\n  max_concurrent_requests: 1\n  max_waiting: 4\n"
-        "  queue_timeout_s: 120\ngenerator:\n  max_tokens: 200\n",
+        "  queue_timeout_s: 120\ngenerator:\n  max_tokens: 200\nanswers:\n  mode: generate\n",
     )
     (server.kb / "leave.txt").write_text(LEAVE_POLICY)
     server.start()

@@ -23,7 +23,9 @@ from appliance.index.identifiers import (
     in_question_order,
     named_first,
     names,
+    proper_names,
 )
+from appliance.index.languages import ENGLISH
 from appliance.index.store import Hit, SearchFilter, VectorStore
 
 SNIPPET_CHARS = 240
@@ -271,9 +273,12 @@ class Retriever:
         """The names in the question (answer/answerable.py) that no searchable passage holds:
         a question about pacman is not answered by documents that never mention it."""
         languages = self.embedder.question_languages(question)
+        named = names(question)
+        if languages[0] == ENGLISH:  # German capitalises every noun
+            named += proper_names(question)
         wanted = {
             name: [self.embedder.name_terms(name, language) for language in languages]
-            for name in names(question)
+            for name in named
         }
         held = self.index.held(sorted(set().union(*sum(wanted.values(), []))), where)
         return [  # held as the question's language cuts it, or as English does

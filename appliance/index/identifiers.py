@@ -41,6 +41,8 @@ _CALENDAR = frozenset(
     q1 q2 q3 q4""".split()
 )
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+_TITLE_WORD = re.compile(r"(?<![\w.'’-])[A-Z][a-z]{2,}(?![\w'’-])")
+_NOT_NAMES = frozenset({"Mr", "Mrs", "Ms", "Dr"})
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_+]*(?:[-.][A-Za-z0-9_+]+)*")
 CJK_QUESTION_CHARS = 4  # a question with this many Chinese or Japanese characters is in them
 OWN_SHARE = 0.25  # about_their_file: measured on the man pages (de, fr) and python-docs
@@ -74,6 +76,21 @@ def names(question: str) -> list[str]:
     if len(_CJK.findall(question)) >= CJK_QUESTION_CHARS:
         found += _LATIN_WORD.findall(question)
     return [w for w in dict.fromkeys(found) if "/" not in w and not _COMPOUND.fullmatch(w)]
+
+
+def proper_names(question: str) -> list[str]:
+    """The words an English question capitalises within a sentence: the places, people and
+    products it is about ("our Paris office", "the Munich team", "in Excel"). Not a
+    sentence's first word, "I", a month or a day, nor a word already in capitals (names())."""
+    found = []
+    for m in _TITLE_WORD.finditer(question):
+        before = question[: m.start()].rstrip()
+        if not before or before[-1] in ".!?:;\"'“‘(":
+            continue  # a sentence's (or a quote's) first word
+        word = m.group()
+        if word.lower() not in _CALENDAR and word not in _NOT_NAMES:
+            found.append(word)
+    return list(dict.fromkeys(found))
 
 
 def versions(question: str) -> list[str]:

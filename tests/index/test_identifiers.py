@@ -10,6 +10,7 @@ from appliance.index.identifiers import (
     in_question_order,
     named_first,
     names,
+    proper_names,
     versions,
 )
 
@@ -132,6 +133,21 @@ def test_names_in_questions(question, expected):
 )
 def test_versions_in_questions(question, expected):
     assert versions(question) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What is the address of our Paris office?", ["Paris"]),
+        ("How many days of leave do I get? And in Munich, with Excel?", ["Munich", "Excel"]),
+        # A sentence's or a quote's first word, "I", a month or a day, Dr. are not names.
+        ("Where is it? What did I say in May?", []),
+        ('Is the "Weekly" report due on Monday?', []),
+        ("Who is Dr. Smith?", []),
+    ],
+)
+def test_proper_names_in_english_questions(question, expected):
+    assert proper_names(question) == expected
 
 
 def test_a_version_is_held_only_as_itself():

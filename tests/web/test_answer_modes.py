@@ -275,3 +275,19 @@ def test_a_third_follow_up_still_knows_the_first_question_s_subject(make_app):
         "How many can they carry over?"
     )
     assert third["mode"] == "extractive" and "carry over 3 unused days" in third["answer"]
+
+
+def test_a_place_no_document_mentions_is_refused(make_app):
+    """"Where is our Paris office?" was answered with the London and Berlin offices, quoted
+    as backed (a QA pass): a place, person or product an English question names that no
+    document mentions is an unknown name, as an identifier is."""
+    offices = (
+        "# Offices\n\nThe London office is at 10 Queen Street, EC4R 1BE. The Berlin office "
+        "is at Friedrichstraße 68, 10117 Berlin. Both open at 8:00 on weekdays.\n"
+    )
+    client = make_app(documents={"offices.md": offices}, answers__mode="extractive").test_client()
+    paris = ask(client, "What is the address of our Paris office?")
+    assert paris["mode"] == "none" and paris["unknown_names"] == ["Paris"]
+    london = ask(client, "What is the address of our London office?")
+    assert london["mode"] == "extractive" and london["unknown_names"] == []
+    assert "10 Queen Street" in london["answer"]

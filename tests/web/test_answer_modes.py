@@ -278,7 +278,7 @@ def test_a_third_follow_up_still_knows_the_first_question_s_subject(make_app):
 
 
 def test_a_place_no_document_mentions_is_refused(make_app):
-    """"Where is our Paris office?" was answered with the London and Berlin offices, quoted
+    """ "Where is our Paris office?" was answered with the London and Berlin offices, quoted
     as backed (a QA pass): a place, person or product an English question names that no
     document mentions is an unknown name, as an identifier is."""
     offices = (

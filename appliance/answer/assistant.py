@@ -42,7 +42,7 @@ from appliance.answer.trust import (
 from appliance.answer.wording import language_of, phrase
 from appliance.config import Floors
 from appliance.errors import BadQuestion, Busy
-from appliance.index.identifiers import numbered_identifiers, versions
+from appliance.index.identifiers import iso_dates, numbered_identifiers, versions
 from appliance.index.store import SearchFilter
 from appliance.observe import Metrics, QueryHistory, QueryRecord
 
@@ -208,6 +208,7 @@ class Assistant:
             if history:
                 trace.standalone = self._standalone(request.question, history, rewriting)
             query = trace.standalone or request.question
+            query = " ".join([query, *iso_dates(query)])  # as a table writes its dates
             trace.retrieval = self.retriever.retrieve(query, request.k, request.where)
             trace.languages = list(self.retriever.embedder.question_languages(query))
             # said in the user's script (a rewrite in English of "住宿费呢？" is still answered

@@ -40,10 +40,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from appliance.answer.retrieve import Citation
-from appliance.answer.sentences import ITEM, SENTENCE, Unit, units
+from appliance.answer.sentences import ITEM, ROW, SENTENCE, Unit, units
 from appliance.answer.trust import ATTRIBUTION
 from appliance.answer.wording import PHRASES, language_of
-from appliance.index.identifiers import identifiers, is_numbered, numbered_identifiers
+from appliance.index.identifiers import holds, identifiers, is_numbered, numbered_identifiers
 
 MAX_QUOTES = 4
 MAX_CHARS = 900
@@ -179,7 +179,7 @@ def extract(
     # The next chunk's units are never quoted for themselves (they are not what was found),
     # only where a quote needs them: a list or table going on, what a sentence announces.
     onward = [Quote(unit, c.number, position, 0.0) for c, position, unit in after]
-    quotes = _choose(scored, holding or None, onward)
+    quotes = _choose(scored, holding or None, onward, numbered)
     return Extract(
         _format(quotes, passages, wording or language_of(question)),
         quotes,
@@ -224,15 +224,21 @@ def _idf(asked: set[int], unit_terms: list[set[int]]) -> dict[int, float]:
 
 
 def _choose(
-    scored: list[Quote], allowed: frozenset[int] | None = None, onward: Sequence[Quote] = ()
+    scored: list[Quote],
+    allowed: frozenset[int] | None = None,
+    onward: Sequence[Quote] = (),
+    numbered: Sequence[str] = (),
 ) -> list[Quote]:
     """The quotes, from the passages numbered in `allowed` (None: from any); `onward`: the
-    units of the chunks after the passages, which quotes bring where they need them."""
+    units of the chunks after the passages, which quotes bring where they need them;
+    `numbered`: the question's identifiers with a number in them (_companions)."""
     ranked = sorted(
         (q for q in scored if allowed is None or q.number in allowed), key=lambda q: -q.score
     )
     if not ranked:
         return []
+    if any(_row_named(q.unit, numbered) for q in ranked):  # the other rows answer no question
+        ranked = [q for q in ranked if q.unit.kind != ROW or _row_named(q.unit, numbered)]
     best = ranked[0]
     if best.score <= 0:
         return []
@@ -248,11 +254,24 @@ def _choose(
             chosen.append(q)
         elif len(same) == 1 and len(text) > len(chosen[same[0]].unit.text):
             chosen[same[0]] = q
-    return _with_blocks(chosen, scored, onward)
+    return _with_blocks(chosen, scored, onward, numbered)
+
+
+def _row_named(unit: Unit, numbered: Sequence[str]) -> bool:
+    """Whether `unit` is a table row holding the values the question names (a date, a ticket,
+    a part number: mostly digits), not a plain number, which many rows hold (2025, 20), nor
+    a name with a digit in it (iproute2, UTF-8), which a table's header may hold."""
+    telling = [
+        i for i in numbered if not i.isdigit() and 2 * sum(c.isdigit() for c in i) >= len(i)
+    ]
+    return unit.kind == ROW and bool(telling) and all(holds(unit.text, i) for i in telling)
 
 
 def _with_blocks(
-    chosen: list[Quote], scored: list[Quote], onward: Sequence[Quote] = ()
+    chosen: list[Quote],
+    scored: list[Quote],
+    onward: Sequence[Quote] = (),
+    numbered: Sequence[str] = (),
 ) -> list[Quote]:
     """Each quote with what it needs to be read: the term it describes, what it introduces,
     its whole list or table with the lead-in. Quotes are taken best first while they fit the
@@ -266,7 +285,7 @@ def _with_blocks(
         going_on.setdefault(s.number, {})[s.position] = s
     kept: dict[tuple[int, int], Quote] = {}
     length = 0
-    companions = [_companions(passages[q.number], q, going_on[q.number]) for q in chosen]
+    companions = [_companions(passages[q.number], q, going_on[q.number], numbered) for q in chosen]
     answered = [[q, *_answer_after(going_on[q.number], q)] for q in chosen]
     for group in answered + companions:
         for s in group:
@@ -281,11 +300,16 @@ def _with_blocks(
 
 
 def _companions(
-    mine: dict[int, Quote], q: Quote, going_on: dict[int, Quote] | None = None
+    mine: dict[int, Quote],
+    q: Quote,
+    going_on: dict[int, Quote] | None = None,
+    numbered: Sequence[str] = (),
 ) -> list[Quote]:
     """What the quote `q` needs to be read, most needed first. `mine`: the units of its
     passage by position (as for the helpers below); `going_on`: those and the next chunk's,
-    where a list or table goes on, or what a sentence announces."""
+    where a list or table goes on, or what a sentence announces. A row holding what the
+    question names with a number (a date, a ticket, a part number) is quoted with its
+    table's first row (the header of a table of cells), not with the rest of the table."""
     going_on = going_on or mine
     # Past the passage's end, a sentence reaches only for what it announces ("如下：").
     ahead = going_on if q.unit.kind != SENTENCE or _ANNOUNCES.search(q.unit.text) else mine
@@ -301,6 +325,9 @@ def _companions(
     same = sorted(
         (s for s in going_on.values() if s.unit.block == q.unit.block), key=lambda s: s.position
     )
+    if _row_named(q.unit, numbered):
+        header = same[0] is not q and " | " in same[0].unit.text  # "name: value" rows need none
+        return found + ([same[0]] if header else [])
     lead = mine.get(same[0].position - 1)
     if lead is not None and lead.unit.kind == SENTENCE:
         found.append(lead)

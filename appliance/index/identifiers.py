@@ -93,6 +93,55 @@ def proper_names(question: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            "january jan januar janvier enero gennaio januari janeiro",
+            "february feb februar février fevrier febrero febbraio februari fevereiro",
+            "march mar märz maerz mars marzo maart março",
+            "april apr avril abril aprile",
+            "may mai mayo maggio mei maio",
+            "june jun juni juin junio giugno junho",
+            "july jul juli juillet julio luglio julho",
+            "august aug août aout agosto augustus",
+            "september sep sept septembre septiembre settembre setembro",
+            "october oct oktober octobre octubre ottobre outubro",
+            "november nov novembre noviembre novembro",
+            "december dec dezember décembre decembre diciembre dicembre dezembro",
+        ),
+        1,
+    )
+    for name in names.split()
+}
+_MONTH = r"([A-Za-zéèûäç]{3,10})\.?"
+_DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th|er)?\.? (?:of )?{_MONTH},? (\d{{4}})\b")
+_MONTH_DAY_YEAR = re.compile(rf"\b{_MONTH} (\d{{1,2}})(?:st|nd|rd|th)?,? (\d{{4}})\b")
+_DOTTED_DATE = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")  # 20.01.2025
+_CJK_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
+
+
+def iso_dates(question: str) -> list[str]:
+    """The dates a question writes in words or local forms, as ISO dates: "20 January 2025",
+    "January 20, 2025", "20.01.2025", "2025年1月20日" → 2025-01-20, the form tables, logs and
+    exports use (a rota's "2025-01-20" was never found for "the week of 20 January 2025")."""
+    found = []
+
+    def add(year: str, month: int | None, day: str) -> None:
+        if month and 1 <= int(day) <= 31:
+            found.append(f"{int(year):04d}-{month:02d}-{int(day):02d}")
+
+    for m in _DAY_MONTH_YEAR.finditer(question):
+        add(m.group(3), _MONTHS.get(m.group(2).lower()), m.group(1))
+    for m in _MONTH_DAY_YEAR.finditer(question):
+        add(m.group(3), _MONTHS.get(m.group(1).lower()), m.group(2))
+    for m in _DOTTED_DATE.finditer(question):
+        add(m.group(3), int(m.group(2)) if 1 <= int(m.group(2)) <= 12 else None, m.group(1))
+    for m in _CJK_DATE.finditer(question):
+        add(m.group(1), int(m.group(2)) if 1 <= int(m.group(2)) <= 12 else None, m.group(3))
+    return [d for d in dict.fromkeys(found) if d not in question]
+
+
 def versions(question: str) -> list[str]:
     """The versions a question names: 3.13 of "Python 3.13", v2.1.43, "Debian 12", "PEP 695"
     (a name and a number; in an English question not its first words: "Pick 3 elements");

@@ -8,6 +8,7 @@ from appliance.index.identifiers import (
     holds_version,
     identifiers,
     in_question_order,
+    iso_dates,
     named_first,
     names,
     proper_names,
@@ -133,6 +134,24 @@ def test_names_in_questions(question, expected):
 )
 def test_versions_in_questions(question, expected):
     assert versions(question) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Who is on call in the week starting 20 January 2025?", ["2025-01-20"]),
+        ("Who is the escalation manager on February 10, 2025?", ["2025-02-10"]),
+        ("Wer hat am 10.02.2025 Bereitschaft? Und am 3. März 2025?", ["2025-03-03", "2025-02-10"]),
+        ("2025年2月10日谁值班？", ["2025-02-10"]),
+        ("Le 1er mai 2025", ["2025-05-01"]),
+        # Already ISO, no year, not a date, a month that does not exist: nothing to add.
+        ("Who is on call on 2025-01-20?", []),
+        ("Is the office open on 1 May?", []),
+        ("Python 3.11.2 on 31.13.2025", []),
+    ],
+)
+def test_dates_in_words_are_also_searched_as_iso_dates(question, expected):
+    assert iso_dates(question) == expected
 
 
 @pytest.mark.parametrize(

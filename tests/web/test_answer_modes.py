@@ -291,3 +291,21 @@ def test_a_place_no_document_mentions_is_refused(make_app):
     london = ask(client, "What is the address of our London office?")
     assert london["mode"] == "extractive" and london["unknown_names"] == []
     assert "10 Queen Street" in london["answer"]
+
+
+def test_a_date_in_words_finds_the_row_of_its_iso_date(make_app):
+    """A rota writes 2025-01-20; "the week starting 20 January 2025" quoted the leave
+    policy's "effective 1 January 2025" instead (a QA pass)."""
+    rota = (
+        "Week,Start date,Primary on-call,Escalation manager\n"
+        "2,2025-01-13,Jonas Weber,Claire Dubois\n3,2025-01-20,Tom Fletcher,Claire Dubois\n"
+        "4,2025-01-27,Mei Lin,Marcus Hahn\n"
+    )
+    leave = "# Leave policy\n\nVersion 4, effective 1 January 2025. Staff get 28 days.\n"
+    client = make_app(
+        documents={"oncall-rota.csv": rota, "leave.md": leave}, answers__mode="extractive"
+    ).test_client()
+    done = ask(client, "Who is the primary on-call engineer in the week starting 20 January 2025?")
+    assert done["mode"] == "extractive" and "Tom Fletcher" in done["answer"]
+    assert done["citations"][0]["source"] == "oncall-rota.csv"
+    assert "Jonas Weber" not in done["answer"] and "Mei Lin" not in done["answer"]

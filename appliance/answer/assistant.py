@@ -29,6 +29,7 @@ from appliance.answer.answerable import Evidence, Gate
 from appliance.answer.conversations import Conversations, conversation_key
 from appliance.answer.extractive import Extract, extract
 from appliance.answer.generators import Generator
+from appliance.answer.outdated import says_outdated
 from appliance.answer.prompt import Turn, build_prompt, rewrite_messages
 from appliance.answer.repetition import Guard
 from appliance.answer.retrieve import Citation, Retrieval, Retriever
@@ -283,6 +284,7 @@ class Assistant:
         embedder = self.retriever.embedder
         language = trace.languages[:1]  # the question's own: quotes are chosen by its terms
         searched = trace.retrieval.searched  # what the gate judges
+        outdated = self._outdated(citations)
         found = extract(
             query,
             citations,
@@ -291,6 +293,7 @@ class Assistant:
             lambda texts: embedder.multilingual_similarity(query, texts),
             trace.wording,
             len(searched),
+            outdated,
         )
         best = max(c.relevance for c in searched)
         trace.unknown_names = self.retriever.unknown_names(query, trace.request.where)
@@ -316,6 +319,14 @@ class Assistant:
             if not self.gate.answerable(trace.evidence):
                 return None
         return found if found.text or self.mode != EXTRACTIVE else None
+
+    def _outdated(self, citations: list[Citation]) -> frozenset[int]:
+        """The passages whose document says, at its start, that it no longer applies."""
+        says = {}
+        for source in dict.fromkeys(c.source for c in citations):
+            first = self.retriever.index.passages(source, [0])
+            says[source] = bool(first) and says_outdated(first[0].heading, first[0].text)
+        return frozenset(c.number for c in citations if says[c.source])
 
     @staticmethod
     def _for_the_model(retrieval: Retrieval, found: Extract) -> list[Citation]:

@@ -46,6 +46,7 @@ from appliance.answer.wording import PHRASES, language_of
 from appliance.index.identifiers import holds, identifiers, is_numbered, numbered_identifiers
 
 MAX_QUOTES = 4
+OUTDATED_WEIGHT = 0.5  # a unit of a document that says it no longer applies
 MAX_CHARS = 900
 MAX_BLOCK_UNITS = 12  # of one list or table
 # A further quote must score this share of the best one. At 0.5 the benchmarks' answers held
@@ -125,6 +126,7 @@ def extract(
     similarity: Callable[[list[str]], list[float] | None] | None = None,
     wording: str | None = None,
     judged: int | None = None,
+    outdated: frozenset[int] = frozenset(),
 ) -> Extract:
     """`terms(text)`: the text's terms as BM25 token ids and its identifiers (Embedder.terms).
     `following`: the text of the chunk after each passage ([n] → text), where the document
@@ -134,7 +136,8 @@ def extract(
     each quote is from in (wording.language_of; by default read from the question's script).
     `judged`: the coverage signals are measured on the first `judged` passages alone (the
     search's own; the further passages of a file the question names are quoted from, not
-    judged by), by default on all."""
+    judged by), by default on all. `outdated`: the passages whose document says it no longer
+    applies (answer/outdated.py): their units weigh less, and their source is marked."""
     asked = terms(question)
     candidates = [
         (c, position, unit)
@@ -167,6 +170,8 @@ def extract(
         score += SIMILARITY_WEIGHT * max(0.0, cosine)
         if _names_something_new(unit.text, question):
             score *= 1 + NAMES_BONUS
+        if c.number in outdated:
+            score *= OUTDATED_WEIGHT
         scored.append(Quote(unit, c.number, position, score))
     passage_coverage = max(
         sum(weight[t] for t in asked & terms(c.text)) / total for c in passages[:judged]
@@ -181,7 +186,7 @@ def extract(
     onward = [Quote(unit, c.number, position, 0.0) for c, position, unit in after]
     quotes = _choose(scored, holding or None, onward, numbered)
     return Extract(
-        _format(quotes, passages, wording or language_of(question)),
+        _format(quotes, passages, wording or language_of(question), outdated),
         quotes,
         round(coverage, 4),
         round(passage_coverage, 4),
@@ -261,9 +266,7 @@ def _row_named(unit: Unit, numbered: Sequence[str]) -> bool:
     """Whether `unit` is a table row holding the values the question names (a date, a ticket,
     a part number: mostly digits), not a plain number, which many rows hold (2025, 20), nor
     a name with a digit in it (iproute2, UTF-8), which a table's header may hold."""
-    telling = [
-        i for i in numbered if not i.isdigit() and 2 * sum(c.isdigit() for c in i) >= len(i)
-    ]
+    telling = [i for i in numbered if not i.isdigit() and 2 * sum(c.isdigit() for c in i) >= len(i)]
     return unit.kind == ROW and bool(telling) and all(holds(unit.text, i) for i in telling)
 
 
@@ -412,12 +415,20 @@ def _is_label(unit: Unit) -> bool:
     return unit.kind == SENTENCE and len(text) <= LABEL_CHARS and not _ENDS_SENTENCE.search(text)
 
 
-def _format(quotes: list[Quote], passages: Sequence[Citation], language: str = "en") -> str:
+def _format(
+    quotes: list[Quote],
+    passages: Sequence[Citation],
+    language: str = "en",
+    outdated: frozenset[int] = frozenset(),
+) -> str:
     """Quotes grouped by passage; prose as quoted sentences, lists and tables as lines; each
-    group followed by where it is from, in the question's language."""
+    group followed by where it is from, in the question's language; the quotes of documents
+    that say they no longer apply come last, marked so."""
     if not quotes:
         return ""
     where = {c.number: _where(c, language) for c in passages}
+    for number in outdated & where.keys():
+        where[number] = PHRASES["outdated"][language].format(where=where[number])
     blocks, current = [], None
     for q in quotes:
         if current is None or current[0] != q.number:
@@ -425,7 +436,7 @@ def _format(quotes: list[Quote], passages: Sequence[Citation], language: str = "
             blocks.append(current)
         current[1].append(q.unit)
     parts = []
-    for number, group in blocks:
+    for number, group in sorted(blocks, key=lambda block: block[0] in outdated):  # them last
         lines = [
             f"“{u.text}”" if u.kind == SENTENCE else (u.text if u.kind == ITEM else f"- {u.text}")
             for u in group

@@ -127,6 +127,18 @@ PHRASES = {
         ),
     },
     # Where a quote is from, when its file has pages.
+    "outdated": {  # a quote's source that says of itself it no longer applies
+        "en": "{where} (marked as no longer current)",
+        "zh": "{where}（文档标注为已不再适用）",
+        "ja": "{where}（文書に現在は無効と記載）",
+        "de": "{where} (laut Dokument nicht mehr gültig)",
+        "fr": "{where} (indiqué comme n’étant plus en vigueur)",
+        "es": "{where} (marcado como ya no vigente)",
+        "it": "{where} (indicato come non più in vigore)",
+        "pt": "{where} (marcado como já não vigente)",
+        "nl": "{where} (gemarkeerd als niet meer geldig)",
+        "ru": "{where} (помечен как недействующий)",
+    },
     "page": {
         "en": "{source}, page {page}",
         "zh": "{source}，第 {page} 页",

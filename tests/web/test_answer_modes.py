@@ -309,3 +309,26 @@ def test_a_date_in_words_finds_the_row_of_its_iso_date(make_app):
     assert done["mode"] == "extractive" and "Tom Fletcher" in done["answer"]
     assert done["citations"][0]["source"] == "oncall-rota.csv"
     assert "Jonas Weber" not in done["answer"] and "Mei Lin" not in done["answer"]
+
+
+def test_a_superseded_document_is_quoted_after_the_current_one_and_marked(make_app):
+    """Both policies were quoted as equals, the superseded one's "30 June" alone at times
+    (a QA pass)."""
+    current = (
+        "# Annual Leave Policy\n\nVersion 4, effective 1 January 2025.\n\nUp to 5 unused "
+        "days may be carried over. Carried-over days must be used by 31 March.\n"
+    )
+    old = (
+        "# Annual Leave Policy 2023 (superseded)\n\nKept for reference only.\n\nUp to 10 "
+        "unused days could be carried over, to be used by 30 June of the following year.\n"
+    )
+    client = make_app(
+        documents={"leave-2023.md": old, "leave.md": current}, answers__mode="extractive"
+    ).test_client()
+    done = ask(client, "By when must carried-over leave days be used?")
+    assert done["mode"] == "extractive" and "31 March" in done["answer"]
+    assert "30 June" not in done["answer"]  # it scores half: below a third of the best
+    done = ask(client, "How many unused days can be carried over?")  # both say it as well
+    answer = done["answer"]
+    assert answer.index("Up to 5 unused days") < answer.index("Up to 10 unused days")
+    assert answer.endswith("— leave-2023.md (marked as no longer current)")

@@ -33,6 +33,7 @@ from qdrant_edge import (
     Prefetch,
     Query,
     QueryRequest,
+    RangeFloat,
     ScrollRequest,
     SparseVector,
     UpdateOperation,
@@ -113,9 +114,18 @@ class EdgeIndex(FusedIndex):
             if offset is None:
                 return found
 
-    def delete_document(self, source: str, keep_hash: str | None = None) -> None:
-        """Remove a document's chunks; with keep_hash, only those of other versions."""
-        must_not = [_match("doc_hash", keep_hash)] if keep_hash else None
+    def delete_document(
+        self, source: str, keep_hash: str | None = None, keep_chunks: int | None = None
+    ) -> None:
+        """Remove a document's chunks; with keep_hash, only those of other versions, and with
+        keep_chunks as well, that version's chunks from that number on (left by a chunking
+        that cut the same file into more chunks)."""
+        must_not = None
+        if keep_hash:
+            kept = [_match("doc_hash", keep_hash)]
+            if keep_chunks is not None:
+                kept.append(FieldCondition(key="chunk", range=RangeFloat(lt=keep_chunks)))
+            must_not = [Filter(must=kept)]
         selector = Filter(must=[_match("source", source)], must_not=must_not)
         self._shard.update(UpdateOperation.delete_points_by_filter(selector))
 

@@ -133,8 +133,15 @@ class QdrantIndex(FusedIndex):
             if offset is None:
                 return found
 
-    def delete_document(self, source: str, keep_hash: str | None = None) -> None:
-        must_not = [_match("doc_hash", keep_hash)] if keep_hash else None
+    def delete_document(
+        self, source: str, keep_hash: str | None = None, keep_chunks: int | None = None
+    ) -> None:
+        must_not = None
+        if keep_hash:
+            kept = [_match("doc_hash", keep_hash)]
+            if keep_chunks is not None:
+                kept.append(models.FieldCondition(key="chunk", range=models.Range(lt=keep_chunks)))
+            must_not = [models.Filter(must=kept)]
         selector = models.Filter(must=[_match("source", source)], must_not=must_not)
         self._client.delete(self.collection, models.FilterSelector(filter=selector), wait=True)
 

@@ -387,7 +387,9 @@ class Pipeline:
         self.manifest.put(entry)
         self.index.publish(rel, sha)
         # Not flushed: if this delete is lost, reconcile sees the extra chunks and removes them.
-        self.index.delete_document(rel, keep_hash=sha)
+        # The other versions, and this one's chunks past its end: the same file chunked
+        # before into more pieces (a smaller chunk_tokens) left them under the same version.
+        self.index.delete_document(rel, keep_hash=sha, keep_chunks=len(chunks))
         return entry
 
     def _keep(self, previous: m.Entry, state: FileState) -> m.Entry:

@@ -174,6 +174,18 @@ def test_replace_publish_and_delete(store, embedder):
     assert store.chunks_per_source() == {s: 1 for s in TEXTS if s != "hr/leave.txt"}
 
 
+def test_a_version_chunked_again_into_fewer_chunks_keeps_none_of_the_others(store, embedder):
+    """The same file (one version) cut into 3 chunks, then into 2: the third, left over,
+    was served beside the new ones (a QA pass, after chunk_tokens went 120 → 200)."""
+    texts = ["Leave is 25 days.", "It is taken in full days.", "Ask your manager first."]
+    store.upsert([chunk(embedder, "hr/rules.txt", t, "v1", n) for n, t in enumerate(texts)])
+    store.upsert([chunk(embedder, "hr/rules.txt", t, "v1", n) for n, t in enumerate(texts[:2])])
+    store.upsert([chunk(embedder, "hr/rules.txt", "Old wording.", "v0", 0)])
+    store.delete_document("hr/rules.txt", keep_hash="v1", keep_chunks=2)
+    assert sorted(h.chunk for h in store.passages("hr/rules.txt", [0, 1, 2])) == [0, 1]
+    assert store.count("hr/rules.txt") == 2
+
+
 def test_file_stems_are_those_of_the_published_files(store, embedder):
     """The names a question may call a file by (identifiers.file_words): before the first
     dot, and only of what searches can return."""

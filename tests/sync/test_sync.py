@@ -434,3 +434,32 @@ def test_each_passage_keeps_the_language_it_was_read_as(env):
     )
     languages = {h.source: h.language for h in hits}
     assert languages == {"en.txt": "english", "zh.txt": "chinese", "de.txt": "german"}
+
+
+def test_a_larger_chunk_size_leaves_no_chunk_of_the_smaller_one(make_pipeline):
+    """chunk_tokens 120 → 200 cut a file (the same version) into fewer chunks; the old
+    ones past the new count stayed in the index and were served, and every scan read the
+    file again without removing them (a QA pass)."""
+    from appliance.sync.pipeline import Pipeline
+
+    small = make_pipeline(retrieval__chunk_tokens=60, retrieval__chunk_overlap_tokens=10)
+    write_text(
+        small.kb / "rules.txt", " ".join(f"Rule {n} says staff do task {n}." for n in range(80))
+    )
+    sync(small)
+    before = small.manifest.get("rules.txt").chunks
+    settings = load_settings(
+        None,
+        env={},
+        overrides={
+            "paths.kb": str(small.kb),
+            "paths.data": str(small.settings.paths.data),
+            "paths.models": str(small.settings.paths.models),
+        },
+    )
+    large = Pipeline(settings, small.manifest, small.index, small.embedder)
+    sync(large)
+    after = large.manifest.get("rules.txt").chunks
+    assert after < before
+    assert large.index.count("rules.txt") == after
+    assert stale_paths(large, ()) == []  # and a scan finds nothing left to do

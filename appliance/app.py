@@ -125,9 +125,11 @@ class Parts:
         self.history.close()
 
 
-def open_parts(settings: Settings) -> Parts:
+def open_parts(settings: Settings, remake: bool = True) -> Parts:
     """Check the models, open the index, the manifest and the query history, load the
-    embedder; wrong models or an index held by another process fail here, in plain words."""
+    embedder; wrong models or an index held by another process fail here, in plain words.
+    An index made with other embedders is made anew, or without `remake` (a command that
+    only reads, `ask`) IndexMismatch."""
     s = settings
     models.ensure_ready(s)
     tools = load_tools(s.tools) if s.tools.enabled else {}
@@ -136,8 +138,12 @@ def open_parts(settings: Settings) -> Parts:
     # embedder.dim must not cost the index (hours of embedding on 2 cores).
     embedder = Embedder(s.embedder, s.embedder_dir, s.multilingual_embedder)
     embedder.check_dimensions()
-    index = open_store(s)
+    index = open_store(s, remake)
     manifest = Manifest(manifest_path(s))
+    if manifest.totals().get(INDEXED) and index.count() == 0:
+        # Made anew (other embedders), or data/index lost: nothing is searchable, whatever
+        # the list said. Listed as waiting, they are indexed again, and /ready waits for it.
+        manifest.mark_all_pending()
     if not manifest.totals().get(INDEXED):  # else a missing kb/ is gone, not new: see worker
         s.paths.kb.mkdir(parents=True, exist_ok=True)
     o = s.observe
@@ -165,9 +171,9 @@ def open_parts(settings: Settings) -> Parts:
 
 
 @contextmanager
-def opened(settings: Settings) -> Iterator[Parts]:
+def opened(settings: Settings, remake: bool = True) -> Iterator[Parts]:
     """The parts, closed (the index flushed) however the block ends."""
-    parts = open_parts(settings)
+    parts = open_parts(settings, remake)
     try:
         yield parts
     finally:

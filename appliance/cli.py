@@ -11,7 +11,7 @@ from pathlib import Path
 
 from appliance import models
 from appliance.config import Settings, describe, load_settings
-from appliance.errors import ApplianceError, ConfigError
+from appliance.errors import ApplianceError, ConfigError, IndexMismatch
 
 # Belt and braces: nothing in the appliance may reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -215,25 +215,35 @@ def cmd_ask(args) -> int:
     from appliance.index.store import SearchFilter
 
     where = SearchFilter(args.folder, tuple(t.lower().lstrip(".") for t in args.type))
-    with opened(settings_from(args)) as parts:
-        assistant = parts.load_generator()
-        if args.json:
-            answer = assistant.ask(args.question, args.k, where)
-            print(json.dumps(answer, indent=2, ensure_ascii=False))
-            return 0
-        answer = {}
-        for event in assistant.stream(args.question, args.k, where):
-            if event.kind == "token":
-                print(event.data, end="", flush=True)
-            elif event.kind == "done":
-                answer = event.data
-        if not answer["citations"]:
-            print(answer["answer"])
-        print("\n\nSources:")
-        for c in answer["citations"]:
-            page = f", page {c['page']}" if c["page"] else ""
-            print(f"  [{c['number']}] {c['source']}{page} (score {c['score']})")
+    try:
+        with opened(settings_from(args), remake=False) as parts:  # a question changes nothing
+            return _answer(parts, args, where)
+    except IndexMismatch as err:
+        raise ApplianceError(
+            f"{err}. `appliance ask` leaves it as it is: ask with the settings the service "
+            "runs with (its appliance.yaml and APPLIANCE_* variables)"
+        ) from None
+
+
+def _answer(parts, args, where) -> int:
+    assistant = parts.load_generator()
+    if args.json:
+        answer = assistant.ask(args.question, args.k, where)
+        print(json.dumps(answer, indent=2, ensure_ascii=False))
         return 0
+    answer = {}
+    for event in assistant.stream(args.question, args.k, where):
+        if event.kind == "token":
+            print(event.data, end="", flush=True)
+        elif event.kind == "done":
+            answer = event.data
+    if not answer["citations"]:
+        print(answer["answer"])
+    print("\n\nSources:")
+    for c in answer["citations"]:
+        page = f", page {c['page']}" if c["page"] else ""
+        print(f"  [{c['number']}] {c['source']}{page} (score {c['score']})")
+    return 0
 
 
 def cmd_eval(args) -> int:

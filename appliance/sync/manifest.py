@@ -122,6 +122,13 @@ class Manifest:
                 (path, size, mtime_ns, PENDING),
             )
 
+    def mark_all_pending(self) -> None:
+        """Every indexed file listed as waiting: the index lost what it held."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE documents SET status = ?, chunks = 0 WHERE status = ?", (PENDING, INDEXED)
+            )
+
     def remove(self, path: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM documents WHERE path = ?", (path,))

@@ -51,6 +51,39 @@ def test_ingest_docs_ask(tmp_path, models_dir):
     assert "Sources:" in plain.stdout and "handbook.pdf, page 2" in plain.stdout
 
 
+def test_ask_with_other_embedders_leaves_the_index_and_a_restart_lists_files_as_waiting(
+    tmp_path, models_dir
+):
+    """`ask` from a shell without the service's settings (the multilingual embedder off)
+    made the index anew, empty, and the list still said "indexed" (a QA pass). A question
+    changes nothing; an index that lost what it held lists its files as waiting."""
+    kb, data = tmp_path / "kb", tmp_path / "data"
+    write_text(kb / "leave.txt", "Full-time staff get 25 days of annual leave.")
+    common = ["--kb", kb, "--data", data, "--models", models_dir]
+    assert appliance("ingest", *common).returncode == 0
+
+    other = {"APPLIANCE_MULTILINGUAL__ENABLED": "false"}
+    asked = appliance("ask", "How many days of leave?", *common, env=other)
+    assert asked.returncode != 0 and "`appliance ask` leaves it as it is" in asked.stderr
+    kept = appliance("ask", "How many days of leave?", *common, "--json")
+    assert json.loads(kept.stdout)["citations"][0]["source"] == "leave.txt"
+
+    shutil.rmtree(data / "index")  # lost, or made anew by serve with other embedders
+    from appliance.app import opened
+    from appliance.config import load_settings
+
+    settings = load_settings(
+        None,
+        env={},
+        overrides={"paths.kb": str(kb), "paths.data": str(data), "paths.models": str(models_dir)},
+    )
+    with opened(settings) as parts:
+        assert parts.manifest.get("leave.txt").status == "pending"
+        parts.worker.sync_all()
+        assert parts.manifest.get("leave.txt").status == "indexed"
+        assert parts.index.count("leave.txt") == 1
+
+
 def test_cli_beside_a_running_server_says_so(make_server):
     server = make_server()
     write_text(server.kb / "a.txt", "alpha")

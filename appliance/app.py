@@ -3,6 +3,9 @@ Running them (start-up in the background, supervision, readiness, drain) is runt
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ from appliance.answer.conversations import Conversations
 from appliance.answer.generators import open_generator
 from appliance.answer.retrieve import Retriever
 from appliance.config import Settings
+from appliance.errors import ApplianceError
 from appliance.index.edge import EdgeIndex
 from appliance.index.embedder import Embedder
 from appliance.index.store import VectorStore
@@ -39,6 +43,36 @@ def history_path(settings: Settings):
 
 def audit_path(settings: Settings):
     return settings.paths.data / "tools-audit.jsonl"
+
+
+INDEX_ROOM_MB = 128  # Qdrant Edge sets aside ~48 MB to make an index; opening one grows it
+
+
+def why_the_index_cannot_open(s: Settings) -> str:
+    """Why the index cannot be opened safely here, or "": a data dir this process cannot
+    write (the index takes a lock file there), or too little room. The engine maps its
+    files into memory: run out of space while it writes, and the process dies at once
+    (SIGBUS), saying nothing. Checked before it opens, where an operator can read why."""
+    if s.index.backend == "qdrant" and s.index.qdrant_url:
+        return ""  # a server's disk, not this one's
+    data = s.paths.data
+    try:
+        with tempfile.NamedTemporaryFile(dir=data, prefix=".write-check-"):
+            pass
+    except OSError as err:
+        return (
+            f"the data dir {data} cannot be written ({err.strerror}): the index keeps its "
+            f"lock and its files there. Make it writable by user {os.getuid()}, or mount a "
+            "writable volume there"
+        )
+    free_mb = shutil.disk_usage(data).free / 2**20
+    if free_mb >= INDEX_ROOM_MB:
+        return ""
+    return (
+        f"the data dir {data} has {free_mb:.0f} MB free: the index needs about "
+        f"{INDEX_ROOM_MB} MB of room to open safely (a full disk would crash it). Free some "
+        "space there, or move paths.data to a larger volume"
+    )
 
 
 def open_store(s: Settings, remake: bool = True) -> VectorStore:
@@ -133,11 +167,19 @@ def open_parts(settings: Settings, remake: bool = True) -> Parts:
     s = settings
     models.ensure_ready(s)
     tools = load_tools(s.tools) if s.tools.enabled else {}
-    s.paths.data.mkdir(parents=True, exist_ok=True)
+    try:
+        s.paths.data.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ApplianceError(
+            f"the data dir {s.paths.data} cannot be made ({err.strerror}): create it, "
+            f"writable by user {os.getuid()}, or set paths.data"
+        ) from None
     # Before the index: one made with vectors of other sizes is made anew, and a wrong
     # embedder.dim must not cost the index (hours of embedding on 2 cores).
     embedder = Embedder(s.embedder, s.embedder_dir, s.multilingual_embedder)
     embedder.check_dimensions()
+    if problem := why_the_index_cannot_open(s):
+        raise ApplianceError(problem)
     index = open_store(s, remake)
     manifest = Manifest(manifest_path(s))
     if manifest.totals().get(INDEXED) and index.count() == 0:

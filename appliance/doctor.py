@@ -242,7 +242,7 @@ def _kb(s: Settings) -> Check:
 
 
 def _index(s: Settings) -> Check:
-    from appliance.app import manifest_path, open_store
+    from appliance.app import manifest_path, open_store, why_the_index_cannot_open
     from appliance.errors import IndexLocked, IndexMismatch
     from appliance.sync.manifest import Manifest
     from appliance.sync.pipeline import Pipeline
@@ -250,6 +250,8 @@ def _index(s: Settings) -> Check:
 
     if not s.paths.data.exists():
         return Check("index", True, "none yet: the first start makes it")
+    if problem := why_the_index_cannot_open(s):
+        return Check("index", False, f"not opened: {problem}", "as the line says")
     try:
         store = open_store(s, remake=False)  # a check changes nothing
     except IndexLocked:

@@ -84,6 +84,34 @@ def test_ask_with_other_embedders_leaves_the_index_and_a_restart_lists_files_as_
         assert parts.index.count("leave.txt") == 1
 
 
+def test_a_data_dir_without_room_for_the_index_is_refused_in_words(tmp_path, models_dir):
+    """On a nearly full disk the engine died opening its index (SIGBUS, exit 135, no word),
+    in serve, ingest and doctor alike (a QA pass). Now each says why, before opening it."""
+    kb, data = tmp_path / "kb", tmp_path / "data"
+    write_text(kb / "leave.txt", "Full-time staff get 25 days of annual leave.")
+    data.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(data)])
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small file system here (needs root)")
+    try:
+        common = ["--kb", kb, "--data", data, "--models", models_dir]
+        ingest = appliance("ingest", *common)
+        assert ingest.returncode not in (0, 135, -7), ingest.stderr
+        assert "has 40 MB free: the index needs about 128 MB" in ingest.stderr
+        doctor = appliance("doctor", *common)
+        assert doctor.returncode != 0 and "[FAIL] index: not opened: the data dir" in doctor.stdout
+        assert not (data / "index").exists()  # nothing half-made
+        # Room enough, but read-only (as ext4 remounts itself after I/O errors): a traceback.
+        subprocess.run(["mount", "-o", "remount,size=300m,ro", str(data)], check=True)
+        ingest = appliance("ingest", *common)
+        assert ingest.returncode != 0 and "cannot be written (Read-only file system)" in (
+            ingest.stderr
+        )
+        assert "Traceback" not in ingest.stderr
+    finally:
+        subprocess.run(["umount", str(data)], check=True)
+
+
 def test_cli_beside_a_running_server_says_so(make_server):
     server = make_server()
     write_text(server.kb / "a.txt", "alpha")

@@ -51,6 +51,7 @@ class SyncWorker:
         self.paused = ""  # why ingestion is paused, if it is
         self._paused_by = ""  # "kb" or "data"
         self.kept = ""  # why the last scan kept indexed files it did not find, if it did
+        self._kept_paths: list[str] = []  # the indexed files kept then
         self.failing = ""  # the error of the last step, until a step succeeds
         self.min_free_mb = pipeline.settings.limits.min_free_mb
         self.scan_progress = (0, 0)  # (files done, files to do) of the running full sync
@@ -123,9 +124,13 @@ class SyncWorker:
         kept = self._emptied()
         if kept and kept != self.kept:
             log.error(kept, extra={"event": "kb_empty", "path": str(self.pipeline.kb)})
+            self._kept_paths = [
+                e.path for e in self.pipeline.manifest.entries() if e.status == m.INDEXED
+            ]
         self.kept = kept
         if kept:
             return 0
+        self._kept_paths = []
         self.pipeline.check_ocr()
         todo = stale_paths(self.pipeline, self.settings.ignore)
         self.failing = ""  # a file whose step fails again says so again
@@ -280,6 +285,11 @@ class SyncWorker:
             self._rescan.set()
         return False
 
+    def kb_unavailable(self) -> str:
+        """Why kb/ cannot take files now, or "": missing, unreadable, or holding none of
+        the files indexed (a share not mounted: what is written there is hidden once it is)."""
+        return self._kb_problem() or self.kept
+
     def _kb_problem(self) -> str:
         """Why kb/ cannot be followed now, or "". A kb/ that is missing (moved, deleted, a
         share not mounted) is not a kb/ whose files were all deleted: taking them for
@@ -296,26 +306,27 @@ class SyncWorker:
         return ""
 
     def _emptied(self) -> str:
-        """Why a scan keeps the indexed files it did not find, or "": kb/ holds nothing at
-        all while files are indexed, as when a share is not mounted (yet). Files deleted
-        while the watcher looks are removed as each event says; `appliance ingest` (no
-        background thread) follows an empty kb/ as it is."""
+        """Why a scan keeps the indexed files it did not find, or "": kb/ holds none of the
+        files indexed (two or more), as when a share is not mounted (yet), also when
+        something was written into the bare mount point meanwhile (an upload once emptied
+        the index so). Files deleted while the watcher looks are removed as each event
+        says; `appliance ingest` (no background thread) follows kb/ as it is."""
         if not self.alive():
             return ""
         kb = self.pipeline.kb
-        try:
-            with os.scandir(kb) as entries:
-                if next(entries, None) is not None:
-                    return ""
-        except OSError:
-            return ""  # gone meanwhile: the pause says so
-        indexed = self.pipeline.manifest.totals().get(m.INDEXED, 0)
-        if not indexed:
+        # Once kept, the files kept then: a file written meanwhile is indexed too, and must
+        # not pass for one of them.
+        indexed = self._kept_paths or [
+            e.path for e in self.pipeline.manifest.entries() if e.status == m.INDEXED
+        ]
+        if len(indexed) < 2 or any(os.path.lexists(self.pipeline.path(p)) for p in indexed):
             return ""
+        if not os.path.isdir(kb):
+            return ""  # gone meanwhile: the pause says so
         return (
-            f"kb/ ({kb}) is empty while {indexed} files are indexed: not mounted? They are "
-            "kept, and followed again once kb/ holds files. If it was emptied on purpose, "
-            "stop the appliance and run `appliance ingest`"
+            f"kb/ ({kb}) holds none of the {len(indexed)} files indexed: not mounted? They "
+            "are kept, and followed again once kb/ holds them. If it was emptied or "
+            "replaced on purpose, stop the appliance and run `appliance ingest`"
         )
 
     def _next_due_in(self, longest: float = 0.25) -> float:

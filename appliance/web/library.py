@@ -164,6 +164,8 @@ def upload():
             f"(appliance users grant NAME {UPLOAD_FOLDER})",
             "upload_not_granted",
         )
+    if unavailable := parts.worker.kb_unavailable():
+        raise KbUnavailable(f"uploads wait until kb/ is back: {unavailable}", "kb_unavailable")
     request.max_content_length = int(settings.server.max_upload_mb * 1024 * 1024)
     folder = settings.paths.kb / UPLOAD_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
@@ -246,6 +248,10 @@ def _check_room(folder: Path, incoming: int, min_free_mb: float) -> None:
 
 class InsufficientStorage(BadQuestion):
     status = 507
+
+
+class KbUnavailable(BadQuestion):
+    status = 503
 
 
 def _write(folder: Path, name: str, stream) -> str:

@@ -107,14 +107,26 @@ def test_a_kb_root_gone_keeps_the_index_until_it_is_back(running):
     write_text(kb / "c.txt", "gamma")
     wait_for(lambda: paths(manifest).get("c.txt") == "indexed", 20, "c.txt after kb/ came back")
     assert paths(manifest) == {"a.txt": "indexed", "b.txt": "indexed", "c.txt": "indexed"}
+    kb.rename(away)  # a share unmounted: its files vanish, and no event says so
+    kb.mkdir()
+    worker.request_rescan()
+    wait_for(lambda: "holds none of the 3 files indexed" in worker.kept, 10, "the kept files")
+    assert len(paths(manifest)) == 3
+    # A file written into the bare mount point (an upload did it) is indexed, and the
+    # others are still kept: it emptied the index (a QA pass).
+    write_text(kb / "d.txt", "delta")
+    wait_for(lambda: paths(manifest).get("d.txt") == "indexed", 20, "d.txt indexed")
+    worker.request_rescan()
+    time.sleep(1)
+    assert set(paths(manifest)) == {"a.txt", "b.txt", "c.txt", "d.txt"} and worker.kept
+    kb.rename(kb.with_name("kb-stray"))  # the share mounted again, over the stray file
+    away.rename(kb)
+    wait_for(lambda: worker.kept == "" and worker.paused == "", 10, "kb/ followed again")
+    wait_for(lambda: set(paths(manifest)) == {"a.txt", "b.txt", "c.txt"}, 20, "the scan")
     shutil.rmtree(kb)  # deleted for good, then made again empty: still kept
     kb.mkdir()
     worker.request_rescan()
-    wait_for(lambda: "is empty while 3 files are indexed" in worker.kept, 10, "the kept files")
-    assert len(paths(manifest)) == 3
-    write_text(kb / "d.txt", "delta")  # kb/ holds files again: followed as it is
-    wait_for(lambda: paths(manifest) == {"d.txt": "indexed"}, 20, "kb/ followed again")
-    assert worker.kept == ""
+    wait_for(lambda: "holds none of the 3 files indexed" in worker.kept, 10, "kept again")
 
 
 def test_files_deleted_one_by_one_are_removed_down_to_an_empty_kb(running, request):

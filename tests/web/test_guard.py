@@ -291,3 +291,17 @@ def test_the_sign_in_page_speaks_the_readers_language(make_app):
     assert wrong.status_code == 401 and "令牌不正确。" in wrong.get_data(True)
     english = client.get("/login").get_data(True)
     assert '<html lang="en">' in english and "Access token" in english
+
+
+def test_an_upload_waits_while_kb_is_not_there(make_app):
+    """Written into a share's bare mount point, an upload is hidden once the share is back,
+    and it once made the appliance take every indexed file for deleted (a QA pass)."""
+    app = make_app(server__uploads=True)
+    kb = app.config["RUNTIME"].settings.paths.kb
+    kb.rename(kb.with_name("kb-unmounted"))
+    reply = app.test_client().post(
+        "/api/upload", data={"file": (io.BytesIO(b"Leave: 25 days."), "leave.txt")}
+    )
+    assert reply.status_code == 503 and reply.json["code"] == "kb_unavailable"
+    assert "is missing" in reply.json["error"]
+    assert not kb.exists()  # nothing made in its place

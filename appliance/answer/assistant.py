@@ -28,7 +28,7 @@ from appliance.answer.admission import Admission
 from appliance.answer.answerable import Evidence, Gate
 from appliance.answer.conversations import Conversations, conversation_key
 from appliance.answer.extractive import Extract, extract
-from appliance.answer.generators import Generator
+from appliance.answer.generators import Generator, GeneratorError
 from appliance.answer.outdated import says_outdated
 from appliance.answer.prompt import Turn, build_prompt, rewrite_messages
 from appliance.answer.repetition import Guard
@@ -229,7 +229,16 @@ class Assistant:
                 return
             if ticket is None:  # after retrieval: a question refused never waits in line
                 ticket = yield from self._admitted(trace)
-            text = yield from self._generate(request, history, trace, found)
+            try:
+                text = yield from self._generate(request, history, trace, found)
+            except GeneratorError as err:  # a remote model down, or failing: quote instead
+                if not found.text:
+                    raise
+                log.warning("the model failed; quotes given instead: %s", err)
+                trace.replaced_because = f"the model could not answer ({err})"
+                trace.sent = trace.retrieval.citations
+                yield self._finish(trace, found.text, remember, EXTRACTIVE)
+                return
         finally:
             if ticket is not None:
                 ticket.leave()
@@ -432,7 +441,11 @@ class Assistant:
         messages = rewrite_messages(
             question, history, self.generator.prompt_budget, self.generator.count_tokens
         )
-        output = "".join(self.generator.stream(messages, REWRITE_TOKENS))
+        try:
+            output = "".join(self.generator.stream(messages, REWRITE_TOKENS))
+        except GeneratorError as err:
+            log.warning("the model could not rewrite a follow-up: %s", err)
+            return joined
         first_line = next((line for line in output.splitlines() if line.strip()), "")
         rewritten = _LABEL.sub("", first_line).strip(' "“”「」')
         embedder = self.retriever.embedder

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from flask import Blueprint, jsonify, request
 
 from appliance.answer.assistant import Event
+from appliance.answer.generators import GeneratorError
 from appliance.errors import BadQuestion, Busy
 from appliance.index.store import SearchFilter
 from appliance.sync.manifest import summary
@@ -92,6 +93,10 @@ def _frames(events: Iterator[Event]) -> Iterator[str]:
     except Busy as err:  # waited in line too long: the status line is gone, say it here
         busy = {"error": f"busy: {err}", "code": "busy", "retry_after": Busy.retry_after_s}
         yield sse.frame(busy, "error")
+    except GeneratorError as err:  # the model down, and nothing to quote
+        log.warning("streamed answer failed: %s", err)
+        failed = {"error": f"the model could not answer: {err}", "code": "generator_unavailable"}
+        yield sse.frame(failed, "error")
     except Exception as err:
         log.exception("streamed answer failed")
         failed = {"error": f"{type(err).__name__}: {err}", "code": "answer_failed"}

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from appliance.answer.generators import GeneratorError
 from appliance.errors import BadQuestion, Busy, NotReady
 
 if TYPE_CHECKING:
@@ -81,6 +82,12 @@ def register(app: Flask) -> None:
     def _busy(err):
         headers = {"Retry-After": str(Busy.retry_after_s)}
         return jsonify(error=f"busy: {err}", code="busy"), 503, headers
+
+    @app.errorhandler(GeneratorError)
+    def _generator_down(err):  # nothing to quote either: say the model is the trouble
+        headers = {"Retry-After": "30"}
+        message = f"the model could not answer: {err}"
+        return jsonify(error=message, code="generator_unavailable"), 503, headers
 
     @app.errorhandler(BadQuestion)
     def _bad_request(err):

@@ -332,3 +332,19 @@ def test_a_superseded_document_is_quoted_after_the_current_one_and_marked(make_a
     answer = done["answer"]
     assert answer.index("Up to 5 unused days") < answer.index("Up to 10 unused days")
     assert answer.endswith("— leave-2023.md (marked as no longer current)")
+
+
+@pytest.mark.parametrize("mode", ["auto", "generate"])
+def test_a_remote_model_that_cannot_be_reached_gives_the_quotes(make_app, mode):
+    """The model server booting later than the appliance (services out of order): the
+    question got a 500 and a traceback in the log (a QA pass). The quotes need no model."""
+    app = make_app(
+        documents=DOCS,
+        answers__mode=mode,
+        generator__backend="openai",
+        generator__api_base="http://127.0.0.1:9/v1",  # nothing listens there
+        generator__api_model="llama",
+    )
+    done = ask(app.test_client(), "Up to how much is a hotel night refunded?")
+    assert done["mode"] == "extractive" and "120 euros" in done["answer"]
+    assert done["replaced_because"].startswith("the model could not answer (the generator at")

@@ -19,7 +19,7 @@ from appliance.answer.conversations import Conversations
 from appliance.answer.generators import open_generator
 from appliance.answer.retrieve import Retriever
 from appliance.config import Settings
-from appliance.errors import ApplianceError
+from appliance.errors import INDEX_DAMAGED_FIX, ApplianceError
 from appliance.index.edge import EdgeIndex
 from appliance.index.embedder import Embedder
 from appliance.index.store import VectorStore
@@ -176,11 +176,24 @@ def open_parts(settings: Settings, remake: bool = True) -> Parts:
         ) from None
     # Before the index: one made with vectors of other sizes is made anew, and a wrong
     # embedder.dim must not cost the index (hours of embedding on 2 cores).
-    embedder = Embedder(s.embedder, s.embedder_dir, s.multilingual_embedder)
-    embedder.check_dimensions()
+    try:
+        embedder = Embedder(s.embedder, s.embedder_dir, s.multilingual_embedder)
+        embedder.check_dimensions()
+    except ApplianceError:
+        raise  # a dim that is not the model's: said as it is
+    except Exception as err:  # ONNX Runtime's own, for a damaged file
+        raise ApplianceError(
+            f"the embedder in {s.embedder_dir} cannot be loaded ({type(err).__name__}: "
+            f"{err}): put its files back (appliance models fetch, for the defaults)"
+        ) from err
     if problem := why_the_index_cannot_open(s):
         raise ApplianceError(problem)
-    index = open_store(s, remake)
+    try:
+        index = open_store(s, remake)
+    except ApplianceError:
+        raise  # in use elsewhere, made with other embedders: said as it is
+    except Exception as err:  # the engine's own: a segment damaged on disk
+        raise ApplianceError(f"the index cannot be opened: {err}. {INDEX_DAMAGED_FIX}") from err
     manifest = Manifest(manifest_path(s))
     if manifest.totals().get(INDEXED) and index.count() == 0:
         # Made anew (other embedders), or data/index lost: nothing is searchable, whatever

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from appliance import models
 from appliance.config import Settings
+from appliance.errors import INDEX_DAMAGED_FIX
 
 MIN_FREE_GB = 1.0
 PROBE_TIMEOUT_S = 300  # loading an 8B model from a slow disk takes a while
@@ -34,6 +35,13 @@ class Check:
     warning: bool = False  # worth knowing, not a failure
 
 
+# What to do when a check fails with the library's own error (a file damaged on disk).
+CRASHED_FIXES = {
+    "index": INDEX_DAMAGED_FIX,
+    "embedder": "put the embedder's files back (appliance models fetch, for the defaults)",
+}
+
+
 def run_checks(settings: Settings) -> list[Check]:
     results = [_models(settings)]
     needs_models = [_generator, _embedder] if results[0].ok else []
@@ -41,7 +49,9 @@ def run_checks(settings: Settings) -> list[Check]:
         try:
             results.append(check(settings))
         except Exception as err:  # a check that crashes is a failed check, with the reason
-            results.append(Check(check.__name__.strip("_"), False, f"{type(err).__name__}: {err}"))
+            name = check.__name__.strip("_")
+            reason = f"{type(err).__name__}: {err}"
+            results.append(Check(name, False, reason, CRASHED_FIXES.get(name, "")))
     return results
 
 

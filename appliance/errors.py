@@ -60,3 +60,10 @@ class BadQuestion(ValueError):
     def __init__(self, message: str, code: str = "bad_request"):
         super().__init__(message)
         self.code = code
+
+
+# What to do with an index the engine cannot open (a segment damaged on disk).
+INDEX_DAMAGED_FIX = (
+    "Restore data/ from a backup (scripts/restore.sh), or move data/index away: the next "
+    "start makes it anew and indexes kb/ again"
+)

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from appliance.databases import check_database
 from appliance.errors import UserError
 
 ALL = "*"
@@ -102,6 +103,7 @@ def folder_name(folder: str) -> str:
 class Users:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
+        check_database(path, "users and their keys", replaceable=False)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")

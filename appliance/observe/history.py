@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+from appliance.databases import check_database
 from appliance.observe.logs import JsonFormatter
 from appliance.observe.record import QueryRecord
 
@@ -53,6 +54,7 @@ class QueryHistory:
             self._db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
         else:
             db_path.parent.mkdir(parents=True, exist_ok=True)
+            check_database(db_path, "the query history")
             self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)

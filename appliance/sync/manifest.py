@@ -11,6 +11,8 @@ import threading
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from appliance.databases import check_database
+
 PENDING, INDEXED, FAILED, UNSUPPORTED, TOO_LARGE = (
     "pending",
     "indexed",
@@ -73,6 +75,7 @@ class Manifest:
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
+            check_database(path, "the list of indexed files: kb/ is scanned again, vectors reused")
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from appliance.databases import check_database
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ocr_pages (
     sha256 TEXT NOT NULL,
@@ -36,6 +38,7 @@ class OcrPage:
 class OcrPages:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
+        check_database(path, "pages read by OCR: read again when needed")
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._lock = threading.Lock()
         with self._lock, self._db:

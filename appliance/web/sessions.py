@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+from appliance.databases import check_database
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     id_hash TEXT PRIMARY KEY, token_fingerprint TEXT NOT NULL, created REAL NOT NULL,
@@ -33,6 +35,7 @@ def _hash(text: str) -> str:
 class Sessions:
     def __init__(self, path: Path, lifetime_s: float):
         path.parent.mkdir(parents=True, exist_ok=True)
+        check_database(path, "sign-in sessions: users sign in again")
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(_SCHEMA)

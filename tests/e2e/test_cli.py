@@ -112,6 +112,31 @@ def test_a_data_dir_without_room_for_the_index_is_refused_in_words(tmp_path, mod
         subprocess.run(["umount", str(data)], check=True)
 
 
+def test_a_damaged_index_or_embedder_is_named_with_the_fix(tmp_path, models_dir):
+    """A damaged segment or model file gave a raw traceback at start, and doctor a FAIL
+    with no fix (a QA pass)."""
+    kb, data = tmp_path / "kb", tmp_path / "data"
+    write_text(kb / "leave.txt", "Full-time staff get 25 days of annual leave.")
+    common = ["--kb", kb, "--data", data, "--models", models_dir]
+    assert appliance("ingest", *common).returncode == 0
+    for segment in (data / "index" / "segments").glob("*/segment.json"):
+        segment.write_text("")  # what a disk error leaves
+    ingest = appliance("ingest", *common)
+    assert ingest.returncode != 0 and "Traceback" not in ingest.stderr
+    assert "the index cannot be opened" in ingest.stderr
+    assert "move data/index away" in ingest.stderr
+    doctor = appliance("doctor", *common)
+    assert "[FAIL] index" in doctor.stdout and "move data/index away" in doctor.stdout
+
+    embedder = tmp_path / "embedder"
+    shutil.copytree(models_dir / "embedder", embedder)
+    onnx = embedder / "model.onnx"
+    onnx.write_bytes(onnx.read_bytes()[: 1 << 20])  # cut short
+    broken = appliance("ingest", *common, env={"APPLIANCE_EMBEDDER__MODEL_DIR": str(embedder)})
+    assert broken.returncode != 0 and "Traceback" not in broken.stderr
+    assert f"the embedder in {embedder} cannot be loaded" in broken.stderr
+
+
 def test_cli_beside_a_running_server_says_so(make_server):
     server = make_server()
     write_text(server.kb / "a.txt", "alpha")

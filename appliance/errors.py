@@ -33,6 +33,10 @@ class IndexMismatch(ApplianceError):
     embedders): `appliance serve` makes it anew; a check (`doctor`) leaves it as it is."""
 
 
+class ClientGone(Exception):
+    """The client of a question answered at once went away before the answer was done."""
+
+
 class ServeError(ApplianceError):
     """`appliance serve` cannot run (its port is taken, or start-up failed)."""
 

@@ -42,7 +42,7 @@ from appliance.answer.trust import (
 )
 from appliance.answer.wording import language_of, phrase
 from appliance.config import Floors
-from appliance.errors import BadQuestion, Busy
+from appliance.errors import BadQuestion, Busy, ClientGone
 from appliance.index.identifiers import iso_dates, numbered_identifiers, versions
 from appliance.index.store import SearchFilter
 from appliance.observe import Metrics, QueryHistory, QueryRecord
@@ -155,13 +155,26 @@ class Assistant:
         return result.citations, result.timings
 
     def ask(
-        self, question: str, k=None, where=None, conversation_id=None, history=None, user=""
+        self,
+        question: str,
+        k=None,
+        where=None,
+        conversation_id=None,
+        history=None,
+        user="",
+        gone: Callable[[], bool] | None = None,
     ) -> dict:
-        """The whole answer at once (the "done" event of `stream`)."""
+        """The whole answer at once (the "done" event of `stream`). `gone()`: whether the
+        client went away (it waits for no stream to fail): then the answer stops, its slot
+        or place in line is freed, it is recorded abandoned, and ClientGone is raised."""
         answer = {}
-        for event in self.stream(question, k, where, conversation_id, history, user):
+        events = self.stream(question, k, where, conversation_id, history, user)
+        for event in events:
             if event.kind == "done":
                 answer = event.data
+            elif gone is not None and gone():
+                events.close()
+                raise ClientGone("the client went away before the answer was done")
         return answer
 
     def stream(

@@ -14,7 +14,7 @@ from appliance.errors import BadQuestion, Busy
 from appliance.index.store import SearchFilter
 from appliance.sync.manifest import summary
 from appliance.web import actions, sse
-from appliance.web.errors import json_body, ready_parts, runtime
+from appliance.web.errors import client_gone, json_body, ready_parts, runtime
 from appliance.web.identity import caller, identity
 from appliance.web.library import UPLOAD_FOLDER, indexing, totals
 
@@ -67,7 +67,7 @@ def ask():
     arguments, proposal = _question()
     if proposal is not None:
         return jsonify(proposal)
-    return jsonify(ready_parts().assistant.ask(**arguments))
+    return jsonify(ready_parts().assistant.ask(**arguments, gone=client_gone()))
 
 
 @api.post("/ask/stream")

@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from appliance.answer.generators import GeneratorError
-from appliance.errors import BadQuestion, Busy, NotReady
+from appliance.errors import BadQuestion, Busy, ClientGone, NotReady
 
 if TYPE_CHECKING:
     from appliance.app import Parts
@@ -25,6 +26,12 @@ log = logging.getLogger("appliance.web")
 def runtime() -> Runtime:
     """The running appliance this app serves (runtime.py)."""
     return current_app.config["RUNTIME"]
+
+
+def client_gone() -> Callable[[], bool] | None:
+    """Whether the client of this request went away, as waitress can tell while the app
+    works (server.http_server: channel_request_lookahead); None under another server."""
+    return request.environ.get("waitress.client_disconnected")
 
 
 def ready_parts() -> Parts:
@@ -82,6 +89,10 @@ def register(app: Flask) -> None:
     def _busy(err):
         headers = {"Retry-After": str(Busy.retry_after_s)}
         return jsonify(error=f"busy: {err}", code="busy"), 503, headers
+
+    @app.errorhandler(ClientGone)
+    def _client_gone(err):  # nobody reads this: the connection is gone
+        return jsonify(error=str(err), code="client_gone"), 400
 
     @app.errorhandler(GeneratorError)
     def _generator_down(err):  # nothing to quote either: say the model is the trouble

@@ -178,6 +178,9 @@ def make_server(app, settings: Settings):
         channel_timeout=30,
         cleanup_interval=CHECK_EVERY_S,
         max_request_body_size=max_body_bytes(settings),
+        # Reads on while a request is answered, so that a client gone is noticed
+        # (environ["waitress.client_disconnected"]): its answer stops and frees its slot.
+        channel_request_lookahead=1,
     )
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(adj.threads)

@@ -20,7 +20,7 @@ from appliance.answer.prompt import Turn
 from appliance.errors import BadQuestion, Busy
 from appliance.index.store import SearchFilter
 from appliance.web import sse
-from appliance.web.errors import json_body, ready_parts
+from appliance.web.errors import client_gone, json_body, ready_parts
 from appliance.web.identity import caller
 
 openai_api = Blueprint("openai_api", __name__, url_prefix="/v1")
@@ -44,7 +44,7 @@ def chat_completions():
     who = caller()
     asked = {"where": SearchFilter(within=who.folders), "history": history, "user": who.name}
     if not body.get("stream"):
-        done = assistant.ask(question, **asked)
+        done = assistant.ask(question, **asked, gone=client_gone())
         return jsonify(_completion(completion_id, done))
     events = assistant.stream(question, **asked)
     live = assistant.mode != "auto"  # else the draft may be replaced by quotes

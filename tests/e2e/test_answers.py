@@ -199,6 +199,42 @@ def test_a_client_that_disconnects_frees_its_slot(make_server):
     assert logged[0]["tokens_out"] < 2000
 
 
+def test_a_client_of_a_whole_answer_that_disconnects_frees_its_slot_too(make_server):
+    """/api/ask (no stream) ran on to the end for clients long gone, 20 s each, holding the
+    slots and the line for the living (a QA pass: 12 clients with a 3 s timeout)."""
+    server = leave_server(
+        make_server,
+        "answers:\n  mode: generate\ngenerator:\n  max_tokens: 2000\n"
+        "  temperature: 1.0\nlimits:\n  max_concurrent_requests: 1\n",
+    )
+    body = json.dumps({"question": "How many days of annual leave do part-time staff get?"})
+
+    def logged() -> list[dict]:
+        return [json.loads(line) for line in (server.data / "queries.jsonl").open()]
+
+    outcomes = []
+    while not outcomes or outcomes[-1] == "answered" and len(outcomes) < 5:
+        before = len(logged())
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.sendall(
+            b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body.encode()
+        )
+        wait_for(
+            lambda n=before: (
+                server.get("/ready")[1]["answers"]["running"] == 1 or len(logged()) > n
+            ),
+            30,
+            "the answer under way",
+        )
+        sock.close()  # the client's timeout
+        wait_for(lambda n=before: len(logged()) > n, 20, "the outcome")
+        assert server.get("/ready")[1]["answers"]["running"] == 0
+        outcomes.append(logged()[-1]["outcome"])
+    assert outcomes[-1] == "abandoned", outcomes  # the tiny model may end first: asked again
+    assert server.post("/api/ask", {"question": QUESTION})[0] == 200
+
+
 def test_the_official_openai_client_works_against_v1(make_server):
     server = leave_server(make_server)
     client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)

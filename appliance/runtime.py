@@ -55,8 +55,10 @@ class Runtime:
                 else ("running" if self.watcher and self.watcher.alive() else "stopped")
             ),
         }
+        ready = self.ready.is_set() and checks["sync_worker_alive"]
         return {
-            "ready": self.ready.is_set() and checks["sync_worker_alive"],
+            "ready": ready,
+            "waiting_for": "" if ready else _waiting_for(checks),
             "checks": checks,
             "answers": parts.assistant.admission.stats() if parts.assistant else {},
             "pending_files": worker.pending(),
@@ -197,3 +199,14 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
     except OSError:
         return None
     return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _waiting_for(checks: dict) -> str:
+    """What a start still waits for, in words: /ready's 503 says why."""
+    if not checks["models_loaded"]:
+        return "the models to load"
+    if not checks["startup_sync_done"]:
+        return "kb/ to be brought up to date with the index (the start-up sync)"
+    if not checks["sync_worker_alive"]:
+        return "the indexing thread, which stopped: see error and the log"
+    return "the start to finish"

@@ -154,6 +154,14 @@ def test_health_ready_and_bad_requests(make_server):
     assert server.get("/health") == (200, {"status": "ok"})
     status, ready = server.get("/ready")
     assert status == 200 and ready["checks"]["watcher"] == "running"
+    assert ready["waiting_for"] == ""
+    # A 503 says what it waits for (it said "error": "" while the models loaded).
+    from appliance.runtime import _waiting_for
+
+    starting = {**ready["checks"], "models_loaded": False, "startup_sync_done": False}
+    assert _waiting_for(starting) == "the models to load"
+    syncing = {**ready["checks"], "startup_sync_done": False}
+    assert _waiting_for(syncing).startswith("kb/ to be brought up to date")
 
     status, body = server.post("/api/ask", {"question": "   "})
     assert status == 400 and "empty" in body["error"]

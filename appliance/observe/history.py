@@ -8,6 +8,7 @@ import json
 import logging
 import logging.handlers
 import sqlite3
+import sys
 import threading
 import time
 from pathlib import Path
@@ -204,14 +205,36 @@ class QueryHistory:
         return out
 
 
+class _QueryFile(logging.handlers.RotatingFileHandler):
+    """queries.jsonl; a line that cannot be written (a full disk) is one JSON warning in the
+    log, once until writing works again, not logging's multi-line traceback each question
+    (the history database keeps the record either way)."""
+
+    failing = False  # said already: a line could not be written, and none since
+    _failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._failed = False
+        super().emit(record)  # calls handleError, not raising, when the write fails
+        self.failing = self._failed
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        self._failed = True
+        if not self.failing:
+            logging.getLogger("appliance.query").warning(
+                "%s cannot be written (%s): questions are still recorded in the history",
+                self.baseFilename,
+                sys.exc_info()[1],
+                extra={"event": "query_log_failed"},
+            )
+
+
 def _rotating_json_logger(path: Path) -> logging.Logger:
     path.parent.mkdir(parents=True, exist_ok=True)
     logger = logging.getLogger(f"appliance.query.file.{path}")
     logger.propagate = False
     logger.setLevel(logging.INFO)
-    handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=FILE_MAX_BYTES, backupCount=FILE_BACKUPS, encoding="utf-8"
-    )
+    handler = _QueryFile(path, maxBytes=FILE_MAX_BYTES, backupCount=FILE_BACKUPS, encoding="utf-8")
     handler.setFormatter(JsonFormatter())
     logger.handlers[:] = [handler]
     return logger

@@ -446,6 +446,6 @@ def storage_problem(data: Path, min_free_mb: float) -> str:
     if free_mb < min_free_mb:
         return (
             f"{free_mb:.0f} MB free in {data}, below limits.min_free_mb "
-            f"({min_free_mb:g} MB); free some space"
+            f"({min_free_mb:,.0f} MB); free some space"
         )
     return ""

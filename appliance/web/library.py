@@ -241,7 +241,7 @@ def _check_room(folder: Path, incoming: int, min_free_mb: float) -> None:
     if free - incoming < min_free_mb * 2**20:
         raise InsufficientStorage(
             f"not enough free space in kb/ for this upload ({free / 2**20:.0f} MB free, "
-            f"{min_free_mb:g} MB are kept free: limits.min_free_mb)",
+            f"{min_free_mb:,.0f} MB are kept free: limits.min_free_mb)",
             "no_room",
         )
 

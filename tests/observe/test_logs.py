@@ -1,6 +1,7 @@
 """The JSON log lines reach standard output even while llama-cpp-python silences it."""
 
 import json
+import logging
 import subprocess
 import sys
 
@@ -29,3 +30,19 @@ def test_lines_logged_while_a_model_loads_are_kept():
     assert [r["msg"] for r in records] == ["before", "during", "after"]
     # A name that is not UTF-8 is written as a JSON escape, not dropped with a logging error.
     assert records[1]["path"] == "caf\udce9.txt"
+
+
+def test_a_query_log_that_cannot_be_written_says_so_once_in_one_line(caplog, capsys):
+    """On a full disk each question printed logging's multi-line "--- Logging error ---"
+    traceback into the JSON log stream (a QA pass). /dev/full fails every write (ENOSPC)."""
+    from pathlib import Path
+
+    from appliance.observe.history import _rotating_json_logger
+
+    query_file = _rotating_json_logger(Path("/dev/full"))
+    with caplog.at_level(logging.WARNING, logger="appliance.query"):
+        for n in range(3):
+            query_file.info("query", extra={"event": "query", "n": n})
+    assert "Logging error" not in capsys.readouterr().err
+    said = [r for r in caplog.records if getattr(r, "event", "") == "query_log_failed"]
+    assert len(said) == 1 and "No space left on device" in said[0].getMessage()

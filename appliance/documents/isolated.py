@@ -83,7 +83,13 @@ class IsolatedReader:
             self.close()
             try:
                 return self._read_once(path, ocr)
-            except _OutOfMemory:
+            except _OutOfMemory as again:
+                if again.killed:  # not its own limit: the OOM killer, or a kill from outside
+                    raise ReadMemory(
+                        f"the reader was killed twice while reading {path.name}: the system "
+                        "ran out of memory (the kernel's OOM killer, or the container's memory "
+                        "limit), or another process killed it; it was not indexed"
+                    ) from None
                 raise ReadMemory(
                     f"{path.name} needs more than {self.limits.memory_mb} MB to read "
                     "(limits.read_memory_mb); it was not indexed"
@@ -154,7 +160,7 @@ class IsolatedReader:
             raise ReaderStopped
         if code in (-signal.SIGKILL, -signal.SIGABRT, -signal.SIGSEGV, -signal.SIGBUS):
             # The kernel's OOM killer, or a C library that could not allocate and gave up.
-            raise _OutOfMemory
+            raise _OutOfMemory(killed=code == -signal.SIGKILL)
         raise UnreadableDocument(f"the reader process stopped on {path.name} (exit code {code})")
 
     def _running_child(self) -> subprocess.Popen:
@@ -182,7 +188,9 @@ class IsolatedReader:
 
 
 class _OutOfMemory(Exception):
-    pass
+    def __init__(self, killed: bool = False):
+        super().__init__()
+        self.killed = killed  # SIGKILL: from outside the child, not its own memory limit
 
 
 def _job_out(job: OcrJob | None) -> dict | None:

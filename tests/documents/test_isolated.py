@@ -117,3 +117,36 @@ def test_a_reader_that_dies_is_replaced(good):
         assert reader.read(good)[0].text.startswith("Full-time staff")
     finally:
         reader.close()
+
+
+def test_a_reader_killed_from_outside_is_not_blamed_on_its_memory_limit(heavy):
+    """Killed twice by someone else (the OOM killer of a container, an operator), the file
+    was "needs more than 2048 MB to read", the limit it never reached (a QA pass)."""
+    import signal
+
+    from appliance.documents.isolated import ReadMemory
+
+    reader = IsolatedReader(ReadLimits(timeout_s=300, memory_mb=4096))
+    done = threading.Event()
+
+    def kill_each_child_mid_read() -> None:
+        killed = set()
+        while not done.is_set():
+            child = reader._child
+            if child is not None and child.pid not in killed and child.poll() is None:
+                time.sleep(0.7)  # parsing by now
+                killed.add(child.pid)
+                try:
+                    os.kill(child.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_each_child_mid_read, daemon=True)
+    killer.start()
+    try:
+        with pytest.raises(ReadMemory, match="killed twice while reading heavy.docx"):
+            reader.read(heavy)
+    finally:
+        done.set()
+        reader.close()

@@ -24,6 +24,7 @@ from appliance.index.identifiers import (
     named_first,
     names,
     proper_names,
+    spellings,
 )
 from appliance.index.languages import ENGLISH
 from appliance.index.store import Hit, SearchFilter, VectorStore
@@ -277,7 +278,11 @@ class Retriever:
         if languages[0] == ENGLISH:  # German capitalises every noun
             named += proper_names(question)
         wanted = {
-            name: [self.embedder.name_terms(name, language) for language in languages]
+            name: [
+                self.embedder.name_terms(spelt, language)
+                for spelt in spellings(name)
+                for language in languages
+            ]
             for name in named
         }
         held = self.index.held(sorted(set().union(*sum(wanted.values(), []))), where)

@@ -78,6 +78,17 @@ def names(question: str) -> list[str]:
     return [w for w in dict.fromkeys(found) if "/" not in w and not _COMPOUND.fullmatch(w)]
 
 
+def spellings(name: str) -> list[str]:
+    """`name` and the way it is often written with a hyphen: "WiFi" is "Wi-Fi" in many
+    documents (a question was refused for "WiFi" where the documents say "Wi-Fi"). Held
+    only as that whole word: "Rotating-File-Handler" is in no document, while the words
+    of "Rotating File Handler" are in many."""
+    parts = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).split()
+    if len(parts) < 2 or any(len(part) < 2 for part in parts):  # not "i Phone"
+        return [name]
+    return [name, "-".join(parts)]
+
+
 def proper_names(question: str) -> list[str]:
     """The words an English question capitalises within a sentence: the places, people and
     products it is about ("our Paris office", "the Munich team", "in Excel"). Not a

@@ -12,6 +12,7 @@ from appliance.index.identifiers import (
     named_first,
     names,
     proper_names,
+    spellings,
     versions,
 )
 
@@ -167,6 +168,14 @@ def test_dates_in_words_are_also_searched_as_iso_dates(question, expected):
 )
 def test_proper_names_in_english_questions(question, expected):
     assert proper_names(question) == expected
+
+
+def test_a_name_written_in_one_word_is_also_looked_for_in_two():
+    """ "访客WiFi密码" was refused as naming something no document mentions: they say Wi-Fi."""
+    assert spellings("WiFi") == ["WiFi", "Wi-Fi"]
+    assert spellings("PowerShell") == ["PowerShell", "Power-Shell"]
+    assert spellings("iPhone") == ["iPhone"]  # "i" and "Phone" would match any phone
+    assert spellings("asyncio.Queue") == ["asyncio.Queue"]
 
 
 def test_a_version_is_held_only_as_itself():

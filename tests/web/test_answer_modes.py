@@ -348,3 +348,13 @@ def test_a_remote_model_that_cannot_be_reached_gives_the_quotes(make_app, mode):
     done = ask(app.test_client(), "Up to how much is a hotel night refunded?")
     assert done["mode"] == "extractive" and "120 euros" in done["answer"]
     assert done["replaced_because"].startswith("the model could not answer (the generator at")
+
+
+def test_a_name_spelt_in_one_word_finds_the_documents_hyphenated_one(make_app):
+    """ "访客WiFi密码去哪里拿？" was refused: no document mentions "WiFi" (they say Wi-Fi)."""
+    desk = "# IT help desk\n\nThe guest Wi-Fi password is handed out at the front desk.\n"
+    client = make_app(documents={"it.md": desk}, answers__mode="extractive").test_client()
+    done = ask(client, "Where do I get the guest WiFi password?")
+    assert done["unknown_names"] == [] and done["mode"] == "extractive"
+    assert "front desk" in done["answer"]
+    assert ask(client, "Where do I get the guest LiFi password?")["unknown_names"] == ["LiFi"]

@@ -771,25 +771,18 @@ def test_page_library_uploads_and_untrusted_text(make_server, browser, tmp_path)
     assert _text(browser, "documents-status").startswith("2 searchable · 1 could not be read · ")
 
     # A refused upload names the file and says why, on the page (was "The upload failed").
-    tool = tmp_path / "setup.exe"
-    tool.write_bytes(b"MZ" + bytes(100))
-    browser.find_element("id", "upload-input").send_keys(str(tool))
-    wait_for(
-        lambda: _text(browser, "upload-status").startswith(
-            "setup.exe was not added: this kind of file is not indexed"
-        ),
-        15,
-        "the refusal of setup.exe",
-    )
-    manual = tmp_path / "manual.txt"  # 0.1 MB, over server.max_upload_mb: refused unsent
-    manual.write_text("Chapter one. " * 8000)
-    browser.find_element("id", "upload-input").send_keys(str(manual))
-    wait_for(
-        lambda: _text(browser, "upload-status").startswith(
-            "manual.txt is 0.1 MB: files of up to 0.05 MB can be added here."
-        ),
-        15,
-        "the refusal of manual.txt",
+    def refused(name: str, content: bytes, said: str) -> None:
+        path = tmp_path / name
+        path.write_bytes(content)
+        browser.find_element("id", "upload-input").send_keys(str(path))
+        wait_for(lambda: _text(browser, "upload-status").startswith(said), 15, f"{name} refused")
+
+    refused("setup.exe", b"MZ" + bytes(100), "setup.exe was not added: this kind of file is not")
+    # 0.1 MB, over server.max_upload_mb: refused before it is sent
+    refused(
+        "manual.txt",
+        b"Chapter one. " * 8000,
+        "manual.txt is 0.1 MB: files of up to 0.05 MB can be added here.",
     )
     assert sorted(p.name for p in (server.kb / "uploads").iterdir()) == ["parking.txt"]
 

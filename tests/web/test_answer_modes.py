@@ -27,6 +27,11 @@ You can drop these files into the folder:
 DOCS = {"handbook.md": HANDBOOK}
 
 
+def quoting(make_app, documents: dict[str, str]):
+    """A client of an app in extractive mode over `documents`."""
+    return make_app(documents=documents, answers__mode="extractive").test_client()
+
+
 def ask(client, question: str, **body) -> dict:
     reply = client.post("/api/ask", json={"question": question, **body})
     assert reply.status_code == 200, reply.data[:500]
@@ -261,9 +266,7 @@ def test_a_third_follow_up_still_knows_the_first_question_s_subject(make_app):
         "may carry over 5 unused days. Part-time staff may carry over 3 unused days.\n"
     )
     office = "# Office\n\nThe office opens at 8:00. Visitors sign in at the front desk.\n"
-    client = make_app(
-        documents={"leave.md": leave, "office.md": office}, answers__mode="extractive"
-    ).test_client()
+    client = quoting(make_app, {"leave.md": leave, "office.md": office})
     first = ask(client, "How many days of annual leave do full-time staff get?")
     chat = {"conversation_id": first["conversation_id"]}
     second = ask(client, "And part-time staff?", **chat)
@@ -285,7 +288,7 @@ def test_a_place_no_document_mentions_is_refused(make_app):
         "# Offices\n\nThe London office is at 10 Queen Street, EC4R 1BE. The Berlin office "
         "is at Friedrichstraße 68, 10117 Berlin. Both open at 8:00 on weekdays.\n"
     )
-    client = make_app(documents={"offices.md": offices}, answers__mode="extractive").test_client()
+    client = quoting(make_app, {"offices.md": offices})
     paris = ask(client, "What is the address of our Paris office?")
     assert paris["mode"] == "none" and paris["unknown_names"] == ["Paris"]
     london = ask(client, "What is the address of our London office?")
@@ -302,9 +305,7 @@ def test_a_date_in_words_finds_the_row_of_its_iso_date(make_app):
         "4,2025-01-27,Mei Lin,Marcus Hahn\n"
     )
     leave = "# Leave policy\n\nVersion 4, effective 1 January 2025. Staff get 28 days.\n"
-    client = make_app(
-        documents={"oncall-rota.csv": rota, "leave.md": leave}, answers__mode="extractive"
-    ).test_client()
+    client = quoting(make_app, {"oncall-rota.csv": rota, "leave.md": leave})
     done = ask(client, "Who is the primary on-call engineer in the week starting 20 January 2025?")
     assert done["mode"] == "extractive" and "Tom Fletcher" in done["answer"]
     assert done["citations"][0]["source"] == "oncall-rota.csv"
@@ -322,9 +323,7 @@ def test_a_superseded_document_is_quoted_after_the_current_one_and_marked(make_a
         "# Annual Leave Policy 2023 (superseded)\n\nKept for reference only.\n\nUp to 10 "
         "unused days could be carried over, to be used by 30 June of the following year.\n"
     )
-    client = make_app(
-        documents={"leave-2023.md": old, "leave.md": current}, answers__mode="extractive"
-    ).test_client()
+    client = quoting(make_app, {"leave-2023.md": old, "leave.md": current})
     done = ask(client, "By when must carried-over leave days be used?")
     assert done["mode"] == "extractive" and "31 March" in done["answer"]
     assert "30 June" not in done["answer"]  # it scores half: below a third of the best
@@ -353,7 +352,7 @@ def test_a_remote_model_that_cannot_be_reached_gives_the_quotes(make_app, mode):
 def test_a_name_spelt_in_one_word_finds_the_documents_hyphenated_one(make_app):
     """ "访客WiFi密码去哪里拿？" was refused: no document mentions "WiFi" (they say Wi-Fi)."""
     desk = "# IT help desk\n\nThe guest Wi-Fi password is handed out at the front desk.\n"
-    client = make_app(documents={"it.md": desk}, answers__mode="extractive").test_client()
+    client = quoting(make_app, {"it.md": desk})
     done = ask(client, "Where do I get the guest WiFi password?")
     assert done["unknown_names"] == [] and done["mode"] == "extractive"
     assert "front desk" in done["answer"]

@@ -152,6 +152,12 @@ class SetAside(Exception):
         self.vectors = vectors
 
 
+class NotNow(Exception):
+    """The file is gone, but not to be forgotten now: kb/ itself went (moved, unmounted;
+    the worker pauses), or a file of its size has just arrived (it may be this one, moved:
+    its vectors are reused before the old name is forgotten). It is back in the line."""
+
+
 class Cancelled(Exception):
     """The worker is stopping: the file is left as it was, to be done after the restart."""
 
@@ -198,6 +204,8 @@ class Pipeline:
         self.on_progress: Callable[[str, int, int], None] = lambda rel, done, total: None
         # (path being embedded, its size) → whether a smaller file waits (SetAside)
         self.smaller_waiting: Callable[[str, int], bool] = lambda rel, size: False
+        # (path gone) → whether it waits, back in line, for a file of its size just arrived
+        self.held_for_arrival: Callable[[str], bool] = lambda rel: False
         # the vectors of files set aside, by path and text hash, packed as float32
         self._set_aside: dict[str, dict[str, tuple]] = {}
         self._links: dict[str, str] = {}  # an indexed link in kb/ → the kb/ file it leads to
@@ -276,6 +284,9 @@ class Pipeline:
         path = self.path(rel)
         state = stat_file(path)
         if state is None:
+            # Gone since the worker looked: kb/ itself went, or the file was moved just now.
+            if not os.path.isdir(self.kb) or self.held_for_arrival(rel):
+                raise NotNow(rel)
             self.forget(rel)
             return None
         self.note_link(rel)

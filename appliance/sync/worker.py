@@ -24,6 +24,7 @@ from appliance.sync.pipeline import (
     Cancelled,
     FileChanged,
     FileState,
+    NotNow,
     OcrUnderWay,
     Pipeline,
     SetAside,
@@ -51,7 +52,8 @@ class SyncWorker:
         self.paused = ""  # why ingestion is paused, if it is
         self._paused_by = ""  # "kb" or "data"
         self.kept = ""  # why the last scan kept indexed files it did not find, if it did
-        self._kept_paths: list[str] = []  # the indexed files kept then
+        self._kept_paths: dict[str, int] = {}  # the indexed files kept then, and their sizes
+        self._taken_existing: set[str] = set()  # taken from the line while they existed
         self.failing = ""  # the error of the last step, until a step succeeds
         self.min_free_mb = pipeline.settings.limits.min_free_mb
         self.scan_progress = (0, 0)  # (files done, files to do) of the running full sync
@@ -60,6 +62,7 @@ class SyncWorker:
         self.ocr_under_way: dict[str, tuple[int, int]] = {}  # path → (pages read, pages)
         pipeline.on_progress = self._embedding
         pipeline.smaller_waiting = self._smaller_waiting
+        pipeline.held_for_arrival = self._held_for_arrival
         self.health_checks: list[Callable[[], None]] = []
 
     # -- called from other threads -------------------------------------------------------------
@@ -124,13 +127,11 @@ class SyncWorker:
         kept = self._emptied()
         if kept and kept != self.kept:
             log.error(kept, extra={"event": "kb_empty", "path": str(self.pipeline.kb)})
-            self._kept_paths = [
-                e.path for e in self.pipeline.manifest.entries() if e.status == m.INDEXED
-            ]
+            self._kept_paths = self._indexed_sizes()
         self.kept = kept
         if kept:
             return 0
-        self._kept_paths = []
+        self._kept_paths = {}
         self.pipeline.check_ocr()
         todo = stale_paths(self.pipeline, self.settings.ignore)
         self.failing = ""  # a file whose step fails again says so again
@@ -148,6 +149,8 @@ class SyncWorker:
                 break
             self.scan_progress = (done - 1, len(ordered))
             self._settled_by_scan(rel)
+            if rel not in skip:  # found by the scan: gone when read, it may have just moved
+                self._taken_existing.add(rel)
             self._update(rel)
             if progress:
                 progress(done, len(ordered), rel)
@@ -285,6 +288,9 @@ class SyncWorker:
             self._rescan.set()
         return False
 
+    def _indexed_sizes(self) -> dict[str, int]:
+        return {e.path: e.size for e in self.pipeline.manifest.entries() if e.status == m.INDEXED}
+
     def kb_unavailable(self) -> str:
         """Why kb/ cannot take files now, or "": missing, unreadable, or holding none of
         the files indexed (a share not mounted: what is written there is hidden once it is)."""
@@ -316,13 +322,13 @@ class SyncWorker:
         kb = self.pipeline.kb
         # Once kept, the files kept then: a file written meanwhile is indexed too, and must
         # not pass for one of them.
-        indexed = self._kept_paths or [
-            e.path for e in self.pipeline.manifest.entries() if e.status == m.INDEXED
-        ]
+        indexed = self._kept_paths or self._indexed_sizes()
         if len(indexed) < 2 or any(os.path.lexists(self.pipeline.path(p)) for p in indexed):
             return ""
         if not os.path.isdir(kb):
             return ""  # gone meanwhile: the pause says so
+        if _holds_a_file_of_size(kb, set(indexed.values())):
+            return ""  # the indexed files under new names (their folder renamed): follow it
         return (
             f"kb/ ({kb}) holds none of the {len(indexed)} files indexed: not mounted? They "
             "are kept, and followed again once kb/ holds them. If it was emptied or "
@@ -349,10 +355,27 @@ class SyncWorker:
                     continue
                 del self._waiting[rel]
                 ready.append(rel)
+                if seen is not None:
+                    self._taken_existing.add(rel)
             self._hold_deletions_for_arrivals(ready)
         # Files that exist first (a moved file's vectors are reused before its old name goes),
         # cheap verdicts before reading, small files before big ones.
         return sorted(ready, key=self._order)
+
+    def _held_for_arrival(self, rel: str) -> bool:
+        """Whether `rel`, found gone as it was to be updated, now waits behind a file of its
+        size that arrived meanwhile (moved as it was taken out of the line)."""
+        with self._wake:
+            held = [rel]
+            self._hold_deletions_for_arrivals(held)
+            if not held:
+                return True
+            if rel in self._taken_existing:  # there a moment ago: its new name may be on
+                # its way into the line (a move's two names, seen as the file was taken)
+                self._taken_existing.discard(rel)
+                self._waiting[rel] = (time.monotonic() + self.settings.settle_s, None)
+                return True
+            return False
 
     def _hold_deletions_for_arrivals(self, ready: list[str]) -> None:
         """A deletion due while a file of its size is still settling waits for it: a move
@@ -378,6 +401,7 @@ class SyncWorker:
             self.current = {"path": rel, "done": done, "total": total, "stage": "ocr"}
         try:
             self.pipeline.update(rel)
+            self._taken_existing.discard(rel)
             self.ocr_under_way.pop(rel, None)
             self.failing = ""
         except OcrUnderWay as step:
@@ -405,6 +429,9 @@ class SyncWorker:
                 extra={"event": "file_changed", "path": rel},
             )
             self.submit(rel)
+        except NotNow:  # back in line: behind the file that may be it, or until kb/ is back
+            with self._wake:
+                self._waiting.setdefault(rel, (time.monotonic(), None))
         except Cancelled:
             log.info("indexing stopped", extra={"event": "indexing_stopped", "path": rel})
         except Exception as err:  # the worker must outlive any single failure
@@ -449,3 +476,19 @@ def storage_problem(data: Path, min_free_mb: float) -> str:
             f"({min_free_mb:,.0f} MB); free some space"
         )
     return ""
+
+
+def _holds_a_file_of_size(kb: Path, sizes: set[int], most: int = 10_000) -> bool:
+    """Whether kb/ holds a file of one of `sizes` (of the first `most` files looked at)."""
+    looked = 0
+    for root, _, files in os.walk(kb):
+        for name in files:
+            looked += 1
+            if looked > most:
+                return False
+            try:
+                if os.stat(os.path.join(root, name)).st_size in sizes:
+                    return True
+            except OSError:
+                continue
+    return False
